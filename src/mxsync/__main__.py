@@ -1,0 +1,3 @@
+from mxsync.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""The `mxsync` command line: thin click commands over the library.
+
+Heavy modules are imported inside each command so that `mxsync --version` and
+`--help` start in a fraction of the time a full import would take.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mxsync import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    def __init__(self, debug: bool, color: bool | None) -> None:
+        self.debug = debug
+        self.color = color
+
+
+def handle_errors(func: F) -> F:
+    """Expected failures print one paragraph and exit 1; a traceback only with --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mxsync.errors import MxsyncError
+        from mxsync.secrets import redact
+
+        debug = bool(click.get_current_context().find_object(Context).debug)
+        try:
+            return func(*args, **kwargs)
+        except MxsyncError as exc:
+            if debug:
+                raise
+            click.echo(redact(f"Error: {exc}"), err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                redact(f"Error: internal error ({type(exc).__name__}: {exc}). "
+                       "Re-run with --debug for the traceback and report it."),
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mxsync")
+@click.option("--debug", is_flag=True, help="Log each HTTP exchange (secrets redacted) and show tracebacks.")
+@click.option("--no-color", is_flag=True, help="Never colour output (also: NO_COLOR).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
+    """Manage ModuleX xAI (Grok) credentials as code: validate, plan, apply."""
+    ctx.obj = Context(debug=debug, color=False if no_color else None)
+    if debug:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
+        )
+        for noisy in ("httpcore", "httpx", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# -- emulator -----------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file with the starting users, orgs and credentials.")
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Persist the world here across restarts (holds keys in clear: test use only).")
+@click.option("--latency-ms", type=float, default=0.0, show_default=True,
+              help="Added to every API request.")
+@click.option("--fault", "faults", multiple=True, metavar="KIND:RATE",
+              help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response.")
+@click.option("--seed", type=int, help="Seed for reproducible faults.")
+@click.option("--hold-s", type=float, default=30.0, show_default=True,
+              help="How long a 'timeout' fault holds the answer back.")
+@click.option("--xai-upstream", metavar="URL",
+              help="Send key tests to this xAI-compatible URL instead of the built-in stand-in.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@handle_errors
+def emulator(host: str, port: int, fixture: Path | None, state: Path | None, latency_ms: float,
+             faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
+             log_level: str) -> None:
+    """Serve a local ModuleX API that follows the contract, for offline use and CI.
+
+    Prints the base URL it serves as one line on stdout when ready.
+    """
+    from mxsync.emulator.faults import parse_fault
+    from mxsync.emulator.server import EmulatorOptions, serve_forever
+
+    try:
+        rates = dict(parse_fault(f) for f in faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
+    serve_forever(EmulatorOptions(
+        host=host, port=port, fixture=fixture, state=state, latency_ms=latency_ms, faults=rates,
+        seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, log_level=log_level,
+    ))
+
+
+@cli.command()
+@click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The folder with emulator-fixture.yaml and demo.yaml (default: ./examples).")
+@click.pass_obj
+@handle_errors
+def demo(obj: Context, examples: Path | None) -> None:
+    """Run the whole cycle on the bundled example against an in-process emulator."""
+    from mxsync.demo import run_demo
+
+    run_demo(examples, color=obj.color)
+
+
+def main() -> None:
+    cli(prog_name="mxsync")

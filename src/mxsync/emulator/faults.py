@@ -1,0 +1,186 @@
+"""Latency, fault injection and call counting, as an ASGI layer around the API.
+
+It sits outside FastAPI so that a fault can do what a real network does: answer
+with an error before the service sees the request, close the connection with no
+answer (`reset`), commit a change and then lose the answer (`lost-response`), or
+hold an answer back until the client gives up (`timeout`).
+
+Faults can be set for the whole server (`--fault`) or, at run time through
+`POST /_emulator/faults`, for one org only, so that one shared emulator can serve
+a fault test and a clean test side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("500", "502", "503", "429", "reset", "timeout", "lost-response")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STATUS_TEXT = {
+    "500": "Internal server error",
+    "502": "Bad gateway: upstream failure",
+    "503": "Service temporarily unavailable",
+    "429": "Rate limit exceeded, retry later",
+}
+# Routes outside the ModuleX contract: never delayed, never faulted.
+UNTOUCHED_PREFIXES = ("/system/health", "/_emulator", "/v1/")
+
+
+def parse_fault(text: str) -> tuple[str, float]:
+    """`KIND:RATE`, as given to `--fault`."""
+    kind, sep, rate_text = text.partition(":")
+    if not sep or kind not in FAULT_KINDS:
+        raise ValueError(f"fault must be KIND:RATE with KIND one of {', '.join(FAULT_KINDS)}")
+    rate = float(rate_text)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError("fault rate must be between 0 and 1")
+    return kind, rate
+
+
+@dataclass
+class FaultPlan:
+    rates: dict[str, float]
+    seed: int | None = None
+    hold_s: float = 30.0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.rates) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        if sum(self.rates.values()) > 1.0:
+            raise ValueError("the fault rates add up to more than 1")
+        self.rng = random.Random(self.seed)
+
+    def draw(self, method: str) -> str | None:
+        roll = self.rng.random()
+        edge = 0.0
+        for kind in FAULT_KINDS:
+            edge += self.rates.get(kind, 0.0)
+            if roll < edge:
+                # Losing the answer of a read changes nothing; treat it as no fault.
+                if kind == "lost-response" and method not in MUTATING:
+                    return None
+                return kind
+        return None
+
+
+@dataclass
+class Stats:
+    routes: Counter[str] = field(default_factory=Counter)
+    orgs: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    xai_calls: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.routes.values()),
+            "routes": dict(sorted(self.routes.items())),
+            "orgs": dict(sorted(self.orgs.items())),
+            "faults": dict(sorted(self.faults.items())),
+            "xai_calls": self.xai_calls,
+        }
+
+    def reset(self) -> None:
+        self.routes.clear()
+        self.orgs.clear()
+        self.faults.clear()
+        self.xai_calls = 0
+
+
+class FaultLayer:
+    """The ASGI app the server runs: counts, delays and faults, then calls the API."""
+
+    def __init__(self, app: Any, latency_ms: float = 0.0, plan: FaultPlan | None = None) -> None:
+        self.app = app
+        self.latency_s = latency_ms / 1000.0
+        self.global_plan = plan
+        self.org_plans: dict[str, FaultPlan] = {}
+        self.stats = Stats()
+        self._routes = [r for r in getattr(app, "routes", []) if hasattr(r, "path_format")]
+
+    def template(self, scope: dict[str, Any]) -> str:
+        from starlette.routing import Match
+
+        for route in self._routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return route.path_format
+        return scope["path"]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNTOUCHED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        org = _header(scope, b"x-organization-id")
+        self.stats.routes[f"{method} {self.template(scope)}"] += 1
+        if org:
+            self.stats.orgs[org] += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        plan = self.org_plans.get(org or "") or self.global_plan
+        kind = plan.draw(method) if plan else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        self.stats.faults[kind] += 1
+        if kind in _STATUS_TEXT:
+            await _answer_error(send, int(kind), _STATUS_TEXT[kind])
+        elif kind == "reset":
+            await _drop_connection(send, receive)
+        elif kind == "lost-response":
+            await self.app(scope, receive, _discard)
+            await _drop_connection(send, receive)
+        else:  # timeout: the change happens, the answer comes too late
+            assert plan is not None
+            held: list[dict[str, Any]] = []
+
+            async def hold(message: dict[str, Any]) -> None:
+                held.append(message)
+
+            await self.app(scope, receive, hold)
+            await asyncio.sleep(plan.hold_s)
+            for message in held:
+                await send(message)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _discard(message: dict[str, Any]) -> None:
+    return None
+
+
+async def _answer_error(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 429:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop_connection(send: Any, receive: Any) -> None:
+    """Close the TCP connection with no answer, as a crashed proxy would.
+
+    ASGI has no word for this, so the transport is taken from uvicorn's h11
+    request cycle (the server pins `http="h11"`). Waiting for the disconnect
+    event afterwards keeps uvicorn from answering 500 on a dead socket.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("this server cannot drop connections; run the emulator with uvicorn h11")
+    transport.abort()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(receive(), timeout=1.0)

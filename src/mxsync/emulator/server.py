@@ -1,0 +1,119 @@
+"""Running the emulator: in the foreground (`mxsync emulator`) or in a thread (`demo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mxsync.emulator.faults import FaultPlan
+from mxsync.emulator.store import World
+
+
+@dataclass
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    fixture: Path | None = None
+    state: Path | None = None
+    latency_ms: float = 0.0
+    faults: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    hold_s: float = 30.0
+    xai_upstream: str | None = None
+    log_level: str = "warning"
+
+
+def load_world(options: EmulatorOptions) -> World:
+    """`--state` wins when its file exists: the emulator then resumes where it stopped."""
+    if options.state is not None and options.state.exists():
+        world = World.from_json(json.loads(options.state.read_text(encoding="utf-8")))
+    else:
+        world = World()
+        if options.fixture is not None:
+            import yaml
+
+            world.merge_fixture(yaml.safe_load(options.fixture.read_text(encoding="utf-8")) or {})
+    world.state_file = options.state
+    world.save()
+    return world
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _server(options: EmulatorOptions, world: World) -> tuple[Any, socket.socket]:
+    import uvicorn
+
+    from mxsync.emulator.app import build_asgi
+
+    plan = None
+    if options.faults:
+        plan = FaultPlan(rates=options.faults, seed=options.seed, hold_s=options.hold_s)
+    asgi = build_asgi(
+        world, latency_ms=options.latency_ms, plan=plan, xai_upstream=options.xai_upstream
+    )
+    config = uvicorn.Config(
+        asgi,
+        http="h11",  # the fault layer drops connections through h11's transport
+        ws="none",
+        lifespan="off",
+        log_level=options.log_level,
+        access_log=options.log_level in ("debug", "info"),
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
+    return uvicorn.Server(config), _bind(options.host, options.port)
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve_forever(options: EmulatorOptions) -> None:
+    """Print the base URL as one line on stdout once listening, then log to stderr."""
+    world = load_world(options)
+    server, sock = _server(options, world)
+    print(base_url(sock), flush=True)
+    logging.basicConfig(stream=sys.stderr, level=options.log_level.upper())
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+class BackgroundEmulator:
+    """An emulator on a free loopback port, in a daemon thread, for `mxsync demo`."""
+
+    def __init__(self, options: EmulatorOptions) -> None:
+        self.world = load_world(options)
+        self._server, self._sock = _server(options, self.world)
+        self.url = base_url(self._sock)
+        self._thread = threading.Thread(target=self._run, name="mxsync-emulator", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def __enter__(self) -> BackgroundEmulator:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the emulator stopped while starting")
+            self._thread.join(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
