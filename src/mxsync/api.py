@@ -14,7 +14,6 @@ bodies; neither is ever logged, and error texts from the service pass through
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import time
@@ -27,6 +26,7 @@ import httpx
 from mxsync import __version__
 from mxsync.errors import MxsyncError
 from mxsync.secrets import Secret, redact
+from mxsync.urls import cleartext_to_remote
 
 log = logging.getLogger("mxsync.http")
 
@@ -66,15 +66,6 @@ class RetryPolicy:
         return max(delay, retry_after or 0.0)
 
 
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str) -> str:
     """Refuse to send a token in clear text anywhere but this machine."""
     parts = urlsplit(url)
@@ -83,7 +74,7 @@ def check_base_url(url: str) -> str:
             f"API URL {url!r} is not an http(s) URL",
             hint="set --api-url, MODULEX_BASE_URL or api.url to e.g. https://api.modulex.dev",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if cleartext_to_remote(url):
         raise MxsyncError(
             f"refusing to send the ModuleX token over plain http to {parts.hostname}",
             hint="use https://, or an emulator on a loopback address (127.0.0.1, localhost, ::1)",

@@ -76,6 +76,56 @@ def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def manifest_option(func: F) -> F:
+    return click.option(
+        "-f", "--file", "files", multiple=True, default=("mxsync.yaml",), show_default=True,
+        help="Manifest file or folder (all its *.yaml/*.yml); repeatable.",
+    )(func)
+
+
+# -- validate and schema -----------------------------------------------------------------
+@cli.command()
+@manifest_option
+@click.option("--check-env", is_flag=True,
+              help="Also check that every key variable/file and token variable is set and well-formed "
+                   "(values are never shown).")
+@click.option("--json", "as_json", is_flag=True, help="Problems as a JSON array.")
+@handle_errors
+def validate(files: tuple[str, ...], check_env: bool, as_json: bool) -> None:
+    """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message."""
+    import json
+
+    from mxsync.manifest import load
+    from mxsync.manifest.problems import summary
+
+    result = load(list(files), check_env=check_env)
+    if as_json:
+        click.echo(json.dumps([p.to_json() for p in result.problems], indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(problem.format())
+        if result.errors:
+            click.echo(summary(result.problems))
+        elif result.manifest is not None:
+            m = result.manifest
+            warnings = len(result.problems)
+            warned = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+            click.echo(f"{', '.join(files)}: {len(m.orgs)} org{'s' if len(m.orgs) != 1 else ''}, "
+                       f"{m.credential_count} credential{'s' if m.credential_count != 1 else ''}, "
+                       f"valid{warned}.")
+    sys.exit(1 if result.errors else 0)
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["manifest", "plan"]), default="manifest")
+def schema(which: str) -> None:
+    """Print the JSON Schema of the manifest (or of `plan --json`)."""
+    from importlib import resources
+
+    click.echo(resources.files("mxsync").joinpath(f"schemas/{which}.schema.json").read_text("utf-8"),
+               nl=False)
+
+
 # -- emulator -----------------------------------------------------------------------
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)

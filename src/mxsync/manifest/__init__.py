@@ -1,0 +1,221 @@
+"""Loading manifests: files or folders in, a typed `Manifest` and every problem out."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mxsync.errors import MxsyncError
+from mxsync.manifest.checks import env_problems, file_problems, inline_secrets
+from mxsync.manifest.model import (
+    DEFAULT_OWNER,
+    DEFAULT_TOKEN_ENV,
+    CredentialEntry,
+    Location,
+    Manifest,
+    OrgEntry,
+    normalize_instant,
+)
+from mxsync.manifest.problems import Problem, render_path, summary
+from mxsync.manifest.schema import schema_problems
+from mxsync.manifest.yaml_positions import Positions, load_yaml
+from mxsync.secrets import KeySource
+
+__all__ = ["LoadResult", "Manifest", "ManifestInvalid", "load", "load_or_raise"]
+
+
+class ManifestInvalid(MxsyncError):
+    def __init__(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        lines = "\n".join(p.format() for p in errors)
+        super().__init__(f"the manifest is not valid:\n{lines}\n{summary(errors)}",
+                         hint="run `mxsync validate` for every problem at once")
+        self.problems = problems
+
+
+@dataclass
+class _File:
+    name: str
+    data: Any
+    positions: Positions
+    base_dir: Path
+
+
+@dataclass
+class LoadResult:
+    manifest: Manifest | None
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def expand(paths: list[str]) -> tuple[list[Path], list[Problem]]:
+    """Files as given; a folder means its `*.yaml` / `*.yml` files, in name order."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                problems.append(Problem(raw, 1, 1, "(top)", "this folder holds no *.yaml or *.yml file"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(raw, 1, 1, "(top)", (
+                "no such file or folder; pass the manifest with -f PATH (default mxsync.yaml)")))
+    return files, problems
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Loading builds hundreds of thousands of acyclic objects for a large manifest; the
+    cyclic collector would walk them again and again for nothing (measured: 3x slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load(paths: list[str], *, now: datetime | None = None, check_env: bool = False,
+         environ: dict[str, str] | None = None) -> LoadResult:
+    with _paused_gc():
+        return _load(paths, now or datetime.now(UTC), check_env, environ)
+
+
+def _load(paths: list[str], now: datetime, check_env: bool,
+          environ: dict[str, str] | None) -> LoadResult:
+    files, problems = expand(paths)
+    loaded: list[_File] = []
+    for path in files:
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(name, 1, 1, "(top)", f"cannot read the file: {exc}"))
+            continue
+        parsed = load_yaml(text, name)
+        problems.extend(parsed.problems)
+        if parsed.data is None and not parsed.problems:
+            problems.append(Problem(name, 1, 1, "(top)", "the file is empty; start it with `version: 1`"))
+            continue
+        if parsed.data is None:
+            continue
+        if not isinstance(parsed.data, dict):
+            problems.append(parsed.positions.problem((), (
+                "the manifest must be a mapping with `version: 1` and `orgs:` at the top")))
+            continue
+        problems.extend(inline_secrets(parsed.data, text, parsed.positions))
+        problems.extend(schema_problems(parsed.data, parsed.positions))
+        problems.extend(file_problems(parsed.data, parsed.positions, now))
+        if check_env:
+            problems.extend(env_problems(parsed.data, parsed.positions, path.parent, environ))
+        loaded.append(_File(name, parsed.data, parsed.positions, path.parent))
+    problems.extend(_across_files(loaded))
+    problems = sorted(set(problems))
+    result = LoadResult(None, problems, [str(p) for p in files])
+    if not result.errors and loaded:
+        result.manifest = _build(loaded)
+    return result
+
+
+def load_or_raise(paths: list[str], **kwargs: Any) -> Manifest:
+    result = load(paths, **kwargs)
+    if result.errors or result.manifest is None:
+        raise ManifestInvalid(result.problems or [Problem(",".join(paths), 1, 1, "(top)", "nothing to load")])
+    return result.manifest
+
+
+def _across_files(files: list[_File]) -> list[Problem]:
+    """One org in one file only; owner and api settings must agree."""
+    problems: list[Problem] = []
+    first_org: dict[str, str] = {}
+    settings: dict[str, tuple[Any, str]] = {}
+    for f in files:
+        for key in ("owner", "api"):
+            if key in f.data:
+                if key in settings and settings[key][0] != f.data[key]:
+                    problems.append(f.positions.problem((key,), (
+                        f"'{key}' differs from the one in {settings[key][1]}; "
+                        "files of one manifest must agree (set it in one file only)"), key=True))
+                settings.setdefault(key, (f.data[key], f.name))
+        orgs = f.data.get("orgs")
+        for index, org in enumerate(orgs if isinstance(orgs, list) else []):
+            org_id = org.get("id") if isinstance(org, dict) else None
+            if not isinstance(org_id, str):
+                continue
+            line, col = f.positions.at(("orgs", index, "id"))
+            here = f"{f.name}:{line}:{col}"
+            if org_id in first_org:
+                problems.append(f.positions.problem(("orgs", index, "id"), (
+                    f"org '{org_id}' is already listed at {first_org[org_id]}; "
+                    "an org may appear once in the whole manifest")))
+            else:
+                first_org[org_id] = here
+    return problems
+
+
+def _location(f: _File, path: tuple[str | int, ...]) -> Location:
+    line, column = f.positions.at(path)
+    return Location(f.name, line, column, render_path(path))
+
+
+def _build(files: list[_File]) -> Manifest:
+    owner, api = DEFAULT_OWNER, {}
+    orgs: list[OrgEntry] = []
+    for f in files:
+        owner = f.data.get("owner", owner)
+        api = f.data.get("api", api)
+        for oi, raw in enumerate(f.data.get("orgs") or []):
+            xai = raw.get("xai") or {}
+            creds = []
+            for ci, c in enumerate(xai.get("credentials") or []):
+                path = ("orgs", oi, "xai", "credentials", ci)
+                source = (KeySource(env=c["api_key_env"]) if "api_key_env" in c
+                          else KeySource(file=str(f.base_dir / c["api_key_file"])))
+                creds.append(CredentialEntry(
+                    name=c["name"],
+                    key=source,
+                    base_url=c.get("base_url"),
+                    expires_at=normalize_instant(c.get("expires_at")),
+                    labels=dict(c.get("metadata") or {}),
+                    test=c.get("test", True),
+                    where=_location(f, path),
+                ))
+            orgs.append(OrgEntry(
+                id=raw["id"],
+                label=raw.get("name"),
+                token_env=raw.get("token_env"),
+                prune=raw.get("prune", False),
+                default=xai.get("default"),
+                require_models=tuple(xai.get("require_models") or ()),
+                credentials=tuple(creds),
+                where=_location(f, ("orgs", oi)),
+            ))
+    every_org = [o for f in files for o in f.data.get("orgs") or []]
+    canonical = json.dumps(
+        {"owner": owner, "api": api, "orgs": sorted(every_org, key=lambda o: str(o["id"]))},
+        sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return Manifest(
+        owner=owner,
+        api_url=api.get("url"),
+        token_env=api.get("token_env", DEFAULT_TOKEN_ENV),
+        orgs=tuple(orgs),
+        files=tuple(f.name for f in files),
+        digest="sha256:" + hashlib.sha256(canonical.encode()).hexdigest(),
+    )

@@ -1,0 +1,179 @@
+"""Rules the schema cannot express: uniqueness, references, secrets, time, transport.
+
+Every check is defensive about types, so that one pass reports every problem in
+the file even when the schema has already found some.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mxsync.manifest.model import DEFAULT_TOKEN_ENV, parse_instant
+from mxsync.manifest.problems import Problem
+from mxsync.manifest.yaml_positions import Path_, Positions
+from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key
+from mxsync.urls import cleartext_to_remote
+
+RESERVED_LABEL = re.compile(r"^(managed_by$|mxsync_)")
+_SECRET_TEXT = re.compile(r"xai-[A-Za-z0-9\-_]{20,}|mx_(?:live|test)_[A-Za-z0-9\-_]+")
+_INLINE_SECRET_MESSAGE = (
+    "this looks like an xAI key or ModuleX token written in the manifest; secrets must come "
+    "from api_key_env / api_key_file (tokens from token_env). Remove it, and rotate it if it "
+    "was ever committed"
+)
+
+
+def _orgs(data: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    orgs = data.get("orgs") if isinstance(data, dict) else None
+    for index, org in enumerate(orgs if isinstance(orgs, list) else []):
+        if isinstance(org, dict):
+            yield index, org
+
+
+def _credentials(org: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    xai = org.get("xai")
+    creds = xai.get("credentials") if isinstance(xai, dict) else None
+    for index, cred in enumerate(creds if isinstance(creds, list) else []):
+        if isinstance(cred, dict):
+            yield index, cred
+
+
+def cred_path(org_index: int, cred_index: int) -> Path_:
+    return ("orgs", org_index, "xai", "credentials", cred_index)
+
+
+def inline_secrets(data: Any, text: str, positions: Positions) -> list[Problem]:
+    """Any value or key that looks like a secret, and any such text in a comment."""
+    problems: list[Problem] = []
+    flagged_lines: set[int] = set()
+
+    def walk(node: Any, path: Path_) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if looks_like_secret(str(key)):
+                    problems.append(positions.problem((*path, key), _INLINE_SECRET_MESSAGE, key=True))
+                    flagged_lines.add(positions.at((*path, key), key=True)[0])
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, (*path, index))
+        elif isinstance(node, str) and looks_like_secret(node):
+            problems.append(positions.problem(path, _INLINE_SECRET_MESSAGE))
+            flagged_lines.add(positions.at(path)[0])
+
+    walk(data, ())
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        match = _SECRET_TEXT.search(line)
+        if match and line_no not in flagged_lines:
+            problems.append(Problem(positions.file, line_no, match.start() + 1, "(comment)",
+                                    _INLINE_SECRET_MESSAGE))
+    return problems
+
+
+def file_problems(data: Any, positions: Positions, now: datetime) -> list[Problem]:
+    """Checks within one file."""
+    out: list[Problem] = []
+    api = data.get("api") if isinstance(data, dict) else None
+    url = api.get("url") if isinstance(api, dict) else None
+    if isinstance(url, str) and cleartext_to_remote(url):
+        out.append(positions.problem(("api", "url"), (
+            "plain http to a host other than this machine would send the ModuleX token in clear; "
+            "use https:// (plain http is only allowed to localhost/127.0.0.1/::1)")))
+    for oi, org in _orgs(data):
+        names: dict[str, int] = {}
+        for ci, cred in _credentials(org):
+            path = cred_path(oi, ci)
+            name = cred.get("name")
+            if isinstance(name, str):
+                if name in names:
+                    out.append(positions.problem((*path, "name"), (
+                        f"duplicate credential name '{name}' in org (first in credentials[{names[name]}]); "
+                        "names must be unique within an org")))
+                else:
+                    names[name] = ci
+            out.extend(_credential_problems(cred, path, positions, now))
+        xai = org.get("xai")
+        default = xai.get("default") if isinstance(xai, dict) else None
+        if isinstance(default, str) and default not in names:
+            close = difflib.get_close_matches(default, list(names), n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "add that entry or fix the name"
+            listed = ", ".join(sorted(names)) or "none"
+            out.append(positions.problem(("orgs", oi, "xai", "default"), (
+                f"default '{default}' names no credential of this org (listed: {listed}); {hint}")))
+    return out
+
+
+def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions,
+                         now: datetime) -> list[Problem]:
+    out: list[Problem] = []
+    has_env, has_file = "api_key_env" in cred, "api_key_file" in cred
+    if has_env and has_file:
+        out.append(positions.problem((*path, "api_key_file"), (
+            "set exactly one of api_key_env or api_key_file, not both")))
+    elif not has_env and not has_file:
+        out.append(positions.problem(path, (
+            "missing the key's source: set api_key_env (an environment variable) or "
+            "api_key_file (a file next to the manifest)")))
+    base_url = cred.get("base_url")
+    if (isinstance(base_url, str) and cleartext_to_remote(base_url)
+            and cred.get("allow_insecure_http") is not True):
+        out.append(positions.problem((*path, "base_url"), (
+            "plain http to a host other than this machine would expose every request made with "
+            "this key; use https://, or set allow_insecure_http: true if you really mean it")))
+    expires = cred.get("expires_at")
+    if isinstance(expires, str):
+        try:
+            instant = parse_instant(expires)
+        except ValueError:
+            out.append(positions.problem((*path, "expires_at"), (
+                "not an ISO-8601 timestamp; write it like \"2027-06-01T00:00:00Z\"")))
+        else:
+            if instant <= now:
+                out.append(positions.problem((*path, "expires_at"), (
+                    "this date is in the past: the credential would be created already expired"),
+                    severity="warning"))
+    labels = cred.get("metadata")
+    if isinstance(labels, dict):
+        for key in labels:
+            if RESERVED_LABEL.match(str(key)):
+                out.append(positions.problem((*path, "metadata", key), (
+                    f"label '{key}' is reserved for mxsync's own bookkeeping "
+                    "(managed_by and mxsync_*); rename it"), key=True))
+    return out
+
+
+def env_problems(data: Any, positions: Positions, base_dir: Path,
+                 environ: dict[str, str] | None = None) -> list[Problem]:
+    """`--check-env`: every key and token is there and well-formed. Values are never shown."""
+    env = os.environ if environ is None else environ
+    out: list[Problem] = []
+    api = data.get("api") if isinstance(data, dict) else None
+    default_token = api.get("token_env") if isinstance(api, dict) else None
+    default_token = default_token if isinstance(default_token, str) else DEFAULT_TOKEN_ENV
+    for oi, org in _orgs(data):
+        token_env = org.get("token_env") if isinstance(org.get("token_env"), str) else default_token
+        if not env.get(token_env):
+            where = ("orgs", oi, "token_env") if "token_env" in org else ("orgs", oi, "id")
+            out.append(positions.problem(where, (
+                f"token variable {token_env} is not set; export the ModuleX API key (mx_live_...) "
+                "of an owner or admin of this org")))
+        for ci, cred in _credentials(org):
+            path = cred_path(oi, ci)
+            env_name, file_name = cred.get("api_key_env"), cred.get("api_key_file")
+            if isinstance(env_name, str):
+                source, field = KeySource(env=env_name), "api_key_env"
+            elif isinstance(file_name, str):
+                source, field = KeySource(file=str(base_dir / file_name)), "api_key_file"
+            else:
+                continue
+            try:
+                read_key(source, dict(env))
+            except SecretError as exc:
+                out.append(positions.problem((*path, field), str(exc)))
+    return out
