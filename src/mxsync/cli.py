@@ -126,6 +126,149 @@ def schema(which: str) -> None:
                nl=False)
 
 
+def run_options(func: F) -> F:
+    """Options of every command that talks to the API."""
+    options = [
+        click.option("--api-url", metavar="URL",
+                     help="ModuleX API base URL (else MODULEX_BASE_URL, else the manifest's api.url)."),
+        click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True,
+                     help="API calls in flight at once."),
+        click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=30.0,
+                     show_default=True, help="Seconds to wait for one API answer."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
+             skip_tests: bool = False, targets: tuple[str, ...] = ()) -> Any:
+    from mxsync.pipeline import RunOptions
+    from mxsync.planner import Target
+
+    return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
+                      skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets))
+
+
+def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
+    import json
+
+    from mxsync.render.text import render_plan, use_color
+
+    if fmt == "json":
+        from mxsync.render.json import plan_to_json
+
+        click.echo(json.dumps(plan_to_json(plan), indent=2))
+    else:
+        click.echo(render_plan(plan, color=use_color(color)), color=use_color(color))
+
+
+# -- plan and show ------------------------------------------------------------------------
+@cli.command()
+@manifest_option
+@run_options
+@click.option("--prune", is_flag=True, help="Delete this owner's credentials no longer listed, in every org.")
+@click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
+@click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
+              help="Plan only this org, or this entry of it; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="The plan as JSON (schemas/plan.schema.json).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.pass_obj
+@handle_errors
+def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
+         timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
+         out: Path | None, detailed_exitcode: bool) -> None:
+    """Show what apply would change: the live state against the manifest."""
+    from mxsync.manifest import load_or_raise
+    from mxsync.pipeline import plan_manifest
+    from mxsync.plan import save_plan
+
+    manifest = load_or_raise(list(files))
+    the_plan = plan_manifest(manifest, _options(api_url, parallelism, timeout_s, prune, skip_tests,
+                                                targets))
+    if out is not None:
+        save_plan(the_plan, out)
+    _emit_plan(the_plan, "json" if as_json else "text", obj.color)
+    if out is not None and not as_json:
+        click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
+    if the_plan.errors:
+        sys.exit(1)
+    sys.exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="The plan as JSON.")
+@click.pass_obj
+@handle_errors
+def show(obj: Context, planfile: Path, as_json: bool) -> None:
+    """Show a plan saved with `mxsync plan --out FILE`."""
+    from mxsync.plan import load_plan
+
+    _emit_plan(load_plan(planfile), "json" if as_json else "text", obj.color)
+
+
+@cli.command()
+@manifest_option
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@run_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@click.option("--prune", is_flag=True, help="Delete this owner's credentials no longer listed, in every org.")
+@click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
+@click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
+              help="Apply only this org, or this entry of it; repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="The plan and the apply report as JSON.")
+@click.pass_obj
+@handle_errors
+def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
+          parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
+          targets: tuple[str, ...], as_json: bool) -> None:
+    """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
+    import json
+
+    from mxsync.errors import MxsyncError
+    from mxsync.pipeline import apply_plan, plan_manifest
+    from mxsync.plan import load_plan
+    from mxsync.render.json import plan_to_json
+    from mxsync.render.text import render_plan, render_report, use_color
+
+    options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets)
+    color = use_color(obj.color)
+    if planfile is not None:
+        the_plan = load_plan(planfile)
+    else:
+        from mxsync.manifest import load_or_raise
+
+        the_plan = plan_manifest(load_or_raise(list(files)), options)
+        if not as_json:
+            click.echo(render_plan(the_plan, color=color), color=color)
+        if the_plan.has_changes and not auto_approve:
+            if not sys.stdin.isatty():
+                raise MxsyncError(
+                    "refusing to apply without approval: there is no terminal to ask on and "
+                    "--auto-approve was not given; nothing was changed",
+                    hint="review with `mxsync plan --out FILE`, then run `mxsync apply FILE`, "
+                         "or pass --auto-approve")
+            answer = click.prompt("\nDo you want to perform these actions? Only 'yes' will be "
+                                  "accepted to approve", default="", show_default=False)
+            if answer.strip() != "yes":
+                click.echo("Apply cancelled; nothing was changed.", err=True)
+                sys.exit(1)
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        def progress(step: Any) -> None:
+            click.echo(f"{step.org}: {step.line()}", err=True)
+    report = apply_plan(the_plan, options, saved=planfile is not None, progress=progress)
+    if as_json:
+        click.echo(json.dumps({"plan": plan_to_json(the_plan), "apply": report.to_json()}, indent=2))
+    else:
+        click.echo(render_report(report, color=color), color=color)
+    sys.exit(1 if report.failed else 0)
+
+
 # -- emulator -----------------------------------------------------------------------
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -1,0 +1,321 @@
+"""Carrying out a plan: the only code that changes anything through the API.
+
+Per org, in phases: key tests, creates, set-defaults, updates and adopts, deletes.
+A change runs only when everything it depends on succeeded, so a failed key test
+leaves the old credential (and the default) in place. Orgs run concurrently and a
+failure in one never stops another.
+
+Exactly once: idempotent calls are retried by the client. `POST /credentials` is
+not; when its outcome is unknown the org is listed again and the credential looked
+for by owner, name, fingerprint and base URL among the ids that were not there
+before. Only when it is not there is it created again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from mxsync.api import OutcomeUnknown
+from mxsync.errors import MxsyncError
+from mxsync.live import LiveCredential, live_digest
+from mxsync.plan import Change, OrgPlan, Plan
+from mxsync.secrets import Secret, SecretError, read_key, read_token
+
+Status = Literal["ok", "failed", "skipped"]
+CREATE_ATTEMPTS = 3
+
+
+class Api(Protocol):
+    """What the executor needs of the API client (tests pass an in-memory one)."""
+
+    async def list_credentials(self, token: Secret, org: str) -> list[dict[str, Any]]: ...
+    async def test_key(self, token: Secret, org: str, key: Secret, base_url: str | None
+                       ) -> dict[str, Any]: ...
+    async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
+                                display_name: str, metadata: dict[str, Any], make_default: bool,
+                                expires_at: str | None) -> dict[str, Any]: ...
+    async def update_credential(self, token: Secret, org: str, credential_id: str, *,
+                                display_name: str | None, metadata: dict[str, Any] | None
+                                ) -> dict[str, Any]: ...
+    async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool: ...
+    async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class Step:
+    org: str
+    address: str
+    action: str
+    status: Status
+    message: str = ""
+    credential_id: str | None = None
+
+    def line(self) -> str:
+        text = f"{self.status:<7} {self.action:<11} {self.address}"
+        return f"{text}: {self.message}" if self.message else text
+
+
+@dataclass
+class OrgReport:
+    org: str
+    status: Literal["ok", "failed", "unchanged"]
+    steps: list[Step] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class ApplyReport:
+    orgs: list[OrgReport]
+
+    @property
+    def failed(self) -> list[OrgReport]:
+        return [o for o in self.orgs if o.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        done = [s for o in self.orgs for s in o.steps if s.status == "ok"]
+
+        def n(action: str) -> int:
+            return sum(1 for s in done if s.action == action)
+
+        return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
+                "adopted": n("adopt"), "deleted": n("delete"),
+                "default_changed": n("set-default") + n("default")}
+
+    def summary(self) -> str:
+        if self.failed:
+            total = len(self.orgs)
+            return f"Apply failed for {len(self.failed)} of {total} org{'s' if total != 1 else ''}."
+        c = self.counts()
+        parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
+        parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
+        parts += [f"{c['deleted']} deleted",
+                  f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
+        return "Apply complete: " + ", ".join(parts) + "."
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "orgs": [{"org": o.org, "status": o.status, "error": o.error,
+                      "steps": [asdict(s) for s in o.steps]} for o in self.orgs],
+            "summary": {**self.counts(), "orgs": len(self.orgs), "failed_orgs": len(self.failed)},
+            "ok": not self.failed,
+        }
+
+
+Progress = Callable[[Step], None]
+
+
+@dataclass
+class Inputs:
+    """Tokens and keys for an apply, read from the environment and checked against the plan."""
+
+    tokens: Mapping[str, Secret | str]  # org -> token, or why it could not be read
+    keys: Mapping[tuple[str, str], Secret | str]  # (org, entry) -> key, or why not
+
+
+def inputs_from_environment(plan: Plan, environ: dict[str, str] | None = None) -> Inputs:
+    """For `apply PLANFILE`: re-read what the plan names; a key must still have its fingerprint."""
+    tokens: dict[str, Secret | str] = {}
+    keys: dict[tuple[str, str], Secret | str] = {}
+    for org in plan.orgs:
+        try:
+            tokens[org.org] = read_token(org.token_env, environ)
+        except SecretError as exc:
+            tokens[org.org] = str(exc)
+        for change in org.changes:
+            if change.key is None:
+                continue
+            try:
+                secret = read_key(change.key, environ)
+            except SecretError as exc:
+                keys[(org.org, change.name)] = str(exc)
+                continue
+            if secret.fingerprint != change.fingerprint:
+                keys[(org.org, change.name)] = (
+                    f"the key in {change.key.describe()} changed since the plan (fingerprint "
+                    f"{secret.fingerprint}, plan has {change.fingerprint}); run plan again")
+            else:
+                keys[(org.org, change.name)] = secret
+    return Inputs(tokens, keys)
+
+
+class _OrgRun:
+    def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret,
+                 keys: Mapping[tuple[str, str], Secret | str], progress: Progress | None) -> None:
+        self.api, self.org, self.owner, self.token = api, org, owner, token
+        self.keys, self.progress = keys, progress
+        self.known_ids: set[str] = set(org.known_ids)
+        self.outcome: dict[int, Status] = {}
+        self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
+        self.steps: list[Step] = []
+
+    def record(self, change: Change, status: Status, message: str = "",
+               action: str | None = None, credential_id: str | None = None) -> None:
+        step = Step(self.org.org, change.address, action or change.action, status, message,
+                    credential_id or change.credential_id)
+        self.steps.append(step)
+        if self.progress:
+            self.progress(step)
+
+    def finish(self, index: int, status: Status, message: str = "", **kwargs: Any) -> None:
+        self.outcome[index] = status
+        self.record(self.org.changes[index], status, message, **kwargs)
+
+    def ready(self, index: int) -> bool:
+        """Skip (and say so) a change whose prerequisites did not all succeed."""
+        if index in self.outcome:
+            return False
+        blocked = [d for d in self.org.changes[index].depends_on
+                   if self.outcome.get(d) != "ok" and d not in self.created_ids]
+        if blocked:
+            names = ", ".join(self.org.changes[d].address for d in blocked)
+            self.finish(index, "skipped", f"depends on {names}, which did not succeed")
+            return False
+        return True
+
+    async def phase(self, indexes: list[int], work: Callable[[int], Any]) -> None:
+        async def guarded(index: int) -> None:
+            if not self.ready(index):
+                return
+            try:
+                await work(index)
+            except MxsyncError as exc:
+                self.finish(index, "failed", str(exc.message))
+
+        await asyncio.gather(*(guarded(i) for i in indexes))
+
+    def of(self, *actions: str) -> list[int]:
+        return [i for i, c in enumerate(self.org.changes) if c.action in actions]
+
+    async def run(self) -> None:
+        for index in self.of("create", "replace"):
+            change = self.org.changes[index]
+            key = self.keys.get((self.org.org, change.name))
+            if not isinstance(key, Secret):
+                self.finish(index, "failed", key or "no key for this entry")
+        await self.phase([i for i in self.of("create", "replace") if self.org.changes[i].test],
+                         self.test)
+        await self.phase(self.of("create", "replace"), self.create)
+        await self.phase(self.of("set-default"), self.set_default)
+        await self.phase(self.of("update", "adopt"), self.update)
+        await asyncio.gather(self.phase(self.of("delete"), self.delete),
+                             *(self.finish_replace(i) for i in list(self.created_ids)))
+
+    async def test(self, index: int) -> None:
+        change = self.org.changes[index]
+        key = self.keys[(self.org.org, change.name)]
+        assert isinstance(key, Secret)
+        result = await self.api.test_key(self.token, self.org.org, key, change.base_url)
+        if result.get("is_valid"):
+            self.record(change, "ok", action="test")
+            return
+        self.finish(index, "failed",
+                    f"key test failed: xAI answered {result.get('status_code')} "
+                    f"({result.get('message') or 'invalid'}) for the key in {change.key.describe()}; "
+                    "nothing was changed for this entry")
+
+    async def create(self, index: int) -> None:
+        change = self.org.changes[index]
+        key = self.keys[(self.org.org, change.name)]
+        assert isinstance(key, Secret) and change.metadata is not None
+        created = None
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                created = await self.api.create_credential(
+                    self.token, self.org.org, key=key, base_url=change.base_url,
+                    display_name=change.display_name or change.name, metadata=change.metadata,
+                    make_default=change.make_default, expires_at=change.expires_at)
+                break
+            except OutcomeUnknown:
+                created = await self.find_created(change)
+                if created is not None:
+                    break
+        if created is None:
+            raise MxsyncError(f"could not create {change.address}: {CREATE_ATTEMPTS} attempts "
+                              "got no answer, and it is not in the live state; re-run apply")
+        new_id = str(created["credential_id"])
+        self.known_ids.add(new_id)
+        if change.action == "create":
+            self.finish(index, "ok", credential_id=new_id)
+            if change.make_default:
+                self.record(change, "ok", action="default", credential_id=new_id)
+        else:
+            # A replace is done only once the old credential is deleted, in the last phase.
+            self.created_ids[index] = new_id
+
+    async def find_created(self, change: Change) -> dict[str, Any] | None:
+        """After a create whose answer was lost: did it happen? Only new ids count."""
+        for record in await self.api.list_credentials(self.token, self.org.org):
+            cred = LiveCredential.from_api(record)
+            if (cred.id not in self.known_ids
+                    and cred.claim() == (self.owner, change.name)
+                    and cred.fingerprint == change.fingerprint
+                    and cred.base_url == (change.base_url or "")):
+                return record
+        return None
+
+    async def set_default(self, index: int) -> None:
+        change = self.org.changes[index]
+        assert change.credential_id is not None
+        await self.api.set_default(self.token, self.org.org, change.credential_id)
+        self.finish(index, "ok")
+
+    async def update(self, index: int) -> None:
+        change = self.org.changes[index]
+        assert change.credential_id is not None
+        await self.api.update_credential(self.token, self.org.org, change.credential_id,
+                                         display_name=change.display_name, metadata=change.metadata)
+        self.finish(index, "ok")
+
+    async def delete(self, index: int) -> None:
+        change = self.org.changes[index]
+        assert change.credential_id is not None
+        gone_now = await self.api.delete_credential(self.token, self.org.org, change.credential_id)
+        self.finish(index, "ok", "" if gone_now else "already gone")
+
+    async def finish_replace(self, index: int) -> None:
+        change, new_id = self.org.changes[index], self.created_ids[index]
+        assert change.credential_id is not None
+        try:
+            await self.api.delete_credential(self.token, self.org.org, change.credential_id)
+        except MxsyncError as exc:
+            self.finish(index, "failed", f"created the new credential {new_id}, but deleting the old "
+                                         f"one failed ({exc.message}); re-run apply to remove it")
+            return
+        self.finish(index, "ok", f"new credential {new_id}", credential_id=new_id)
+        if change.make_default and not (change.before or {}).get("is_default"):
+            self.record(change, "ok", action="default", credential_id=new_id)
+
+
+async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
+                   progress: Progress | None) -> OrgReport:
+    if org.errors:
+        return OrgReport(org.org, "failed", error="; ".join(org.errors))
+    if not org.changes:
+        return OrgReport(org.org, "unchanged")
+    token = inputs.tokens.get(org.org)
+    if not isinstance(token, Secret):
+        return OrgReport(org.org, "failed", error=token or "no token")
+    run = _OrgRun(api, org, plan.owner, token, inputs.keys, progress)
+    try:
+        if check_stale:
+            records = await api.list_credentials(token, org.org)
+            if live_digest([LiveCredential.from_api(r) for r in records]) != org.live_digest:
+                return OrgReport(org.org, "failed", error=(
+                    f"plan is stale for org {org.org}: its live state changed since the plan; "
+                    "nothing was changed there. Run plan again"))
+        await run.run()
+    except MxsyncError as exc:
+        return OrgReport(org.org, "failed", run.steps, error=exc.message)
+    failed = any(s.status != "ok" for s in run.steps)
+    return OrgReport(org.org, "failed" if failed else "ok", run.steps)
+
+
+async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
+                  progress: Progress | None = None) -> ApplyReport:
+    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress)
+                                     for org in plan.orgs))
+    return ApplyReport(list(reports))
+

@@ -1,0 +1,46 @@
+"""What mxsync writes into a credential's metadata, and how it reads it back.
+
+architecture.md, fixed point 1. These keys are how a later run knows which live
+credential a manifest entry owns and whether its key or base URL changed, since
+the API never returns `auth_data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+MANAGED_BY = "managed_by"
+MARKER = "mxsync"
+OWNER = "mxsync_owner"
+NAME = "mxsync_name"
+FINGERPRINT = "mxsync_key_fingerprint"
+BASE_URL = "mxsync_base_url"
+RESERVED = frozenset({MANAGED_BY, OWNER, NAME, FINGERPRINT, BASE_URL})
+
+
+def managed_metadata(
+    labels: Mapping[str, str], owner: str, name: str, fingerprint: str, base_url: str | None
+) -> dict[str, Any]:
+    """The whole metadata of a managed credential: the user's labels beside our keys."""
+    return {
+        **labels,
+        MANAGED_BY: MARKER,
+        OWNER: owner,
+        NAME: name,
+        FINGERPRINT: fingerprint,
+        BASE_URL: base_url or "",
+    }
+
+
+def has_marker(metadata: Mapping[str, Any] | None) -> bool:
+    return bool(metadata) and metadata.get(MANAGED_BY) == MARKER  # type: ignore[union-attr]
+
+
+def owned_by(metadata: Mapping[str, Any] | None, owner: str) -> bool:
+    return has_marker(metadata) and metadata.get(OWNER) == owner  # type: ignore[union-attr]
+
+
+def labels_of(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's part of a managed credential's metadata."""
+    return {k: v for k, v in (metadata or {}).items() if k not in RESERVED}

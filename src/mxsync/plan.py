@@ -1,0 +1,199 @@
+"""The plan as plain data, and the saved plan file.
+
+A plan holds everything `apply PLANFILE` needs and nothing secret: per org the
+digest of the live state it was computed against, the ordered changes, the
+fingerprints of the keys to store and the *names* of the variables or files they
+come from, and the token variable to use. Keys and tokens are read again at
+apply time and must match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from mxsync import __version__
+from mxsync.errors import MxsyncError
+from mxsync.secrets import KeySource
+
+Action = Literal["create", "replace", "update", "adopt", "delete", "set-default"]
+PLAN_FILE_FORMAT = 1
+# The order in which a plan lists (and apply runs) the changes of one org.
+ACTION_ORDER: dict[str, int] = {"create": 0, "replace": 1, "set-default": 2, "update": 3,
+                                "adopt": 4, "delete": 5}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    org: str
+    name: str
+    reason: str
+    credential_id: str | None = None  # the live credential acted on (replace: the old one)
+    key: KeySource | None = None  # create/replace: where the new key comes from
+    fingerprint: str | None = None  # create/replace/adopt: the key's fingerprint
+    base_url: str | None = None
+    expires_at: str | None = None
+    display_name: str | None = None
+    metadata: dict[str, Any] | None = None  # the whole metadata to write
+    make_default: bool = False
+    test: bool = False
+    before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering
+    after: dict[str, Any] | None = None
+    diff: tuple[str, ...] = ()
+    depends_on: tuple[int, ...] = ()  # indexes of changes (same org) that must succeed first
+
+    @property
+    def address(self) -> str:
+        """`ORG/xai/NAME`; a delete names the exact live credential, since a duplicate
+        shares its entry's name with the credential that is kept."""
+        suffix = f"[{self.credential_id}]" if self.action == "delete" else ""
+        return f"{self.org}/xai/{self.name}{suffix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["key"] = asdict(self.key) if self.key else None
+        data["diff"] = list(self.diff)
+        data["depends_on"] = list(self.depends_on)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        data = dict(data)
+        data["key"] = KeySource(**data["key"]) if data.get("key") else None
+        data["diff"] = tuple(data.get("diff") or ())
+        data["depends_on"] = tuple(data.get("depends_on") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class OrgPlan:
+    org: str
+    token_env: str
+    label: str | None = None
+    live_digest: str | None = None
+    changes: tuple[Change, ...] = ()
+    unmanaged: int = 0
+    orphans: tuple[str, ...] = ()  # ours, no longer listed, kept because prune is off
+    known_ids: tuple[str, ...] = ()  # credential ids live when planned
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changes"] = [c.to_dict() for c in self.changes]
+        for key in ("orphans", "known_ids", "errors", "notes"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrgPlan:
+        data = dict(data)
+        data["changes"] = tuple(Change.from_dict(c) for c in data.get("changes") or ())
+        for key in ("orphans", "known_ids", "errors", "notes"):
+            data[key] = tuple(data.get(key) or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Plan:
+    owner: str
+    orgs: tuple[OrgPlan, ...] = ()
+    manifest_digest: str = ""
+    api_url: str | None = None
+    mxsync_version: str = __version__
+    format_version: int = PLAN_FILE_FORMAT
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for o in self.orgs for c in o.changes]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"org {o.org}: {e}" for o in self.orgs for e in o.errors]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.action for c in self.changes)
+        # A default change is one the user sees: a set-default, or a create/replace that takes
+        # the default (a replace of the default credential keeps it on the same entry).
+        moves = sum(1 for c in self.changes if c.make_default
+                    and not (c.action == "replace" and (c.before or {}).get("is_default")))
+        return {
+            "create": counts["create"],
+            "replace": counts["replace"],
+            "update": counts["update"],
+            "delete": counts["delete"],
+            "adopt": counts["adopt"],
+            "set_default": counts["set-default"] + moves,
+            "unmanaged": sum(o.unmanaged for o in self.orgs),
+            "errors": len(self.errors),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mxsync_plan_file": self.format_version,
+            "mxsync_version": self.mxsync_version,
+            "owner": self.owner,
+            "manifest_digest": self.manifest_digest,
+            "api_url": self.api_url,
+            "options": self.options,
+            "orgs": [o.to_dict() for o in self.orgs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        if data.get("mxsync_plan_file") != PLAN_FILE_FORMAT:
+            raise MxsyncError(
+                f"not an mxsync plan file of format {PLAN_FILE_FORMAT}",
+                hint="create it with `mxsync plan --out FILE` of this mxsync version")
+        return cls(
+            owner=data["owner"],
+            orgs=tuple(OrgPlan.from_dict(o) for o in data.get("orgs") or ()),
+            manifest_digest=data.get("manifest_digest", ""),
+            api_url=data.get("api_url"),
+            mxsync_version=data.get("mxsync_version", ""),
+            options=dict(data.get("options") or {}),
+        )
+
+    def with_orgs(self, orgs: tuple[OrgPlan, ...]) -> Plan:
+        return replace(self, orgs=orgs)
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Atomic write, mode 0600 from the first byte (a plan names which keys go where)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".mxsync-plan-", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(plan.to_dict(), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MxsyncError(f"plan file {path} does not exist",
+                          hint="create it with `mxsync plan --out FILE`") from None
+    except (OSError, ValueError) as exc:
+        raise MxsyncError(f"cannot read plan file {path}: {exc}") from None
+    try:
+        return Plan.from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise MxsyncError(f"plan file {path} is damaged ({exc})",
+                          hint="run `mxsync plan --out FILE` again") from None

@@ -1,0 +1,1 @@
+"""Renderings of plans and reports: text for people, JSON for machines."""

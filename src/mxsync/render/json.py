@@ -1,0 +1,81 @@
+"""Plans as JSON, shaped after Terraform's JSON plan (`schemas/plan.schema.json`) so that
+policy tools written for it can read mxsync's: `format_version`, `resource_changes`
+with `address` and `change.actions/before/after`, and sensitive markers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mxsync.plan import Change, Plan
+
+FORMAT_VERSION = "1.0"
+_ACTIONS = {
+    "create": ["create"],
+    "replace": ["create", "delete"],  # create before destroy, in Terraform's order
+    "update": ["update"],
+    "adopt": ["update"],
+    "set-default": ["update"],
+    "delete": ["delete"],
+}
+
+
+def _resource(changes: list[Change]) -> dict[str, Any]:
+    first = changes[0]
+    before = next((c.before for c in changes if c.before is not None), None)
+    after: dict[str, Any] | None = None
+    for change in changes:
+        if change.action == "delete":
+            continue
+        after = {**(before or {}), **(after or {}), **(change.after or {})}
+    sensitive = any(c.action in ("create", "replace") for c in changes)
+    resource: dict[str, Any] = {
+        "address": first.address,
+        "org": first.org,
+        "type": "xai_credential",
+        "name": first.name,
+        "credential_id": next((c.credential_id for c in changes if c.credential_id), None),
+        "mxsync_actions": [c.action for c in changes],
+        "action_reason": "; ".join(c.reason for c in changes),
+        "change": {
+            "actions": _ACTIONS[first.action] if len(changes) == 1 else ["update"],
+            "before": before,
+            "after": after,
+            "before_sensitive": False,
+            "after_sensitive": {"api_key": True} if sensitive else False,
+            "field_diff": [line for c in changes for line in c.diff],
+        },
+    }
+    key = next((c.key for c in changes if c.key), None)
+    if key is not None:
+        resource["change"]["key_source"] = {"env": key.env, "file": key.file}
+        resource["change"]["test_first"] = any(c.test for c in changes)
+    if any(c.action == "adopt" for c in changes):
+        resource["change"]["importing"] = {"id": first.credential_id}
+    return resource
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    grouped: dict[str, list[Change]] = {}
+    for change in plan.changes:
+        grouped.setdefault(change.address, []).append(change)
+    return {
+        "format_version": FORMAT_VERSION,
+        "mxsync_version": plan.mxsync_version,
+        "owner": plan.owner,
+        "manifest_digest": plan.manifest_digest,
+        "resource_changes": [_resource(changes) for changes in grouped.values()],
+        "summary": plan.summary(),
+        "orgs": [
+            {
+                "id": org.org,
+                "name": org.label,
+                "live_digest": org.live_digest,
+                "unmanaged": org.unmanaged,
+                "orphans": list(org.orphans),
+                "notes": list(org.notes),
+                "errors": list(org.errors),
+            }
+            for org in plan.orgs
+        ],
+        "errors": plan.errors,
+    }

@@ -1,0 +1,117 @@
+"""Plans and apply reports for people, in Terraform's visual language."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+import click
+
+from mxsync.executor import ApplyReport
+from mxsync.plan import Change, OrgPlan, Plan
+
+SYMBOLS: dict[str, tuple[str, str]] = {
+    "create": ("+", "green"),
+    "replace": ("-/+", "yellow"),
+    "update": ("~", "yellow"),
+    "adopt": ("=", "cyan"),
+    "delete": ("-", "red"),
+    "set-default": ("*", "blue"),
+}
+
+
+def use_color(flag: bool | None, stream: object = None) -> bool:
+    """Colour only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color."""
+    if flag is False or os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _style(text: str, color: bool, **kwargs: object) -> str:
+    return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _details(change: Change) -> Iterable[str]:
+    if change.action in ("create", "replace"):
+        assert change.key is not None
+        yield f"api_key: (sensitive) from {change.key.describe()}, fingerprint {change.fingerprint}"
+        if change.base_url:
+            yield f"base_url: {change.base_url}"
+        if change.expires_at:
+            yield f"expires_at: {change.expires_at}"
+        if change.make_default:
+            yield "made the org's default on create"
+        if change.test:
+            yield "the key is tested (test-temporary) before it is stored"
+    if change.action == "replace":
+        yield f"{change.reason}; the old credential {change.credential_id} is deleted last"
+    elif change.action in ("delete", "set-default", "adopt"):
+        yield change.reason
+    yield from change.diff
+
+
+def render_org(org: OrgPlan, color: bool) -> list[str]:
+    title = f"{org.org} ({org.label})" if org.label else org.org
+    lines = [_style(title, color, bold=True)]
+    for change in org.changes:
+        symbol, colour = SYMBOLS[change.action]
+        head = f"  {symbol:>3} {change.action:<11} {change.address}"
+        lines.append(_style(head, color, fg=colour))
+        lines.extend(f"        {line}" for line in _details(change))
+    if not org.changes and not org.errors:
+        lines.append("    no changes")
+    if org.unmanaged:
+        lines.append(f"    {_plural(org.unmanaged, 'unmanaged xai credential')} left alone")
+    lines.extend(f"    note: {note}" for note in org.notes)
+    lines.extend(_style(f"    error: {error}", color, fg="red") for error in org.errors)
+    return lines
+
+
+def plan_summary(plan: Plan) -> str:
+    if plan.errors and not plan.has_changes:
+        return f"No changes planned; {_plural(len(plan.errors), 'error')}."
+    if not plan.has_changes:
+        return "No changes. Live state matches the manifest."
+    s = plan.summary()
+    parts = [f"{s['create']} to create", f"{s['replace']} to replace"]
+    if s["update"]:
+        parts.append(f"{s['update']} to update")
+    if s["adopt"]:
+        parts.append(f"{s['adopt']} to adopt")
+    parts.append(f"{s['delete']} to delete")
+    parts.append(_plural(s["set_default"], "default change"))
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def render_plan(plan: Plan, color: bool = False) -> str:
+    lines: list[str] = []
+    if plan.has_changes:
+        lines += ["mxsync will perform the following actions:", ""]
+    for org in plan.orgs:
+        lines += [*render_org(org, color), ""]
+    lines.append(_style(plan_summary(plan), color, bold=True))
+    return "\n".join(lines)
+
+
+_STATUS_COLOURS = {"ok": "green", "failed": "red", "skipped": "yellow"}
+
+
+def render_report(report: ApplyReport, color: bool = False) -> str:
+    lines: list[str] = []
+    for org in report.orgs:
+        if org.status == "unchanged":
+            continue
+        lines.append(_style(org.org, color, bold=True))
+        for step in org.steps:
+            lines.append("  " + _style(step.line(), color, fg=_STATUS_COLOURS[step.status]))
+        if org.error:
+            lines.append("  " + _style(f"failed: {org.error}", color, fg="red"))
+        lines.append("")
+    lines.append(_style(report.summary(), color, bold=True, fg="red" if report.failed else None))
+    return "\n".join(lines)
