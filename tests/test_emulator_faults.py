@@ -13,6 +13,9 @@ import yaml
 
 from tests.conftest import OrgFactory, fake_key, start_emulator, stop_emulator
 
+# A dropped connection reaches the client as a clean close or as a reset, by timing.
+NO_ANSWER = (httpx.RemoteProtocolError, httpx.ReadError)
+
 
 def create_body(key: str | None = None) -> dict:
     return {"integration_name": "xai", "auth_data": {"api_key": key or fake_key()}}
@@ -43,7 +46,7 @@ def test_429_carries_retry_after(new_org: OrgFactory) -> None:
 def test_reset_closes_the_connection_without_an_answer(new_org: OrgFactory) -> None:
     org = new_org()
     org.faults({"reset": 1.0})
-    with org.client() as c, pytest.raises(httpx.RemoteProtocolError):
+    with org.client() as c, pytest.raises(NO_ANSWER):
         c.post("/credentials", json=create_body())
     org.faults({})
     assert org.xai() == []
@@ -52,7 +55,7 @@ def test_reset_closes_the_connection_without_an_answer(new_org: OrgFactory) -> N
 def test_lost_response_commits_then_drops(new_org: OrgFactory) -> None:
     org = new_org()
     org.faults({"lost-response": 1.0})
-    with org.client() as c, pytest.raises(httpx.RemoteProtocolError):
+    with org.client() as c, pytest.raises(NO_ANSWER):
         c.post("/credentials", json=create_body())
     org.faults({})
     assert len(org.xai()) == 1  # the change happened; only the answer was lost

@@ -86,18 +86,29 @@ def manifest_option(func: F) -> F:
 # -- validate and schema -----------------------------------------------------------------
 @cli.command()
 @manifest_option
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--check-env", is_flag=True,
               help="Also check that every key variable/file and token variable is set and well-formed "
                    "(values are never shown).")
 @click.option("--json", "as_json", is_flag=True, help="Problems as a JSON array.")
 @handle_errors
-def validate(files: tuple[str, ...], check_env: bool, as_json: bool) -> None:
-    """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message."""
+def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, as_json: bool) -> None:
+    """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message.
+
+    PATHS (as pre-commit passes them) are checked one by one, each as a whole manifest."""
     import json
 
     from mxsync.manifest import load
     from mxsync.manifest.problems import summary
 
+    if paths:
+        results = [load([p], check_env=check_env) for p in paths]
+        problems = sorted(p for r in results for p in r.problems)
+        for problem in problems:
+            click.echo(problem.format())
+        errors = [p for p in problems if p.severity == "error"]
+        click.echo(summary(problems) if errors else f"{len(paths)} manifest(s) valid.")
+        sys.exit(1 if errors else 0)
     result = load(list(files), check_env=check_env)
     if as_json:
         click.echo(json.dumps([p.to_json() for p in result.problems], indent=2))
@@ -159,6 +170,10 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
         from mxsync.render.json import plan_to_json
 
         click.echo(json.dumps(plan_to_json(plan), indent=2))
+    elif fmt == "markdown":
+        from mxsync.render.markdown import plan_markdown
+
+        click.echo(plan_markdown(plan))
     else:
         click.echo(render_plan(plan, color=use_color(color)), color=use_color(color))
 
@@ -172,6 +187,8 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Plan only this org, or this entry of it; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="The plan as JSON (schemas/plan.schema.json).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="markdown: for a pull-request comment or CI step summary.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -180,7 +197,7 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
-         out: Path | None, detailed_exitcode: bool) -> None:
+         fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.manifest import load_or_raise
     from mxsync.pipeline import plan_manifest
@@ -191,7 +208,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
                                                 targets))
     if out is not None:
         save_plan(the_plan, out)
-    _emit_plan(the_plan, "json" if as_json else "text", obj.color)
+    _emit_plan(the_plan, "json" if as_json else fmt, obj.color)
     if out is not None and not as_json:
         click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
     if the_plan.errors:
@@ -267,6 +284,151 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     else:
         click.echo(render_report(report, color=color), color=color)
     sys.exit(1 if report.failed else 0)
+
+
+# -- audit, import, catalog ------------------------------------------------------------------
+@cli.command()
+@click.option("-f", "--file", "files", multiple=True,
+              help="Audit the manifest's orgs against it (file or folder; repeatable).")
+@click.option("--org", "org_ids", multiple=True, metavar="ID", help="Audit this org's live state.")
+@click.option("--all-orgs", is_flag=True, help="Audit every org the token belongs to.")
+@run_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "junit"]),
+              default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error",
+              show_default=True, help="Which findings make the exit code 1.")
+@click.option("--test-keys", is_flag=True,
+              help="Also test every stored key (POST /credentials/{id}/test). Each test makes "
+                   "a minimal, billed xAI call with that key.")
+@click.option("--expiring-within", type=click.IntRange(0), default=30, show_default=True,
+              metavar="DAYS", help="Warn about credentials expiring within DAYS.")
+@click.option("--unused-for", type=click.IntRange(1), default=90, show_default=True,
+              metavar="DAYS", help="Warn about credentials not used for DAYS.")
+@click.option("--as-of", metavar="TIMESTAMP", help="Judge expiry and use as of this ISO-8601 instant.")
+@click.pass_obj
+@handle_errors
+def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
+          api_url: str | None, parallelism: int, timeout_s: float, fmt: str, fail_on: str,
+          test_keys: bool, expiring_within: int, unused_for: int, as_of: str | None) -> None:
+    """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys."""
+    import json
+    import os
+    from datetime import UTC, datetime
+
+    from mxsync.audit import AuditOptions
+    from mxsync.errors import MxsyncError
+    from mxsync.manifest.model import parse_instant
+    from mxsync.pipeline import audit as run_audit
+
+    if bool(files) == bool(org_ids or all_orgs):
+        raise MxsyncError("audit needs either a manifest (-f) or live orgs (--org / --all-orgs)")
+    manifest = None
+    if files:
+        from mxsync.manifest import load_or_raise
+
+        manifest = load_or_raise(list(files))
+    try:
+        instant = parse_instant(as_of) if as_of else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter("not an ISO-8601 timestamp", param_hint="--as-of") from None
+    result = run_audit(manifest, org_ids, all_orgs,
+                       AuditOptions(instant, expiring_within, unused_for, test_keys),
+                       _options(api_url, parallelism, timeout_s))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif fmt == "junit":
+        from mxsync.render.junit import audit_junit
+
+        click.echo(audit_junit(result))
+    elif fmt == "markdown":
+        from mxsync.render.markdown import audit_markdown
+
+        text = audit_markdown(result)
+        click.echo(text)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_file:
+            with open(summary_file, "a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+    else:
+        from mxsync.render.text import render_audit, use_color
+
+        click.echo(render_audit(result, color=use_color(obj.color)), color=use_color(obj.color))
+    sys.exit(result.exit_code(fail_on))
+
+
+@cli.command(name="import")
+@click.option("--org", "org_ids", multiple=True, metavar="ID", help="Import this org; repeatable.")
+@click.option("--all-orgs", is_flag=True, help="Import every org the token can manage.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the manifest here (default: stdout).")
+@click.option("--owner", default="default", show_default=True,
+              help="The owner the manifest (and adopted credentials) will carry.")
+@click.option("--adopt", is_flag=True,
+              help="Mark live credentials as managed where their key variable is set and the "
+                   "masked key matches; a mismatch is reported, not adopted.")
+@run_options
+@click.pass_obj
+@handle_errors
+def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
+            owner: str, adopt: bool, api_url: str | None, parallelism: int,
+            timeout_s: float) -> None:
+    """Write a manifest from the live state, to bring existing orgs under management."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from mxsync.errors import MxsyncError
+    from mxsync.importer import import_orgs
+    from mxsync.manifest.model import DEFAULT_TOKEN_ENV
+    from mxsync.pipeline import adopt_existing, read_orgs
+
+    options = _options(api_url, parallelism, timeout_s)
+    states, names = read_orgs(org_ids, all_orgs, options)
+    imported = import_orgs(states, owner, names)
+    text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output}: {len(states)} org(s), {len(imported.variables)} credential(s).",
+                   err=True)
+    else:
+        click.echo(text, nl=False)
+    if not adopt:
+        return
+    from mxsync.manifest import load_or_raise
+    from mxsync.render.text import render_report, use_color
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = output or Path(tmp) / "imported.yaml"
+        if output is None:
+            path.write_text(text, encoding="utf-8")
+        errors, report = adopt_existing(load_or_raise([str(path)]), options)
+    for error in errors:
+        click.echo(f"not adopted: {error}", err=True)
+    click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
+    if errors or report.failed:
+        raise MxsyncError("some credentials were not adopted (see above)")
+
+
+@cli.command()
+@click.option("--org", metavar="ID", help="The org whose catalog to read (default: the token's first).")
+@click.option("--refresh", is_flag=True, help="Read it again even if the local copy is fresh.")
+@click.option("--json", "as_json", is_flag=True, help="The catalog detail as JSON.")
+@run_options
+@handle_errors
+def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, parallelism: int,
+            timeout_s: float) -> None:
+    """List the xAI models of an org's catalog, with limits and prices (cached 10 minutes)."""
+    import json
+
+    from mxsync.catalog import models_table
+    from mxsync.pipeline import read_catalog
+
+    detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
+    if as_json:
+        click.echo(json.dumps(detail, indent=2))
+        return
+    click.echo(f"xAI models in the catalog of {chosen} ({source}); prices in USD per 1M tokens, "
+               "billed by xAI to your key (BYOK)")
+    click.echo(models_table(detail))
 
 
 # -- emulator -----------------------------------------------------------------------

@@ -100,8 +100,11 @@ class OrgRequest:
     need_catalog: bool = False
 
 
-async def check_roles(client: ModulexClient, requests: Sequence[OrgRequest]) -> dict[str, str]:
-    """One `GET /auth/me/organizations` per distinct token; refuse before any other work."""
+async def check_roles(client: ModulexClient, requests: Sequence[OrgRequest]
+                      ) -> tuple[dict[str, str], dict[str, str]]:
+    """One `GET /auth/me/organizations` per distinct token.
+
+    Returns the role of each org that can be managed, and for the others why not."""
     by_token: dict[Secret, list[OrgRequest]] = {}
     for req in requests:
         by_token.setdefault(req.token, []).append(req)
@@ -109,32 +112,29 @@ async def check_roles(client: ModulexClient, requests: Sequence[OrgRequest]) -> 
     answers = await asyncio.gather(*(client.my_organizations(t) for t in tokens),
                                    return_exceptions=True)
     roles: dict[str, str] = {}
-    problems: list[str] = []
+    refused: dict[str, str] = {}
     for token, answer in zip(tokens, answers, strict=True):
         reqs = by_token[token]
         if isinstance(answer, ApiError) and answer.status == 401:
-            env_names = sorted({r.token_env for r in reqs})
-            problems.append(
-                f"the ModuleX API rejected the token in ${', $'.join(env_names)} (401: {answer.detail}); "
-                "check that it is a current mx_live_ key")
+            for req in reqs:
+                refused[req.org_id] = (
+                    f"the ModuleX API rejected the token in ${req.token_env} (401: {answer.detail}); "
+                    "check that it is a current mx_live_ key")
             continue
         if isinstance(answer, BaseException):
             raise answer
         member_roles = {str(o.get("id")): str(o.get("role")) for o in answer}
         for req in reqs:
             role = member_roles.get(req.org_id)
-            if role not in MANAGE_ROLES:
-                what = f"has the role '{role}'" if role else "is not a member"
-                problems.append(
-                    f"org {req.org_id}: the token in ${req.token_env} {what} there; managing "
-                    "credentials needs owner or admin. Use an owner/admin token "
-                    "(org token_env), or remove the org from the manifest")
-            else:
+            if role in MANAGE_ROLES:
                 roles[req.org_id] = role
-    if problems:
-        raise MxsyncError("; ".join(problems) if len(problems) == 1
-                          else "several orgs cannot be managed:\n  " + "\n  ".join(problems))
-    return roles
+                continue
+            what = f"has the role '{role}'" if role else "is not a member"
+            refused[req.org_id] = (
+                f"org {req.org_id}: the token in ${req.token_env} {what} there; managing "
+                "credentials needs owner or admin. Use an owner/admin token (org token_env), "
+                "or remove the org from the manifest")
+    return roles, refused
 
 
 async def read_org(client: ModulexClient, req: OrgRequest, role: str | None) -> LiveOrg:
@@ -160,8 +160,14 @@ async def read_org(client: ModulexClient, req: OrgRequest, role: str | None) -> 
 
 async def read_live(client: ModulexClient, requests: Sequence[OrgRequest]
                     ) -> dict[str, LiveOrg | MxsyncError]:
-    """Every org concurrently; a failure in one org is returned for that org alone."""
-    roles = await check_roles(client, requests)
+    """Every org concurrently; a failure in one org is returned for that org alone.
+
+    An org the token cannot manage stops the whole run first: nothing is read or planned."""
+    roles, refused = await check_roles(client, requests)
+    if refused:
+        problems = list(dict.fromkeys(refused.values()))
+        raise MxsyncError(problems[0] if len(problems) == 1
+                          else "several orgs cannot be managed:\n  " + "\n  ".join(problems))
     results = await asyncio.gather(*(read_org(client, r, roles.get(r.org_id)) for r in requests),
                                    return_exceptions=True)
     out: dict[str, LiveOrg | MxsyncError] = {}

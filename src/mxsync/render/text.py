@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import click
 
+from mxsync.audit import AuditResult
 from mxsync.executor import ApplyReport
 from mxsync.plan import Change, OrgPlan, Plan
 
@@ -114,4 +115,22 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
             lines.append("  " + _style(f"failed: {org.error}", color, fg="red"))
         lines.append("")
     lines.append(_style(report.summary(), color, bold=True, fg="red" if report.failed else None))
+    return "\n".join(lines)
+
+
+def render_audit(result: AuditResult, color: bool = False) -> str:
+    rows = [("ORG", "CODE", "SEVERITY", "CREDENTIAL", "FINDING")]
+    for f in result.ordered():
+        rows.append((f.org, f.code, f.severity, f.credential or "-", f.message))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for i, row in enumerate(rows):
+        text = "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        colour = None if i == 0 else ("red" if row[2] == "error" else "yellow")
+        lines.append(_style(text, color, fg=colour, bold=i == 0))
+    s = result.summary()
+    if not result.findings:
+        lines = ["No findings."]
+    lines.append(f"Audit: {_plural(s['orgs'], 'org')}, {_plural(s['errors'], 'error')}, "
+                 f"{_plural(s['warnings'], 'warning')}.")
     return "\n".join(lines)

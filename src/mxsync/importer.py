@@ -1,0 +1,98 @@
+"""`mxsync import`: a valid manifest written from the live state of existing orgs.
+
+Entry names come from display names (made valid and unique), keys are referenced by
+placeholder variables listed in the header comment, and the current default is kept,
+so that `plan` with those variables set shows only adopts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from mxsync import ownership
+from mxsync.live import LiveOrg
+
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+
+
+def safe_name(display_name: str, taken: set[str]) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", display_name).strip("-._")[:63] or "credential"
+    candidate, n = name, 2
+    while candidate in taken:
+        suffix = f"-{n}"
+        candidate, n = name[: 63 - len(suffix)] + suffix, n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def key_variable(org_id: str, name: str) -> str:
+    short = re.sub(r"^org[-_]", "", org_id)
+    return "XAI_KEY_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{short}_{name}").strip("_").upper()
+
+
+@dataclass
+class Imported:
+    document: dict[str, Any]
+    variables: list[tuple[str, str, str]] = field(default_factory=list)  # (var, org, entry)
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)  # (org, display, entry)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (org, display, why)
+
+    def text(self, as_of: str, token_env: str) -> str:
+        header = [f"# Written by `mxsync import` on {as_of} from the live state of: "
+                  f"{', '.join(o['id'] for o in self.document['orgs'])}.",
+                  "# The keys themselves never go in this file. Before `mxsync plan`, export:",
+                  f"#   {token_env}: a ModuleX token (mx_live_...) of an owner or admin"]
+        header += [f"#   {var}: the xAI key of {org} / {entry}" for var, org, entry in self.variables]
+        if self.renamed:
+            header.append("# Renamed to valid entry names (apply renames the live credentials):")
+            header += [f"#   {org}: {display!r} -> {entry}" for org, display, entry in self.renamed]
+        if self.skipped:
+            header.append("# Left out:")
+            header += [f"#   {org}: {display!r} ({why})" for org, display, why in self.skipped]
+        body = yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True)
+        return "\n".join(header) + "\n" + body
+
+
+def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | None]) -> Imported:
+    result = Imported(document={"version": 1, "owner": owner, "orgs": []})
+    for state in states:
+        taken: set[str] = set()
+        credentials: list[dict[str, Any]] = []
+        default = None
+        for cred in sorted(state.credentials, key=lambda c: (c.created_at or "", c.id)):
+            claimed_owner, claimed_name = cred.claim()
+            if claimed_owner is not None and claimed_owner != owner:
+                result.skipped.append((state.id, cred.display_name,
+                                       f"managed by owner '{claimed_owner}'"))
+                continue
+            wanted = claimed_name or cred.display_name
+            name = safe_name(wanted, taken)
+            if name != cred.display_name:
+                result.renamed.append((state.id, cred.display_name, name))
+            variable = key_variable(state.id, name)
+            result.variables.append((variable, state.id, name))
+            entry: dict[str, Any] = {"name": name, "api_key_env": variable}
+            if cred.base_url:
+                entry["base_url"] = cred.base_url
+            if cred.expires_at:
+                entry["expires_at"] = cred.expires_at
+            labels_of = {k: v for k, v in ownership.labels_of(cred.metadata).items()
+                         if isinstance(v, str) and _LABEL_KEY_OK.match(k)}
+            if labels_of:
+                entry["metadata"] = labels_of
+            credentials.append(entry)
+            if cred.is_default:
+                default = name
+        org: dict[str, Any] = {"id": state.id}
+        if labels.get(state.id):
+            org["name"] = labels[state.id]
+        if credentials:
+            org["xai"] = {**({"default": default} if default else {}), "credentials": credentials}
+        result.document["orgs"].append(org)
+    return result
