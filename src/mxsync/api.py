@@ -222,7 +222,7 @@ class ModulexClient:
         return list(body.get("organizations") or [])
 
     async def list_credentials(
-        self, token: Secret, org: str, integration_name: str = "xai"
+        self, token: Secret, org: str, integration_name: str = "xai", page_size: int = PAGE_LIMIT
     ) -> list[dict[str, Any]]:
         """Every credential of one integration, following `offset` paging."""
         found: list[dict[str, Any]] = []
@@ -234,7 +234,7 @@ class ModulexClient:
                 "/credentials",
                 token=token,
                 org=org,
-                params={"integration_name": integration_name, "limit": PAGE_LIMIT, "offset": offset},
+                params={"integration_name": integration_name, "limit": page_size, "offset": offset},
             )
             page = list(body.get("credentials") or [])
             for item in page:
@@ -244,7 +244,7 @@ class ModulexClient:
                     found.append(item)
             offset += len(page)
             total = body.get("total_count")
-            if len(page) < PAGE_LIMIT or (isinstance(total, int) and offset >= total):
+            if len(page) < page_size or (isinstance(total, int) and offset >= total):
                 return found
 
     async def get_credential(
