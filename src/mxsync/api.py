@@ -1,21 +1,28 @@
 """An async client for the parts of the ModuleX API that mxsync uses.
 
-One `httpx.AsyncClient` (one connection pool) per run, with a semaphore for
-`--parallelism`. Retries follow the HTTP semantics of each call: reads and
-idempotent writes are retried on 429/5xx/timeouts/resets with capped, jittered
-backoff under an overall deadline; `POST /credentials` is never replayed blindly
-and instead raises `OutcomeUnknown`, which the executor resolves by re-listing.
+One client per run, with a semaphore for `--parallelism`. Its connections are
+spread over small httpx pools of `POOL_SIZE`, each request going to the least busy:
+httpcore 1.0's pool does O(connections x requests) work with wake-up churn on every
+assignment (encode/httpcore#1035), which at 32 connections held the client at 100%
+CPU and ~350 requests/s; shards of 4 serve ~1,400/s (benchmarks/RESULTS.md).
 
-Tokens travel only in the `Authorization` header and keys only in request
-bodies; neither is ever logged, and error texts from the service pass through
-`redact` before they reach a message.
+Retries follow the HTTP semantics of each call: reads and idempotent writes are
+retried on 429/5xx/timeouts/resets with capped, jittered backoff under an overall
+deadline; `POST /credentials` is never replayed blindly and instead raises
+`OutcomeUnknown`, which the executor resolves by re-listing.
+
+Tokens travel only in the `Authorization` header and keys only in request bodies;
+neither is ever logged, and error texts from the service pass through `redact`
+before they reach a message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +40,7 @@ log = logging.getLogger("mxsync.http")
 DEFAULT_BASE_URL = "https://api.modulex.dev"
 PAGE_LIMIT = 500
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+POOL_SIZE = 4
 
 
 class ApiError(MxsyncError):
@@ -120,20 +128,38 @@ class ModulexClient:
         self.base_url = check_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self._gate = asyncio.Semaphore(max(1, parallelism))
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s),
-            follow_redirects=False,  # a redirect must never carry the token elsewhere
-            limits=httpx.Limits(max_connections=max(1, parallelism)),
-            headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json"},
-        )
+        # One TLS context for all pools (loading the CA bundle costs ~16 ms each), and none for
+        # plain http, which check_base_url allows to loopback only and which never redirects.
+        tls: ssl.SSLContext | bool = (
+            httpx.create_ssl_context() if self.base_url.startswith("https://") else False)
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(timeout_s),
+                follow_redirects=False,  # a redirect must never carry the token elsewhere
+                verify=tls,
+                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+                headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json"},
+            )
+            for _ in range(math.ceil(max(1, parallelism) / POOL_SIZE))
+        ]
+        self._busy = [0] * len(self._pools)
         self.calls = 0
 
     async def __aenter__(self) -> ModulexClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
+        await asyncio.gather(*(pool.aclose() for pool in self._pools))
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """On the least busy pool; the gate keeps each pool within its size."""
+        index = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        try:
+            return await self._pools[index].request(method, path, **kwargs)
+        finally:
+            self._busy[index] -= 1
 
     # -- the one place that sends ------------------------------------------------
     async def request(
@@ -160,9 +186,8 @@ class ModulexClient:
                 async with self._gate:
                     self.calls += 1
                     t0 = time.monotonic()
-                    response = await self._http.request(
-                        method, path, params=params, json=json, headers=headers
-                    )
+                    response = await self._send(method, path, params=params, json=json,
+                                                headers=headers)
                 log.debug(
                     "%s %s org=%s -> %s (%.0f ms)",
                     method, path, org or "-", response.status_code, (time.monotonic() - t0) * 1000,

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mxsync.api import DEFAULT_BASE_URL, ModulexClient
-from mxsync.audit import AuditOptions, AuditResult, Finding
 from mxsync.errors import MxsyncError
 from mxsync.executor import ApplyReport, Progress, execute, inputs_from_environment
 from mxsync.live import LiveOrg, OrgRequest, check_roles, read_live, read_org
@@ -20,6 +19,9 @@ from mxsync.manifest.model import DEFAULT_TOKEN_ENV, Manifest, OrgEntry
 from mxsync.plan import Plan
 from mxsync.planner import Target, make_plan
 from mxsync.secrets import Secret, SecretError, read_key, read_token
+
+if TYPE_CHECKING:
+    from mxsync.audit import AuditOptions, AuditResult, Finding
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,
@@ -187,7 +189,14 @@ async def _audit(client: ModulexClient, requests: Sequence[OrgRequest], manifest
                  secrets: Secrets | None, options: AuditOptions) -> AuditResult:
     import asyncio
 
-    from mxsync.audit import LIVE_CHECKS, MANIFEST_CHECKS, finding, live_findings, manifest_findings
+    from mxsync.audit import (
+        LIVE_CHECKS,
+        MANIFEST_CHECKS,
+        AuditResult,
+        finding,
+        live_findings,
+        manifest_findings,
+    )
     from mxsync.planner import plan_org
 
     roles, refused = await check_roles(client, requests)

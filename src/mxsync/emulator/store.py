@@ -191,6 +191,7 @@ class World:
         self.users: dict[str, User] = {}  # by token
         self.orgs: dict[str, Org] = {}
         self.credentials: dict[str, Credential] = {}  # by id, insertion-ordered
+        self.by_org: dict[str, dict[str, Credential]] = {}  # org -> id -> credential, ordered
         self.invalid_xai_keys: set[str] = set()
         self.state_file: Path | None = None
 
@@ -238,7 +239,7 @@ class World:
             created_by=raw.get("created_by"),
             created_by_email=raw.get("created_by_email"),
         )
-        self.credentials[cred.credential_id] = cred
+        self._add(cred)
         if raw.get("is_default") or not self._others(cred):
             self._make_default(cred)
 
@@ -255,7 +256,8 @@ class World:
         world = cls()
         world.users = {u["token"]: User(**u) for u in doc.get("users", [])}
         world.orgs = {o["id"]: Org(**o) for o in doc.get("orgs", [])}
-        world.credentials = {c["credential_id"]: Credential(**c) for c in doc.get("credentials", [])}
+        for raw in doc.get("credentials", []):
+            world._add(Credential(**raw))
         world.invalid_xai_keys = set(doc.get("invalid_xai_keys", []))
         return world
 
@@ -301,13 +303,15 @@ class World:
         return org_id
 
     # -- credentials --------------------------------------------------------
+    def _add(self, cred: Credential) -> None:
+        self.credentials[cred.credential_id] = cred
+        self.by_org.setdefault(cred.organization_id, {})[cred.credential_id] = cred
+
     def _others(self, cred: Credential) -> list[Credential]:
         return [
             c
-            for c in self.credentials.values()
-            if c.organization_id == cred.organization_id
-            and c.integration_name == cred.integration_name
-            and c.credential_id != cred.credential_id
+            for c in self.by_org.get(cred.organization_id, {}).values()
+            if c.integration_name == cred.integration_name and c.credential_id != cred.credential_id
         ]
 
     def _make_default(self, cred: Credential) -> None:
@@ -322,9 +326,8 @@ class World:
     ) -> list[Credential]:
         return [
             c
-            for c in self.credentials.values()
-            if c.organization_id == org_id
-            and (integration_name is None or c.integration_name == integration_name)
+            for c in self.by_org.get(org_id, {}).values()
+            if (integration_name is None or c.integration_name == integration_name)
             and (auth_type is None or c.auth_type == auth_type)
         ]
 
@@ -368,7 +371,7 @@ class World:
             created_by=user.id,
             created_by_email=user.email,
         )
-        self.credentials[cred.credential_id] = cred
+        self._add(cred)
         if body.get("make_default") or not self._others(cred):
             self._make_default(cred)
         self.save()
@@ -387,6 +390,7 @@ class World:
     def delete_credential(self, org_id: str, credential_id: str) -> None:
         self.get_credential(org_id, credential_id)
         del self.credentials[credential_id]
+        del self.by_org[org_id][credential_id]
         self.save()
 
     def set_default(self, org_id: str, credential_id: str) -> Credential:

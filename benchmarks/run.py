@@ -1,0 +1,373 @@
+"""mxsync benchmarks: plan and apply at scale against their round-trip floor.
+
+    python benchmarks/run.py            # the full set (N = 100, 1,000, 5,000): ~5 minutes
+    python benchmarks/run.py --quick    # N = 100 only, for a smoke check
+
+mxsync's work is round trips, so its floor is known: with P calls in flight at
+latency L, C calls cannot take less than ceil(C / P) x L. Each scenario starts the
+emulator on a generated fixture (N orgs x M credentials, --latency-ms L), runs mxsync
+as a user would (a fresh process), counts calls with /_emulator/stats, and reads the
+process's peak RSS from wait4. Results go to benchmarks/RESULTS.md and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from mxsync import ownership
+from mxsync.secrets import fingerprint
+
+HERE = Path(__file__).resolve().parent
+M = 4
+LATENCY_MS = 50
+TOKEN = "mx_live_bench_0000000000000000"
+OWNER = "bench"
+KEYS = [f"xai-bench{j}{'0' * 24}" for j in range(M + 1)]
+
+
+@dataclass
+class Measured:
+    wall_s: float
+    code: int
+    rss_mb: float
+    out: str
+
+
+def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a command; wall time and the peak RSS of that process alone (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(wall, proc.returncode, usage.ru_maxrss / 1024, out)
+
+
+def mxsync(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mxsync", *args]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores{mem}; Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+# -- the world ------------------------------------------------------------------------------
+def write_world(folder: Path, n: int) -> tuple[Path, Path, Path, dict[str, str]]:
+    """Fixture with N orgs x M managed credentials; a manifest matching it, and one that adds a
+    key per org (N creates)."""
+    orgs = [f"org-{i:05d}" for i in range(n)]
+    fixture = {
+        "users": [{"token": TOKEN, "id": "u-bench", "email": "bench@example.com",
+                   "memberships": {o: "owner" for o in orgs}}],
+        "orgs": [{"id": o, "credentials": [
+            {"integration_name": "xai", "display_name": f"c{j}", "api_key": KEYS[j],
+             "is_default": j == 0,
+             "metadata": ownership.managed_metadata({}, OWNER, f"c{j}", fingerprint(KEYS[j]), None)}
+            for j in range(M)]} for o in orgs],
+    }
+    fixture_path = folder / f"fixture-{n}.json"
+    fixture_path.write_text(json.dumps(fixture))
+
+    def manifest(entries: int) -> dict[str, Any]:
+        return {"version": 1, "owner": OWNER, "orgs": [
+            {"id": o, "xai": {"default": "c0", "credentials": [
+                {"name": f"c{j}", "api_key_env": f"XAI_KEY_{j}"} for j in range(entries)]}}
+            for o in orgs]}
+
+    same, more = folder / f"same-{n}.yaml", folder / f"more-{n}.yaml"
+    same.write_text(yaml.safe_dump(manifest(M), sort_keys=False))
+    more.write_text(yaml.safe_dump(manifest(M + 1), sort_keys=False))
+    env = {"MODULEX_API_KEY": TOKEN, **{f"XAI_KEY_{j}": k for j, k in enumerate(KEYS)}}
+    return fixture_path, same, more, env
+
+
+class Emulator:
+    def __init__(self, fixture: Path | None, latency_ms: int) -> None:
+        args = ["emulator", "--port", "0", "--latency-ms", str(latency_ms)]
+        if fixture is not None:
+            args += ["--fixture", str(fixture)]
+        self.proc = subprocess.Popen(mxsync(*args), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            raise RuntimeError("the emulator did not start")
+
+    def calls(self) -> int:
+        return int(httpx.get(f"{self.url}/_emulator/stats", timeout=30).json()["total"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Row:
+    scenario: str
+    n: int
+    p: int
+    wall_s: float
+    floor_s: float
+    calls: int
+    min_calls: int
+    rss_mb: float
+    ok: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.wall_s / self.floor_s if self.floor_s else float("nan")
+
+
+def floor_s(calls: int, p: int, latency_ms: int = LATENCY_MS) -> float:
+    return math.ceil(calls / p) * latency_ms / 1000
+
+
+def run_mxsync(emulator: Emulator, scenario: str, n: int, p: int, args: list[str],
+               env: dict[str, str], min_calls: int, expect: set[int]) -> Row:
+    before = emulator.calls()
+    result = measure(mxsync(*args, "--parallelism", str(p), "--api-url", emulator.url), env)
+    calls = emulator.calls() - before
+    if result.code not in expect:
+        print(result.out[-2000:], file=sys.stderr)
+    return Row(scenario, n, p, result.wall_s, floor_s(min_calls, p), calls, min_calls,
+               result.rss_mb, result.code in expect)
+
+
+def scale(folder: Path, n: int, parallelisms: list[int]) -> list[Row]:
+    fixture, same, more, env = write_world(folder, n)
+    rows: list[Row] = []
+    emulator = Emulator(fixture, LATENCY_MS)
+    try:
+        for p in parallelisms:
+            rows.append(run_mxsync(emulator, "plan, no changes", n, p,
+                                   ["plan", "-f", str(same), "--detailed-exitcode"], env,
+                                   n + 1, {0}))
+            rows.append(run_mxsync(emulator, "plan, N creates", n, p,
+                                   ["plan", "-f", str(more), "--detailed-exitcode"], env,
+                                   n + 1, {2}))
+    finally:
+        emulator.stop()
+    for p in parallelisms:  # each apply on a fresh world
+        emulator = Emulator(fixture, LATENCY_MS)
+        try:
+            rows.append(run_mxsync(emulator, "apply, N creates", n, p,
+                                   ["apply", "-f", str(more), "--auto-approve"], env,
+                                   3 * n + 1, {0}))
+        finally:
+            emulator.stop()
+    return rows
+
+
+# -- the baseline a user would otherwise write ------------------------------------------------
+BASELINE = '''
+import asyncio, os, sys, yaml
+import modulex
+
+async def main():
+    manifest = yaml.safe_load(open(sys.argv[1]))
+    async with modulex.Modulex(api_key=os.environ["MODULEX_API_KEY"],
+                               base_url=sys.argv[2]) as sdk:
+        for org in manifest["orgs"]:
+            listed = await sdk.credentials.list(integration_name="xai", organization_id=org["id"])
+            names = {c["display_name"] for c in listed["credentials"]}
+            for entry in org["xai"]["credentials"]:
+                if entry["name"] not in names:
+                    await sdk.credentials.create(
+                        "xai", auth_data={"api_key": os.environ[entry["api_key_env"]]},
+                        display_name=entry["name"], organization_id=org["id"])
+
+asyncio.run(main())
+'''
+
+
+def baseline(folder: Path, n: int) -> float:
+    fixture, same, _, env = write_world(folder, n)
+    script = folder / "baseline.py"
+    script.write_text(BASELINE)
+    emulator = Emulator(fixture, LATENCY_MS)
+    try:
+        result = measure([sys.executable, str(script), str(same), emulator.url], env)
+        if result.code != 0:
+            raise RuntimeError(result.out[-2000:])
+        return result.wall_s
+    finally:
+        emulator.stop()
+
+
+# -- start-up, validate, emulator throughput ---------------------------------------------------
+def median_wall(args: list[str], runs: int = 10) -> float:
+    return statistics.median(measure(args).wall_s for _ in range(runs))
+
+
+def startup(folder: Path) -> list[tuple[str, float]]:
+    one = folder / "one.yaml"
+    one.write_text("version: 1\norgs: [{id: org-a, xai: {credentials: "
+                   "[{name: p, api_key_env: XAI_KEY}]}}]\n")
+    return [
+        ("python -c pass", median_wall([sys.executable, "-c", "pass"])),
+        ("mxsync --version", median_wall(mxsync("--version"))),
+        ("mxsync --help", median_wall(mxsync("--help"))),
+        ("mxsync validate (1 org)", median_wall(mxsync("validate", "-f", str(one)))),
+    ]
+
+
+def validate_large(folder: Path, n: int = 5000) -> Measured:
+    _, same, _, _ = write_world(folder, n)
+    return measure(mxsync("validate", "-f", str(same)))
+
+
+def emulator_throughput(seconds: float = 3.0, concurrency: int = 64) -> tuple[float, float]:
+    """Requests per second the emulator serves at L = 0, and its CPU share meanwhile.
+
+    The load comes from mxsync's own client (sharded pools): a single httpx pool of 64
+    connections saturates its own process first (encode/httpcore#1035)."""
+    from mxsync.api import ModulexClient
+    from mxsync.secrets import Secret
+
+    folder = Path(tempfile.mkdtemp())
+    fixture, _, _, _ = write_world(folder, 1)
+    emulator = Emulator(fixture, 0)
+    stat = Path(f"/proc/{emulator.proc.pid}/stat")
+
+    def cpu_s() -> float:
+        fields = stat.read_text().split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+    async def run() -> tuple[float, float]:
+        done = 0
+        token = Secret(TOKEN)
+        async with ModulexClient(emulator.url, parallelism=concurrency) as client:
+            async def worker(deadline: float) -> None:
+                nonlocal done
+                while time.perf_counter() < deadline:
+                    await client.list_credentials(token, "org-00000")
+                    done += 1
+
+            start, cpu0 = time.perf_counter(), cpu_s()
+            await asyncio.gather(*(worker(start + seconds) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - start
+            return done / elapsed, (cpu_s() - cpu0) / elapsed
+
+    try:
+        return asyncio.run(run())
+    finally:
+        emulator.stop()
+
+
+# -- report ---------------------------------------------------------------------------------
+FINDINGS = """## What profiling found (and what was changed)
+
+- **httpcore's connection pool is quadratic.** With 32 connections in one `httpx.AsyncClient`
+  the client process sat at 100% CPU and served ~350 requests/s at L = 0 (1,200 with 10);
+  `_assign_requests_to_connections` does O(connections x requests) work with wake-up churn
+  on every assignment (encode/httpcore#1035). `ModulexClient` now spreads its connections
+  over pools of 4 and sends each request to the least busy one: ~1,400 requests/s at 32.
+- **Nagle's algorithm in the emulator.** uvicorn writes an answer's head and body in two
+  sends; without `TCP_NODELAY` the body waited for the client's delayed ACK. The emulator's
+  listening socket now sets it (accepted sockets inherit it).
+- **One TLS context, not one per pool** (loading the CA bundle costs ~16 ms each); none at
+  all for plain http, which mxsync allows to loopback only.
+- **validate**: the cyclic GC is paused while a manifest loads (its data is acyclic; 3x on
+  20,000 credentials), and a fastjsonschema gate answers "valid" 10x faster than jsonschema,
+  which still lists the errors when there are any.
+- Tried and not kept: raising the GC threshold for the whole run (no difference beyond noise).
+- **The no-change plan at N = 1,000, P = 32 is at 1.5x of its floor, not below it** (1.44 to
+  1.56 over runs): a --debug timeline shows ~0.35 s before the first call (interpreter
+  0.03 s, imports 0.15 s, loading and checking the 1,000-org manifest 0.12 s, reading keys
+  0.03 s), the lists at ~590 of the ideal 640 calls/s on two cores shared with the emulator,
+  and ~0.1 s to plan, print and exit. At N = 5,000 the start-up is amortised (1.35x).
+- **Peak RSS at N = 5,000** is dominated by loading the manifest (validate alone: ~120 MB):
+  PyYAML's node graph for 135,000 lines is held while the data is built.
+"""
+
+
+def report(rows: list[Row], base: dict[int, float], starts: list[tuple[str, float]],
+           big_validate: Measured | None, throughput: tuple[float, float]) -> str:
+    lines = ["# mxsync benchmark results", "",
+             f"Machine: {machine()}.", "",
+             f"Emulator latency L = {LATENCY_MS} ms per API request; M = {M} credentials per org; "
+             "floor = ceil(minimum calls / P) x L.", "",
+             "## Plan and apply", "",
+             "| scenario | N | P | wall s | floor s | wall/floor | calls | min calls | peak RSS MB | ok |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r.scenario} | {r.n:,} | {r.p} | {r.wall_s:.2f} | {r.floor_s:.2f} | "
+                     f"{r.ratio:.2f} | {r.calls:,} | {r.min_calls:,} | {r.rss_mb:.0f} | "
+                     f"{'yes' if r.ok else 'NO'} |")
+    if base:
+        lines += ["", "## Against a sequential script with the official SDK", "",
+                  "The script lists each org's xai credentials and creates what is missing "
+                  "(nothing, on this fixture), one call at a time.", "",
+                  "| N | SDK script s | mxsync plan (P=32) s | speed-up |", "|---:|---:|---:|---:|"]
+        for n, seconds in base.items():
+            ours = next((r.wall_s for r in rows if r.n == n and r.p == 32
+                         and r.scenario == "plan, no changes"), float("nan"))
+            lines.append(f"| {n:,} | {seconds:.2f} | {ours:.2f} | {seconds / ours:.1f}x |")
+    lines += ["", "## Start-up (median of 10 runs)", "", "| command | s |", "|---|---:|"]
+    lines += [f"| {name} | {seconds:.3f} |" for name, seconds in starts]
+    if big_validate is not None:
+        lines += ["", "## validate, 5,000 orgs x 4 credentials", "",
+                  f"{big_validate.wall_s:.2f} s, peak RSS {big_validate.rss_mb:.0f} MB "
+                  f"({'valid' if big_validate.code == 0 else 'FAILED'})."]
+    rate, cpu = throughput
+    lines += ["", "## The emulator is not the bottleneck", "",
+              f"At L = 0 it serves {rate:,.0f} GET /credentials per second to 64 concurrent "
+              f"callers, using {cpu:.0%} of one core (it runs on one); the heaviest scenario above "
+              f"needs P / L = {32 / (LATENCY_MS / 1000):,.0f} per second."]
+    return "\n".join(lines) + "\n\n" + FINDINGS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 100 only")
+    parser.add_argument("--sizes", default=None, help="comma-separated N values")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    sizes = [100] if args.quick else [int(s) for s in (args.sizes or "100,1000,5000").split(",")]
+    folder = Path(tempfile.mkdtemp(prefix="mxsync-bench-"))
+    rows: list[Row] = []
+    for n in sizes:
+        print(f"N = {n} ...", file=sys.stderr, flush=True)
+        rows += scale(folder, n, [32, 10])
+    base = {n: baseline(folder, n) for n in sizes if n <= 1000}
+    text = report(rows, base, startup(folder), None if args.quick else validate_large(folder),
+                  emulator_throughput())
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
