@@ -17,7 +17,6 @@ import yaml
 from mxsync import ownership
 from mxsync.live import LiveOrg
 
-_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 XAI_KEY_PATTERN = r"^xai-[a-zA-Z0-9\-_]{20,}$"
 _XAI_KEY_RE = re.compile(XAI_KEY_PATTERN)
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # What a secret looks like *anywhere* in free text. Used by redaction and by the
 # manifest check that forbids inline secrets. The xAI class matches the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Body, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -65,12 +65,14 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
-    def caller(authorization: str | None) -> User:
+    def caller(authorization: str | None = Header(None)) -> User:
         return world.authenticate(authorization)
 
-    def scoped(authorization: str | None, org_id: str | None) -> tuple[User, str]:
+    def scoped(authorization: str | None = Header(None),
+               x_organization_id: str | None = Header(None)) -> tuple[User, str]:
+        """Every credential and catalog route: a valid token, an org, owner or admin there."""
         user = world.authenticate(authorization)
-        return user, world.authorize(user, org_id)
+        return user, world.authorize(user, x_organization_id)
 
     # -- system and auth ----------------------------------------------------
     @app.get("/system/health")
@@ -78,8 +80,7 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/auth/me")
-    async def me(authorization: str | None = Header(None)) -> dict[str, Any]:
-        user = caller(authorization)
+    async def me(user: User = Depends(caller)) -> dict[str, Any]:
         org_ids = list(user.memberships)
         return {
             "id": user.id,
@@ -92,10 +93,7 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
         }
 
     @app.get("/auth/me/organizations")
-    async def my_orgs(
-        role: str | None = Query(None), authorization: str | None = Header(None)
-    ) -> dict[str, Any]:
-        user = caller(authorization)
+    async def my_orgs(user: User = Depends(caller), role: str | None = Query(None)) -> dict[str, Any]:
         orgs = []
         for index, (org_id, org_role) in enumerate(user.memberships.items()):
             if role is not None and org_role != role:
@@ -117,14 +115,13 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
     # -- credentials ----------------------------------------------------------
     @app.get("/credentials")
     async def list_credentials(
+        scope: tuple[User, str] = Depends(scoped),
         integration_name: str | None = Query(None),
         auth_type: str | None = Query(None),
         limit: int = Query(100, ge=1, le=500),
         offset: int = Query(0, ge=0),
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
     ) -> dict[str, Any]:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         matches = world.list_credentials(org_id, integration_name, auth_type)
         page = matches[offset : offset + limit]
         filters = {
@@ -167,19 +164,16 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
     @app.post("/credentials", status_code=201)
     async def create_credential(
         body: CreateBody,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        user, org_id = scoped(authorization, x_organization_id)
+        user, org_id = scope
         return world.create_credential(org_id, user, body.model_dump()).public()
 
     @app.post("/credentials/test-temporary")
     async def test_temporary(
         body: TestTemporaryBody,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        scoped(authorization, x_organization_id)
         if body.integration_name not in INTEGRATIONS:
             raise ApiError(400, f"Unknown integration: {body.integration_name}")
         auth_type = detect_auth_type(body.auth_data, body.auth_type)
@@ -191,50 +185,45 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
     @app.get("/credentials/{credential_id}")
     async def get_credential(
         credential_id: str,
+        scope: tuple[User, str] = Depends(scoped),
         include_masked: bool = Query(False),
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
     ) -> dict[str, Any]:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         return world.get_credential(org_id, credential_id).detail(include_masked)
 
     @app.put("/credentials/{credential_id}")
     async def update_credential(
         credential_id: str,
+        scope: tuple[User, str] = Depends(scoped),
         body: UpdateBody | None = Body(None),
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
     ) -> dict[str, Any]:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         data = body.model_dump() if body else {}
         return world.update_credential(org_id, credential_id, data).public()
 
     @app.delete("/credentials/{credential_id}", status_code=204)
     async def delete_credential(
         credential_id: str,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> Response:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         world.delete_credential(org_id, credential_id)
         return Response(status_code=204)
 
     @app.post("/credentials/{credential_id}/set-default")
     async def set_default(
         credential_id: str,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         return world.set_default(org_id, credential_id).public()
 
     @app.post("/credentials/{credential_id}/test")
     async def test_stored(
         credential_id: str,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        _, org_id = scoped(authorization, x_organization_id)
+        _, org_id = scope
         cred = world.get_credential(org_id, credential_id)
         if cred.integration_name != "xai":
             raise ApiError(400, f"Test calls are not supported for {cred.integration_name}")
@@ -268,18 +257,15 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
 
     @app.get("/integrations/llm-providers")
     async def llm_providers(
-        authorization: str | None = Header(None), x_organization_id: str | None = Header(None)
+        scope: tuple[User, str] = Depends(scoped),
     ) -> list[dict[str, Any]]:
-        scoped(authorization, x_organization_id)
         return [provider_summary(n) for n in llm_names]
 
     @app.get("/integrations/llm-providers/{name}")
     async def llm_provider_detail(
         name: str,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        scoped(authorization, x_organization_id)
         if name not in llm_names:
             raise ApiError(404, "LLM provider not found")
         models = XAI_MODELS if name == "xai" else []
@@ -294,10 +280,8 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
     @app.get("/integrations/tools/{name}")
     async def tool_detail(
         name: str,
-        authorization: str | None = Header(None),
-        x_organization_id: str | None = Header(None),
+        scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        scoped(authorization, x_organization_id)
         info = INTEGRATIONS.get(name)
         if info is not None and info["integration_type"] != "tool":
             raise ApiError(400, f"{name} is not a tool integration")
