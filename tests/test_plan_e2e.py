@@ -181,3 +181,42 @@ def test_canary_secrets_never_leave(new_org: OrgFactory, tmp_path: Path) -> None
     for text in outputs:
         for secret in (key_a, key_b, org.token, key_b[:12], "CANARY"):
             assert secret not in text
+
+
+def _plan_on_a_terminal(path: str, env: dict[str, str], *flags: str) -> str:
+    """Run plan with stdout on a pseudo-terminal; return what the terminal shows."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MODULEX_", "NO_COLOR"))}
+    proc = subprocess.Popen([sys.executable, "-m", "mxsync", *flags, "plan", "-f", path],
+                            stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env={**base, **env})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(new_org: OrgFactory,
+                                                           tmp_path: Path) -> None:
+    org = new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "p", "api_key_env": "K"}]}}])
+    env = env_for(org, K=fake_key())
+    coloured = _plan_on_a_terminal(path, env)
+    assert "\x1b[32m" in coloured and "+ create" in coloured  # green create on a terminal
+    assert "\x1b[" not in _plan_on_a_terminal(path, {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in _plan_on_a_terminal(path, env, "--no-color")
