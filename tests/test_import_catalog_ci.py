@@ -23,8 +23,9 @@ def env_for(org: TestOrg, **more: str) -> dict[str, str]:
 
 def test_import_round_trip_plans_only_adopts_then_nothing(new_org: OrgFactory,
                                                           tmp_path: Path) -> None:
-    keys = {"primary": fake_key(), "batch": fake_key()}
+    keys = {"primary": fake_key(), "batch": fake_key(), "My-Key": fake_key()}
     org = new_org(credentials=[
+        {"integration_name": "xai", "display_name": "My Key", "api_key": keys["My-Key"]},
         {"integration_name": "xai", "display_name": "primary", "api_key": keys["primary"],
          "is_default": True, "metadata": {"team": "ml"}},
         {"integration_name": "xai", "display_name": "batch", "api_key": keys["batch"],
@@ -37,21 +38,26 @@ def test_import_round_trip_plans_only_adopts_then_nothing(new_org: OrgFactory,
     assert run.code == 0, run.both
     text = out.read_text()
     primary_var, batch_var = key_variable(org.id, "primary"), key_variable(org.id, "batch")
+    renamed_var = key_variable(org.id, "My-Key")
     assert f"#   {primary_var}: the xAI key of {org.id} / primary" in text
     assert "'theirs' (managed by owner 'other')" in text
+    assert f"#   {org.id}: 'My Key' -> My-Key" in text
     doc = yaml.safe_load(text)
     entry = doc["orgs"][0]["xai"]
     assert entry["default"] == "primary"
     assert entry["credentials"] == [
+        {"name": "My-Key", "api_key_env": renamed_var},
         {"name": "primary", "api_key_env": primary_var, "metadata": {"team": "ml"}},
         {"name": "batch", "api_key_env": batch_var, "expires_at": "2027-06-01T00:00:00Z"}]
     assert mxsync("validate", "-f", str(out), env={}).code == 0
 
-    env = env_for(org, **{primary_var: keys["primary"], batch_var: keys["batch"]})
+    env = env_for(org, **{primary_var: keys["primary"], batch_var: keys["batch"],
+                          renamed_var: keys["My-Key"]})
     plan = json.loads(mxsync("plan", "-f", str(out), "--json", env=env).out)
-    assert {k: v for k, v in plan["summary"].items() if v} == {"adopt": 2, "unmanaged": 1}
+    assert {k: v for k, v in plan["summary"].items() if v} == {"adopt": 3, "unmanaged": 1}
     assert mxsync("apply", "-f", str(out), "--auto-approve", env=env).code == 0
     assert mxsync("plan", "-f", str(out), "--detailed-exitcode", env=env).code == 0
+    assert sorted(c["display_name"] for c in org.xai()) == ["My-Key", "batch", "primary", "theirs"]
 
 
 def test_import_adopt_marks_matching_keys_and_reports_the_rest(new_org: OrgFactory,

@@ -204,3 +204,16 @@ def test_plan_round_trips_through_its_file_format() -> None:
     plan = plan_for([entry("a", labels={"x": "1"})], [ours("1", "a", key="b", default=True),
                                                        ours("2", "zz", key="c")], prune=True)
     assert Plan.from_dict(plan.to_dict()) == plan
+
+
+def test_display_name_that_maps_to_the_entry_is_adopted_and_renamed() -> None:
+    plan = plan_for([entry("My-Key")], [unmarked("1", "My Key", "a")],
+                    key_of={"My-Key": "a"})
+    change = only(plan, "adopt")
+    assert change.credential_id == "1" and change.display_name == "My-Key"
+
+
+def test_display_name_that_maps_to_the_entry_with_another_key_is_left_alone() -> None:
+    plan = plan_for([entry("My-Key")], [unmarked("1", "My Key", "b")], key_of={"My-Key": "a"})
+    assert actions(plan) == [("create", "My-Key")]
+    assert plan.errors == [] and plan.summary()["unmanaged"] == 1

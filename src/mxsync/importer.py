@@ -16,12 +16,13 @@ import yaml
 
 from mxsync import ownership
 from mxsync.live import LiveOrg
+from mxsync.manifest.model import entry_name_for
 
 _LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 
 
 def safe_name(display_name: str, taken: set[str]) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", display_name).strip("-._")[:63] or "credential"
+    name = entry_name_for(display_name) or "credential"
     candidate, n = name, 2
     while candidate in taken:
         suffix = f"-{n}"

@@ -18,7 +18,7 @@ from typing import Any
 from mxsync import ownership
 from mxsync.api import ApiError, ModulexClient
 from mxsync.errors import MxsyncError
-from mxsync.manifest.model import normalize_instant
+from mxsync.manifest.model import entry_name_for, normalize_instant
 from mxsync.secrets import Secret
 
 MANAGE_ROLES = ("owner", "admin")
@@ -144,8 +144,8 @@ async def read_org(client: ModulexClient, req: OrgRequest, role: str | None) -> 
                     if req.need_catalog else None)
     claimed = {name for owner, name in (c.claim() for c in creds) if owner == req.owner}
     unclaimed = req.entry_names - claimed
-    candidates = [c for c in creds
-                  if not ownership.has_marker(c.metadata) and c.display_name in unclaimed]
+    candidates = [c for c in creds if not ownership.has_marker(c.metadata)
+                  and (c.display_name in unclaimed or entry_name_for(c.display_name) in unclaimed)]
     details = await asyncio.gather(*(
         client.get_credential(req.token, req.org_id, c.id, include_masked=True) for c in candidates))
     masked = {d["credential_id"]: d.get("auth_data_masked") for d in details}

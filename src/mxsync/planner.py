@@ -28,7 +28,7 @@ from typing import Any
 
 from mxsync import ownership
 from mxsync.live import LiveCredential, LiveOrg
-from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
+from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
 from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan
 from mxsync.secrets import SENSITIVE, Secret, redact
 
@@ -176,20 +176,24 @@ class _OrgPlanner:
         fingerprint = key.fingerprint
         adopting = False
         if not mine:
-            candidates = [c for c in self.live.credentials
-                          if not ownership.has_marker(c.metadata) and c.display_name == entry.name]
-            if not candidates:
-                self.create(entry, fingerprint, reason="not in the live state")
-                return
-            matching = [c for c in candidates if key.matches_mask(c.masked)]
-            if not matching:
-                ids = ", ".join(c.id for c in candidates)
+            unmarked = [c for c in self.live.credentials if not ownership.has_marker(c.metadata)]
+            exact = [c for c in unmarked if c.display_name == entry.name]
+            # `import` turns "My Key" into "My-Key": such a credential is adopted when its key
+            # matches, and otherwise is simply not this entry's.
+            near = [c for c in unmarked
+                    if c.display_name != entry.name and entry_name_for(c.display_name) == entry.name]
+            matching = [c for c in exact + near if key.matches_mask(c.masked)]
+            if not matching and exact:
+                ids = ", ".join(c.id for c in exact)
                 self.errors.append(
                     f"entry '{entry.name}' ({entry.where}): the org already has an xai credential "
                     f"named '{entry.name}' (id {ids}) that mxsync does not manage, and its key does not "
                     f"match {entry.key.describe()}. Rename the entry, delete or rename that credential "
                     "in ModuleX, or point the entry at the key it holds (then it is adopted)")
-                self.touched.update(c.id for c in candidates)
+                self.touched.update(c.id for c in exact)
+                return
+            if not matching:
+                self.create(entry, fingerprint, reason="not in the live state")
                 return
             mine, adopting = [_pick(matching)], True
         self.touched.update(c.id for c in mine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +11,14 @@ from mxsync.secrets import KeySource
 
 DEFAULT_OWNER = "default"
 DEFAULT_TOKEN_ENV = "MODULEX_API_KEY"
+
+
+def entry_name_for(display_name: str) -> str:
+    """The valid entry name closest to a live display name (`My Key!` -> `My-Key`).
+
+    `mxsync import` names entries this way, and plan adopts an unmanaged credential whose
+    display name maps to the entry's name (if its masked key matches), renaming it."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", display_name).strip("-._")[:63]
 
 
 def parse_instant(text: str) -> datetime:
