@@ -278,6 +278,17 @@ class _OrgRun:
     async def finish_replace(self, index: int) -> None:
         change, new_id = self.org.changes[index], self.created_ids[index]
         assert change.credential_id is not None
+        if (change.before or {}).get("is_default") and not change.make_default:
+            # The old credential holds the default, which another entry is to take: delete it
+            # only once that set-default succeeded, or the org is left without a default.
+            movers = [i for i, c in enumerate(self.org.changes)
+                      if c.action == "set-default" or c.make_default]
+            if not movers or any(self.outcome.get(i) != "ok" and i not in self.created_ids
+                                 for i in movers):
+                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
+                                             "old one: it holds the default, which could not be "
+                                             "moved; re-run apply")
+                return
         try:
             await self.api.delete_credential(self.token, self.org.org, change.credential_id)
         except MxsyncError as exc:

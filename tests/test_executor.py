@@ -1,0 +1,56 @@
+"""The executor's safety rules where the API fails, over the in-memory API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mxsync import ownership
+from mxsync.api import ApiError
+from mxsync.emulator.store import World
+from mxsync.executor import Inputs, execute
+from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
+from mxsync.pipeline import Secrets, read_and_plan
+from mxsync.secrets import KeySource, Secret, fingerprint
+from tests.memory_api import MemoryApi
+
+TOKEN = "mx_live_memory"
+OLD, NEW, OTHER = (f"xai-{n}{'x' * 24}" for n in ("old", "new", "other"))
+
+
+class FailingSetDefault(MemoryApi):
+    async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]:
+        raise ApiError(503, "unavailable", "POST", "/set-default", org)
+
+
+def test_replace_keeps_the_old_default_holder_when_the_default_cannot_move() -> None:
+    """Entry a (the default today) is rotated while the manifest makes b the default: if the
+    set-default to b fails, a's old credential must stay, or the org has no default."""
+    world = World()
+    world.merge_fixture({
+        "users": [{"token": TOKEN, "memberships": {"org": "owner"}}],
+        "orgs": [{"id": "org", "credentials": [
+            {"integration_name": "xai", "display_name": name, "api_key": key,
+             "is_default": name == "a",
+             "metadata": ownership.managed_metadata({}, "t", name, fingerprint(key), None)}
+            for name, key in (("a", OLD), ("b", OTHER))]}]})
+    api = FailingSetDefault(world, TOKEN)
+    org = OrgEntry(id="org", default="b", credentials=(
+        CredentialEntry(name="a", key=KeySource(env="A"), test=False),
+        CredentialEntry(name="b", key=KeySource(env="B"), test=False)))
+    manifest = Manifest(owner="t", orgs=(org,))
+    secrets = Secrets({"org": Secret(TOKEN)}, {("org", "a"): Secret(NEW), ("org", "b"): Secret(OTHER)})
+
+    async def run() -> Any:
+        plan, _ = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
+        assert [c.action for c in plan.changes] == ["replace", "set-default"]
+        return await execute(api, plan, Inputs(secrets.tokens, secrets.keys),  # type: ignore[arg-type]
+                             check_stale=False)
+
+    report = asyncio.run(run())
+    assert report.failed
+    steps = {s.action: s for s in report.orgs[0].steps}
+    assert steps["replace"].status == "failed" and "kept the old one" in steps["replace"].message
+    keys = sorted(c.api_key for c in world.credentials.values())
+    assert keys == sorted([OLD, NEW, OTHER])  # the old key's credential is still there
+    assert [c.api_key for c in world.credentials.values() if c.is_default] == [OLD]
