@@ -42,7 +42,7 @@ def test_replace_keeps_the_old_default_holder_when_the_default_cannot_move() -> 
     secrets = Secrets({"org": Secret(TOKEN)}, {("org", "a"): Secret(NEW), ("org", "b"): Secret(OTHER)})
 
     async def run() -> Any:
-        plan, _ = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
+        plan = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
         assert [c.action for c in plan.changes] == ["replace", "set-default"]
         return await execute(api, plan, Inputs(secrets.tokens, secrets.keys),  # type: ignore[arg-type]
                              check_stale=False)

@@ -92,7 +92,7 @@ def test_after_apply_the_plan_is_empty_and_others_untouched(
     before = snapshot(world)
 
     async def plan_once() -> Any:
-        plan, _ = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
+        plan = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
         return plan
 
     plan = asyncio.run(plan_once())

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mxsync import ownership
-from mxsync.live import LiveCredential, LiveOrg
 from mxsync.manifest.model import OrgEntry, parse_instant
-from mxsync.plan import OrgPlan
+
+if TYPE_CHECKING:
+    from mxsync.live import LiveCredential, LiveOrg
+    from mxsync.plan import OrgPlan
 
 Severity = Literal["error", "warning"]
 SEVERITY: dict[str, Severity] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,3 @@ def models_table(detail: dict[str, Any]) -> str:
     return "\n".join("  ".join(c.rjust(w) if i in right and n else c.ljust(w)
                                for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
                      for n, r in enumerate(rows))
-
-
-def now() -> float:
-    return time.time()

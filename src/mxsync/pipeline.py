@@ -86,7 +86,7 @@ async def read_and_plan(
     prune: bool = False,
     skip_tests: bool = False,
     targets: Sequence[Target] = (),
-) -> tuple[Plan, dict[str, LiveOrg]]:
+) -> Plan:
     requests = [
         OrgRequest(
             org_id=org.id,
@@ -99,8 +99,7 @@ async def read_and_plan(
         for org in orgs
     ]
     live = await read_live(client, requests)
-    states = {org_id: state for org_id, state in live.items() if isinstance(state, LiveOrg)}
-    plan = make_plan(
+    return make_plan(
         manifest,
         secrets.keys,
         {org_id: state if isinstance(state, LiveOrg) else str(state) for org_id, state in live.items()},
@@ -109,7 +108,6 @@ async def read_and_plan(
         targets=targets,
         api_url=client.base_url,
     )
-    return plan, states
 
 
 @dataclass(frozen=True)
@@ -136,9 +134,8 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
 
     async def run() -> Plan:
         async with client_for(manifest.api_url, options) as client:
-            plan, _ = await read_and_plan(client, manifest, orgs, secrets, prune=options.prune,
-                                          skip_tests=options.skip_tests, targets=options.targets)
-        return plan
+            return await read_and_plan(client, manifest, orgs, secrets, prune=options.prune,
+                                       skip_tests=options.skip_tests, targets=options.targets)
 
     return asyncio.run(run())
 
@@ -294,6 +291,7 @@ def read_catalog(org: str | None, options: RunOptions, refresh: bool,
                  token_env: str = DEFAULT_TOKEN_ENV) -> tuple[dict[str, Any], str, str]:
     """The org's xAI catalog: (detail, org, where it came from)."""
     import asyncio
+    import time
 
     from mxsync import catalog
 
@@ -311,7 +309,7 @@ def read_catalog(org: str | None, options: RunOptions, refresh: bool,
                                       hint="pass --org ID of an org where it is")
                 chosen = manageable[0]
             path = catalog.cache_file(url, chosen)
-            now = catalog.now()
+            now = time.time()
             cached = None if refresh else catalog.read_cache(path, now)
             if cached is not None:
                 age = int(now - cached["fetched_at"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
-from mxsync.audit import AuditResult
+if TYPE_CHECKING:
+    from mxsync.audit import AuditResult
 
 
 def audit_junit(result: AuditResult) -> str:

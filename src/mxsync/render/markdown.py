@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from mxsync.audit import AuditResult
+from typing import TYPE_CHECKING
+
 from mxsync.plan import Plan
 from mxsync.render.text import SYMBOLS, plan_summary
+
+if TYPE_CHECKING:
+    from mxsync.audit import AuditResult
 
 
 def _cell(text: str) -> str:

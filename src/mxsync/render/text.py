@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import click
 
-from mxsync.audit import AuditResult
-from mxsync.executor import ApplyReport
 from mxsync.plan import Change, OrgPlan, Plan
+
+if TYPE_CHECKING:  # only for annotations: `show` must not import the HTTP stack
+    from mxsync.audit import AuditResult
+    from mxsync.executor import ApplyReport
 
 SYMBOLS: dict[str, tuple[str, str]] = {
     "create": ("+", "green"),
