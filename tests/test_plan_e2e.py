@@ -220,3 +220,34 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(new_org: OrgFactory,
     assert "\x1b[32m" in coloured and "+ create" in coloured  # green create on a terminal
     assert "\x1b[" not in _plan_on_a_terminal(path, {**env, "NO_COLOR": "1"})
     assert "\x1b[" not in _plan_on_a_terminal(path, env, "--no-color")
+
+
+def test_progress_on_a_terminal_stderr_only(new_org: OrgFactory, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    org = new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id}])
+    env = env_for(org)
+    piped = mxsync("plan", "-f", path, env=env)
+    assert piped.code == 0 and piped.err == ""  # nothing on a pipe: CI logs stay clean
+    master, slave = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MODULEX_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mxsync", "plan", "-f", path],
+                            stdout=subprocess.PIPE, stderr=slave, env={**base, **env})
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    os.close(master)
+    assert b"Reading the live state: 1/1 orgs" in seen
+    assert b"Reading the live state" not in out

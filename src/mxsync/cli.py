@@ -158,7 +158,8 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     from mxsync.planner import Target
 
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
-                      skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets))
+                      skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
+                      progress=sys.stderr.isatty())
 
 
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:

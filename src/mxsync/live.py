@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +158,8 @@ async def read_org(client: ModulexClient, req: OrgRequest, role: str | None) -> 
     return LiveOrg(id=req.org_id, role=role, credentials=tuple(creds), models=models)
 
 
-async def read_live(client: ModulexClient, requests: Sequence[OrgRequest]
+async def read_live(client: ModulexClient, requests: Sequence[OrgRequest],
+                    progress: Callable[[int, int], None] | None = None
                     ) -> dict[str, LiveOrg | MxsyncError]:
     """Every org concurrently; a failure in one org is returned for that org alone.
 
@@ -168,8 +169,18 @@ async def read_live(client: ModulexClient, requests: Sequence[OrgRequest]
         problems = list(dict.fromkeys(refused.values()))
         raise MxsyncError(problems[0] if len(problems) == 1
                           else "several orgs cannot be managed:\n  " + "\n  ".join(problems))
-    results = await asyncio.gather(*(read_org(client, r, roles.get(r.org_id)) for r in requests),
-                                   return_exceptions=True)
+    done = 0
+
+    async def one(req: OrgRequest) -> LiveOrg:
+        nonlocal done
+        try:
+            return await read_org(client, req, roles.get(req.org_id))
+        finally:
+            done += 1
+            if progress:
+                progress(done, len(requests))
+
+    results = await asyncio.gather(*(one(r) for r in requests), return_exceptions=True)
     out: dict[str, LiveOrg | MxsyncError] = {}
     for req, result in zip(requests, results, strict=True):
         if isinstance(result, MxsyncError):

@@ -7,7 +7,8 @@ tokens, keys) and the API (live state).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ async def read_and_plan(
     prune: bool = False,
     skip_tests: bool = False,
     targets: Sequence[Target] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
     requests = [
         OrgRequest(
@@ -98,7 +100,7 @@ async def read_and_plan(
         )
         for org in orgs
     ]
-    live = await read_live(client, requests)
+    live = await read_live(client, requests, progress)
     return make_plan(
         manifest,
         secrets.keys,
@@ -115,9 +117,16 @@ class RunOptions:
     api_url: str | None = None
     parallelism: int = 10
     timeout_s: float = 30.0
+    progress: bool = False  # a live count of orgs read, on stderr
     prune: bool = False
     skip_tests: bool = False
     targets: tuple[Target, ...] = ()
+
+
+def _reading_progress(done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    sys.stderr.write(f"\rReading the live state: {done}/{total} orgs{end}")
+    sys.stderr.flush()
 
 
 def client_for(manifest_url: str | None, options: RunOptions) -> ModulexClient:
@@ -135,7 +144,8 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
     async def run() -> Plan:
         async with client_for(manifest.api_url, options) as client:
             return await read_and_plan(client, manifest, orgs, secrets, prune=options.prune,
-                                       skip_tests=options.skip_tests, targets=options.targets)
+                                       skip_tests=options.skip_tests, targets=options.targets,
+                                       progress=_reading_progress if options.progress else None)
 
     return asyncio.run(run())
 
