@@ -8,9 +8,11 @@ from typing import Any
 from mxsync import ownership
 from mxsync.api import ApiError
 from mxsync.emulator.store import World
-from mxsync.executor import Inputs, execute
+from mxsync.executor import execute
+from mxsync.flows.common import RunOptions
+from mxsync.flows.plan import read_and_plan
+from mxsync.inputs import Inputs
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
-from mxsync.pipeline import Secrets, read_and_plan
 from mxsync.secrets import KeySource, Secret, fingerprint
 from tests.memory_api import MemoryApi
 
@@ -39,12 +41,12 @@ def test_replace_keeps_the_old_default_holder_when_the_default_cannot_move() -> 
         CredentialEntry(name="a", key=KeySource(env="A"), test=False),
         CredentialEntry(name="b", key=KeySource(env="B"), test=False)))
     manifest = Manifest(owner="t", orgs=(org,))
-    secrets = Secrets({"org": Secret(TOKEN)}, {("org", "a"): Secret(NEW), ("org", "b"): Secret(OTHER)})
+    secrets = Inputs({"org": Secret(TOKEN)}, {("org", "a"): Secret(NEW), ("org", "b"): Secret(OTHER)})
 
     async def run() -> Any:
-        plan = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
+        plan = await read_and_plan(api, manifest, [org], secrets, RunOptions())  # type: ignore[arg-type]
         assert [c.action for c in plan.changes] == ["replace", "set-default"]
-        return await execute(api, plan, Inputs(secrets.tokens, secrets.keys),  # type: ignore[arg-type]
+        return await execute(api, plan, secrets,  # type: ignore[arg-type]
                              check_stale=False)
 
     report = asyncio.run(run())

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from mxsync import ownership
 from mxsync.emulator.store import World
-from mxsync.executor import Inputs, execute
+from mxsync.executor import execute
+from mxsync.flows.common import RunOptions
+from mxsync.flows.plan import read_and_plan
+from mxsync.inputs import Inputs
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
-from mxsync.pipeline import Secrets, read_and_plan
 from mxsync.secrets import KeySource, Secret, fingerprint
 from tests.memory_api import MemoryApi
 
@@ -87,17 +89,17 @@ def test_after_apply_the_plan_is_empty_and_others_untouched(
                          "orgs": [{"id": "org", "credentials": live}]})
     api = MemoryApi(world, TOKEN)
     manifest = Manifest(owner=OWNER, orgs=(org,))
-    secrets = Secrets(tokens={"org": Secret(TOKEN)},
+    secrets = Inputs(tokens={"org": Secret(TOKEN)},
                       keys={("org", n): Secret(k) for n, k in entry_keys.items()})
     before = snapshot(world)
 
     async def plan_once() -> Any:
-        plan = await read_and_plan(api, manifest, [org], secrets)  # type: ignore[arg-type]
+        plan = await read_and_plan(api, manifest, [org], secrets, RunOptions())  # type: ignore[arg-type]
         return plan
 
     plan = asyncio.run(plan_once())
     assume(not plan.errors)  # conflicts are refused before anything is done: nothing to apply
-    inputs = Inputs(tokens=dict(secrets.tokens), keys=dict(secrets.keys))
+    inputs = secrets
     report = asyncio.run(execute(api, plan, inputs, check_stale=False))  # type: ignore[arg-type]
     assert not report.failed, report.to_json()
 

@@ -153,12 +153,29 @@ def test_clear_errors(new_org: OrgFactory, tmp_path: Path) -> None:
     for env, message in cases:
         run = mxsync("plan", "-f", path, env=env)
         assert run.code == 1, (message, run.both)
-        assert message in run.err, (message, run.err)
+        assert message in run.both, (message, run.both)
         assert "Traceback" not in run.both
     member_path = write_manifest(tmp_path / "m2.yaml", [{"id": member.id}])
     run = mxsync("plan", "-f", member_path, env=env_for(member))
     assert run.code == 1
-    assert f"org {member.id}: the token in $MODULEX_API_KEY has the role 'member'" in run.err
+    assert f"the token in $MODULEX_API_KEY has the role 'member' in org {member.id}" in run.out
+
+
+def test_one_org_that_cannot_be_planned_does_not_stop_the_others(new_org: OrgFactory,
+                                                                  tmp_path: Path) -> None:
+    """The per-org failure policy: the member org is reported, the owner org is planned,
+    and the exit code says that something failed."""
+    org, member = new_org(), new_org(role="member")
+    path = write_manifest(tmp_path / "m.yaml", [
+        {"id": member.id, "token_env": "MEMBER_TOKEN"},
+        {"id": org.id, "xai": {"credentials": [{"name": "p", "api_key_env": "K1"}]}}])
+    run = mxsync("plan", "-f", path, "--json",
+                 env={**env_for(org, K1=fake_key()), "MEMBER_TOKEN": member.token})
+    assert run.code == 1
+    doc = json.loads(run.out)
+    assert [c["address"] for c in doc["resource_changes"]] == [f"{org.id}/xai/p"]
+    errors = {o["id"]: [e["code"] for e in o["error_codes"]] for o in doc["orgs"]}
+    assert errors == {member.id: ["not-manageable"], org.id: []}
 
 
 def test_canary_secrets_never_leave(new_org: OrgFactory, tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from mxsync import ownership
-from mxsync.live import LiveCredential, LiveOrg
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
 from mxsync.plan import Change, Plan
 from mxsync.planner import Target, make_plan
+from mxsync.render.reasons import sentence
+from mxsync.render.text import change_diff
 from mxsync.secrets import KeySource, Secret
+from mxsync.state import LiveCredential, LiveOrg
 
 OWNER = "team"
 KEYS = {name: Secret(f"xai-{name}KEY{'0' * 24}") for name in ("a", "b", "c", "new")}
@@ -44,7 +46,7 @@ def plan_for(entries: list[CredentialEntry], live: list[LiveCredential], *, defa
     manifest = Manifest(owner=OWNER, orgs=(org,))
     key_of = key_of or {}
     keys = {("org", e.name): KEYS[key_of.get(e.name, e.name)] for e in entries}
-    state = LiveOrg(id="org", role="owner", credentials=tuple(live), models=models)
+    state = LiveOrg(id="org", credentials=tuple(live), models=models)
     return make_plan(manifest, keys, {"org": state}, skip_tests=skip_tests, targets=targets)
 
 
@@ -89,7 +91,8 @@ def test_matching_state_plans_nothing() -> None:
 def test_replace_reasons_and_default_moves_with_it(live: LiveCredential, reason: str) -> None:
     plan = plan_for([entry("a")], [live])
     change = only(plan, "replace")
-    assert reason in change.reason and change.credential_id == "1"
+    assert change.reason.code == "immutable-changed" and change.credential_id == "1"
+    assert reason in sentence(change.reason)
     assert change.make_default  # the old one held the default
     assert plan.summary() == {"create": 0, "replace": 1, "update": 0, "delete": 0, "adopt": 0,
                               "set_default": 0, "unmanaged": 0, "errors": 0}
@@ -97,7 +100,9 @@ def test_replace_reasons_and_default_moves_with_it(live: LiveCredential, reason:
 
 def test_key_rotation_reason_names_both_fingerprints() -> None:
     change = only(plan_for([entry("a")], [ours("1", "a", key="b")]), "replace")
-    assert f"{KEYS['b'].fingerprint} -> {KEYS['a'].fingerprint}" in change.reason
+    assert change.reason.params["fields"] == {
+        "key_fingerprint": [KEYS["b"].fingerprint, KEYS["a"].fingerprint]}
+    assert f"{KEYS['b'].fingerprint} -> {KEYS['a'].fingerprint}" in sentence(change.reason)
 
 
 def test_label_change_is_an_update_with_field_diff() -> None:
@@ -105,15 +110,22 @@ def test_label_change_is_an_update_with_field_diff() -> None:
                     [ours("1", "a", labels={"team": "ml", "gone": "y"})])
     change = only(plan, "update")
     assert change.credential_id == "1" and change.display_name is None
-    assert change.diff == ('- metadata.gone: "y"', '+ metadata.new: "x"',
-                           '~ metadata.team: "ml" -> "infra"')
+    assert change_diff(change) == ('- labels.gone: "y"', '+ labels.new: "x"',
+                                   '~ labels.team: "ml" -> "infra"')
     assert change.metadata is not None and change.metadata["team"] == "infra"
 
 
 def test_renamed_in_ui_is_updated_back() -> None:
     change = only(plan_for([entry("a")], [ours("1", "a", display="renamed")]), "update")
     assert change.display_name == "a"
-    assert '~ display_name: "renamed" -> "a"' in change.diff
+    assert '~ display_name: "renamed" -> "a"' in change_diff(change)
+
+
+def test_field_diff_keeps_label_names_whole() -> None:
+    """A label named like a path fragment (`chroot`) is shown as it is, not cut down."""
+    change = only(plan_for([entry("a", labels={"chroot": "/srv", "root": "2"})],
+                           [ours("1", "a", labels={"chroot": "/", "root": "1"})]), "update")
+    assert change_diff(change) == ('~ labels.chroot: "/" -> "/srv"', '~ labels.root: "1" -> "2"')
 
 
 def test_unmarked_with_matching_masked_key_is_adopted() -> None:
@@ -128,7 +140,10 @@ def test_unmarked_with_other_key_is_a_conflict_and_untouched() -> None:
     plan = plan_for([entry("a")], [unmarked("1", "a", "b")])
     assert plan.changes == []
     assert len(plan.errors) == 1
-    assert "not manage" in plan.errors[0] and "1" in plan.errors[0] and "$XAI_A" in plan.errors[0]
+    org, error = plan.errors[0]
+    assert org == "org" and error.code == "name-taken"
+    assert error.params["ids"] == ["1"] and error.params["source"] == "$XAI_A"
+    assert "not manage" in sentence(error)
 
 
 def test_other_owners_credentials_are_never_touched() -> None:
@@ -142,7 +157,8 @@ def test_orphans_kept_without_prune_and_deleted_with_it() -> None:
     live = [ours("1", "a"), ours("2", "old", key="b")]
     kept = plan_for([entry("a")], live)
     assert kept.changes == [] and kept.orgs[0].orphans == ("old",)
-    assert "prune" in kept.orgs[0].notes[0]
+    assert kept.orgs[0].notes[0].code == "orphans-kept"
+    assert "prune" in sentence(kept.orgs[0].notes[0])
     pruned = plan_for([entry("a")], live, prune=True)
     change = only(pruned, "delete")
     assert change.credential_id == "2" and change.address == "org/xai/old[2]"
@@ -165,7 +181,7 @@ def test_default_already_right_needs_nothing() -> None:
 def test_default_moved_from_unmanaged_to_manifest_default() -> None:
     live = [unmarked("9", "legacy", "c", default=True), ours("1", "a")]
     change = only(plan_for([entry("a")], live, default="a"), "set-default")
-    assert change.credential_id == "1" and "legacy" in change.reason
+    assert change.credential_id == "1" and change.reason.params == {"current": "legacy"}
 
 
 def test_replace_of_default_when_manifest_names_another_entry() -> None:
@@ -179,7 +195,8 @@ def test_deleting_the_only_default_without_successor_is_noted() -> None:
     plan = plan_for([entry("a")], [ours("1", "a"), ours("2", "old", key="b", default=True)],
                     prune=True)
     assert actions(plan) == [("delete", "old")]
-    assert any("without a default" in note for note in plan.orgs[0].notes)
+    assert [n.code for n in plan.orgs[0].notes] == ["default-left-empty"]
+    assert "without a default" in sentence(plan.orgs[0].notes[0])
 
 
 @pytest.mark.parametrize(("test_flag", "skip", "expected"), [
@@ -192,7 +209,7 @@ def test_key_tests_can_be_turned_off(test_flag: bool, skip: bool, expected: bool
 def test_required_model_missing_is_an_error() -> None:
     plan = plan_for([entry("a")], [], require=("grok-4-fast", "grok-9"),
                     models=("grok-4-fast",))
-    assert any("grok-9" in e for e in plan.errors)
+    assert [(e.code, e.params["missing"]) for _, e in plan.errors] == [("models-missing", ["grok-9"])]
 
 
 def test_target_limits_to_one_entry() -> None:
@@ -217,3 +234,12 @@ def test_display_name_that_maps_to_the_entry_with_another_key_is_left_alone() ->
     plan = plan_for([entry("My-Key")], [unmarked("1", "My Key", "b")], key_of={"My-Key": "a"})
     assert actions(plan) == [("create", "My-Key")]
     assert plan.errors == [] and plan.summary()["unmanaged"] == 1
+
+
+def test_target_keeps_what_the_targeted_change_depends_on() -> None:
+    """Targeting the duplicate's entry must not drop the set-default its delete waits for:
+    without it the default holder would be deleted and the org left without a default."""
+    live = [ours("1", "a", key="b", default=True), ours("2", "a"), ours("3", "c")]
+    plan = plan_for([entry("a"), entry("c")], live, default="c", targets=(Target.parse("org/a"),))
+    assert actions(plan) == [("set-default", "c"), ("delete", "a")]
+    assert plan.changes[1].credential_id == "1" and plan.changes[1].depends_on == (0,)

@@ -1,7 +1,7 @@
 """mxsync: manage ModuleX xAI credentials as code.
 
 Kept import-free on purpose: `mxsync --version` and `--help` must start fast, so
-heavy modules (httpx, jsonschema, deepdiff, the emulator) load only in the
+heavy modules (httpx, jsonschema, the emulator) load only in the
 command that needs them.
 """
 

@@ -1,7 +1,7 @@
 """Audit findings: what is out of line in an org, each with a stable code and advice.
 
 Pure checks over the live state (and, with a manifest, over the plan). The reading
-is done by `pipeline.audit_orgs`; rendering by `render/audit.py`.
+is done by `flows/audit.py`; rendering by `render/`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from mxsync import ownership
 from mxsync.manifest.model import OrgEntry, parse_instant
 
 if TYPE_CHECKING:
-    from mxsync.live import LiveCredential, LiveOrg
     from mxsync.plan import OrgPlan
+    from mxsync.state import LiveCredential, LiveOrg
 
 Severity = Literal["error", "warning"]
 SEVERITY: dict[str, Severity] = {
@@ -29,10 +29,14 @@ SEVERITY: dict[str, Severity] = {
     "expiring": "warning",
     "unused": "warning",
     "key-invalid": "error",
+    "key-untested": "warning",
     "model-missing": "error",
+    "unreadable": "error",
 }
-LIVE_CHECKS = ("permission", "no-default", "unmanaged", "expired", "expiring", "unused")
+LIVE_CHECKS = ("permission", "unreadable", "no-default", "unmanaged", "expired", "expiring",
+               "unused")
 MANIFEST_CHECKS = ("drift", "duplicate", "default-mismatch", "model-missing")
+KEY_TEST_CHECKS = ("key-invalid", "key-untested")
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +49,12 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def checks_for(with_manifest: bool, options: AuditOptions) -> list[str]:
+    """The checks an audit ran: each is a JUnit test case, passed when it found nothing."""
+    checks = list(LIVE_CHECKS) + (list(MANIFEST_CHECKS) if with_manifest else [])
+    return checks + (list(KEY_TEST_CHECKS) if options.test_keys else [])
 
 
 def finding(code: str, org: str, credential: str | None, message: str) -> Finding:
@@ -170,13 +180,15 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
                 out.append(finding("model-missing", live.id, None, (
                     f"required model {model} is not in the org's xAI catalog (it has: "
                     f"{', '.join(live.models) or 'none'}); update xai.require_models")))
+    from mxsync.render.reasons import sentence
+
     for change in plan.changes:
-        duplicate_delete = change.action == "delete" and change.reason.startswith("duplicate")
-        if change.action == "set-default" or duplicate_delete:
+        if change.action == "set-default" or change.reason.code == "duplicate":
             continue  # reported above, with their own codes
         out.append(finding("drift", live.id, change.name, (
-            f"{change.action}: {change.reason}; run `mxsync plan` to review and `mxsync apply`")))
+            f"{change.action}: {sentence(change.reason)}; run `mxsync plan` to review and "
+            "`mxsync apply`")))
     for error in plan.errors:
-        if not error.startswith("required model"):
-            out.append(finding("drift", live.id, None, error))
+        if error.code != "models-missing":  # reported above as model-missing
+            out.append(finding("drift", live.id, None, sentence(error)))
     return out

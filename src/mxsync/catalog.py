@@ -33,10 +33,11 @@ def read_cache(path: Path, now: float) -> dict[str, Any] | None:
 
 
 def write_cache(path: Path, detail: dict[str, Any], now: float) -> None:
+    """Unique temporary files, so concurrent `catalog --refresh` runs never collide."""
+    from mxsync.files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fetched_at": now, "detail": detail}), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"fetched_at": now, "detail": detail}))
 
 
 def models_table(detail: dict[str, Any]) -> str:

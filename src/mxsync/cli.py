@@ -154,12 +154,13 @@ def run_options(func: F) -> F:
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
              skip_tests: bool = False, targets: tuple[str, ...] = ()) -> Any:
-    from mxsync.pipeline import RunOptions
+    from mxsync.flows.common import RunOptions
     from mxsync.planner import Target
+    from mxsync.render.progress import reading_progress
 
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
-                      progress=sys.stderr.isatty())
+                      read_progress=reading_progress() if sys.stderr.isatty() else None)
 
 
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
@@ -200,8 +201,8 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
          fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Show what apply would change: the live state against the manifest."""
+    from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
-    from mxsync.pipeline import plan_manifest
     from mxsync.plan import save_plan
 
     manifest = load_or_raise(list(files))
@@ -248,7 +249,8 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     import json
 
     from mxsync.errors import MxsyncError
-    from mxsync.pipeline import apply_plan, plan_manifest
+    from mxsync.flows.apply import apply_plan
+    from mxsync.flows.plan import plan_manifest
     from mxsync.plan import load_plan
     from mxsync.render.json import plan_to_json
     from mxsync.render.text import render_plan, render_report, use_color
@@ -318,8 +320,8 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 
     from mxsync.audit import AuditOptions
     from mxsync.errors import MxsyncError
+    from mxsync.flows.audit import audit as run_audit
     from mxsync.manifest.model import parse_instant
-    from mxsync.pipeline import audit as run_audit
 
     if bool(files) == bool(org_ids or all_orgs):
         raise MxsyncError("audit needs either a manifest (-f) or live orgs (--org / --all-orgs)")
@@ -332,9 +334,13 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
         instant = parse_instant(as_of) if as_of else datetime.now(UTC)
     except ValueError:
         raise click.BadParameter("not an ISO-8601 timestamp", param_hint="--as-of") from None
-    result = run_audit(manifest, org_ids, all_orgs,
-                       AuditOptions(instant, expiring_within, unused_for, test_keys),
-                       _options(api_url, parallelism, timeout_s))
+    done = run_audit(manifest, org_ids, all_orgs,
+                     AuditOptions(instant, expiring_within, unused_for, test_keys),
+                     _options(api_url, parallelism, timeout_s))
+    result = done.result
+    if done.skipped:
+        click.echo(f"Skipped {len(done.skipped)} org(s) the token belongs to but cannot manage "
+                   f"(not owner or admin): {', '.join(done.skipped)}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     elif fmt == "junit":
@@ -374,39 +380,42 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
             owner: str, adopt: bool, api_url: str | None, parallelism: int,
             timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
-    import tempfile
     from datetime import UTC, datetime
 
     from mxsync.errors import MxsyncError
+    from mxsync.flows.imports import adopt_existing, read_live_orgs
     from mxsync.importer import import_orgs
     from mxsync.manifest.model import DEFAULT_TOKEN_ENV
-    from mxsync.pipeline import adopt_existing, read_orgs
+    from mxsync.render.reasons import sentence
 
     options = _options(api_url, parallelism, timeout_s)
-    states, names = read_orgs(org_ids, all_orgs, options)
-    imported = import_orgs(states, owner, names)
+    read = read_live_orgs(org_ids, all_orgs, options)
+    if read.skipped:
+        click.echo(f"Skipped {len(read.skipped)} org(s) the token belongs to but cannot manage "
+                   f"(not owner or admin): {', '.join(read.skipped)}", err=True)
+    for org_id, why in read.failed.items():
+        click.echo(f"Error: org {org_id} was not imported: {sentence(why)}", err=True)
+    imported = import_orgs(read.states, owner, read.names)
     text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"Wrote {output}: {len(states)} org(s), {len(imported.variables)} credential(s).",
-                   err=True)
+        from mxsync.files import atomic_write
+
+        atomic_write(output, text)
+        click.echo(f"Wrote {output}: {len(read.states)} org(s), {len(imported.variables)} "
+                   "credential(s).", err=True)
     else:
         click.echo(text, nl=False)
-    if not adopt:
-        return
-    from mxsync.manifest import load_or_raise
-    from mxsync.render.text import render_report, use_color
+    if adopt and read.states:
+        from mxsync.render.text import render_report, use_color
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = output or Path(tmp) / "imported.yaml"
-        if output is None:
-            path.write_text(text, encoding="utf-8")
-        errors, report = adopt_existing(load_or_raise([str(path)]), options)
-    for error in errors:
-        click.echo(f"not adopted: {error}", err=True)
-    click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
-    if errors or report.failed:
-        raise MxsyncError("some credentials were not adopted (see above)")
+        plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), options)
+        for org_id, error in plan.errors:
+            click.echo(f"not adopted: org {org_id}: {sentence(error)}", err=True)
+        click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
+        if plan.errors or report.failed:
+            raise MxsyncError("some credentials were not adopted (see above)")
+    if read.failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -421,7 +430,7 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
     import json
 
     from mxsync.catalog import models_table
-    from mxsync.pipeline import read_catalog
+    from mxsync.flows.catalog import read_catalog
 
     detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
     if as_json:

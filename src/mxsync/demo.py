@@ -66,8 +66,10 @@ def live_table(state: dict[str, list[dict]]) -> str:
 
 def run_demo(examples: Path | None, color: bool | None) -> None:
     from mxsync.emulator.server import BackgroundEmulator, EmulatorOptions
+    from mxsync.flows.apply import apply_plan
+    from mxsync.flows.common import RunOptions
+    from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load
-    from mxsync.pipeline import RunOptions, apply_plan, plan_manifest
     from mxsync.render.text import render_plan, render_report, use_color
 
     folder = find_examples(examples)

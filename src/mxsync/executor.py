@@ -14,15 +14,17 @@ before. Only when it is not there is it created again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
-from mxsync.live import LiveCredential, live_digest
+from mxsync.inputs import Inputs
 from mxsync.plan import Change, OrgPlan, Plan
-from mxsync.secrets import Secret, SecretError, read_key, read_token
+from mxsync.render.reasons import sentence
+from mxsync.secrets import Secret
+from mxsync.state import LiveCredential, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -107,45 +109,11 @@ class ApplyReport:
 Progress = Callable[[Step], None]
 
 
-@dataclass
-class Inputs:
-    """Tokens and keys for an apply, read from the environment and checked against the plan."""
-
-    tokens: Mapping[str, Secret | str]  # org -> token, or why it could not be read
-    keys: Mapping[tuple[str, str], Secret | str]  # (org, entry) -> key, or why not
-
-
-def inputs_from_environment(plan: Plan, environ: dict[str, str] | None = None) -> Inputs:
-    """For `apply PLANFILE`: re-read what the plan names; a key must still have its fingerprint."""
-    tokens: dict[str, Secret | str] = {}
-    keys: dict[tuple[str, str], Secret | str] = {}
-    for org in plan.orgs:
-        try:
-            tokens[org.org] = read_token(org.token_env, environ)
-        except SecretError as exc:
-            tokens[org.org] = str(exc)
-        for change in org.changes:
-            if change.key is None:
-                continue
-            try:
-                secret = read_key(change.key, environ)
-            except SecretError as exc:
-                keys[(org.org, change.name)] = str(exc)
-                continue
-            if secret.fingerprint != change.fingerprint:
-                keys[(org.org, change.name)] = (
-                    f"the key in {change.key.describe()} changed since the plan (fingerprint "
-                    f"{secret.fingerprint}, plan has {change.fingerprint}); run plan again")
-            else:
-                keys[(org.org, change.name)] = secret
-    return Inputs(tokens, keys)
-
-
 class _OrgRun:
-    def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret,
-                 keys: Mapping[tuple[str, str], Secret | str], progress: Progress | None) -> None:
+    def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
+                 progress: Progress | None) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
-        self.keys, self.progress = keys, progress
+        self.inputs, self.progress = inputs, progress
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
@@ -189,12 +157,19 @@ class _OrgRun:
     def of(self, *actions: str) -> list[int]:
         return [i for i, c in enumerate(self.org.changes) if c.action in actions]
 
+    def key(self, change: Change) -> Secret:
+        key = self.inputs.keys.get((self.org.org, change.name))
+        if key is None:
+            problem = self.inputs.key_problems.get((self.org.org, change.name))
+            raise MxsyncError(sentence(problem) if problem else "no key for this entry")
+        return key
+
     async def run(self) -> None:
         for index in self.of("create", "replace"):
-            change = self.org.changes[index]
-            key = self.keys.get((self.org.org, change.name))
-            if not isinstance(key, Secret):
-                self.finish(index, "failed", key or "no key for this entry")
+            try:
+                self.key(self.org.changes[index])
+            except MxsyncError as exc:
+                self.finish(index, "failed", exc.message)
         await self.phase([i for i in self.of("create", "replace") if self.org.changes[i].test],
                          self.test)
         await self.phase(self.of("create", "replace"), self.create)
@@ -205,27 +180,26 @@ class _OrgRun:
 
     async def test(self, index: int) -> None:
         change = self.org.changes[index]
-        key = self.keys[(self.org.org, change.name)]
-        assert isinstance(key, Secret)
-        result = await self.api.test_key(self.token, self.org.org, key, change.base_url)
+        result = await self.api.test_key(self.token, self.org.org, self.key(change), change.base_url)
         if result.get("is_valid"):
             self.record(change, "ok", action="test")
             return
         self.finish(index, "failed",
                     f"key test failed: xAI answered {result.get('status_code')} "
-                    f"({result.get('message') or 'invalid'}) for the key in {change.key.describe()}; "
+                    f"({result.get('message') or 'invalid'}) for the key in "
+                    f"{change.key.describe() if change.key else 'the minted key'}; "
                     "nothing was changed for this entry")
 
     async def create(self, index: int) -> None:
         change = self.org.changes[index]
-        key = self.keys[(self.org.org, change.name)]
-        assert isinstance(key, Secret) and change.metadata is not None
+        key = self.key(change)
         created = None
         for _ in range(CREATE_ATTEMPTS):
             try:
                 created = await self.api.create_credential(
                     self.token, self.org.org, key=key, base_url=change.base_url,
-                    display_name=change.display_name or change.name, metadata=change.metadata,
+                    display_name=change.display_name or change.name,
+                    metadata=dict(change.metadata or {}),
                     make_default=change.make_default, expires_at=change.expires_at)
                 break
             except OutcomeUnknown:
@@ -258,26 +232,22 @@ class _OrgRun:
 
     async def set_default(self, index: int) -> None:
         change = self.org.changes[index]
-        assert change.credential_id is not None
-        await self.api.set_default(self.token, self.org.org, change.credential_id)
+        await self.api.set_default(self.token, self.org.org, _target(change))
         self.finish(index, "ok")
 
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
-        assert change.credential_id is not None
-        await self.api.update_credential(self.token, self.org.org, change.credential_id,
+        await self.api.update_credential(self.token, self.org.org, _target(change),
                                          display_name=change.display_name, metadata=change.metadata)
         self.finish(index, "ok")
 
     async def delete(self, index: int) -> None:
         change = self.org.changes[index]
-        assert change.credential_id is not None
-        gone_now = await self.api.delete_credential(self.token, self.org.org, change.credential_id)
+        gone_now = await self.api.delete_credential(self.token, self.org.org, _target(change))
         self.finish(index, "ok", "" if gone_now else "already gone")
 
     async def finish_replace(self, index: int) -> None:
         change, new_id = self.org.changes[index], self.created_ids[index]
-        assert change.credential_id is not None
         if (change.before or {}).get("is_default") and not change.make_default:
             # The old credential holds the default, which another entry is to take: delete it
             # only once that set-default succeeded, or the org is left without a default.
@@ -290,7 +260,7 @@ class _OrgRun:
                                              "moved; re-run apply")
                 return
         try:
-            await self.api.delete_credential(self.token, self.org.org, change.credential_id)
+            await self.api.delete_credential(self.token, self.org.org, _target(change))
         except MxsyncError as exc:
             self.finish(index, "failed", f"created the new credential {new_id}, but deleting the old "
                                          f"one failed ({exc.message}); re-run apply to remove it")
@@ -300,16 +270,25 @@ class _OrgRun:
             self.record(change, "ok", action="default", credential_id=new_id)
 
 
+def _target(change: Change) -> str:
+    """The live credential a change acts on; a plan without one is damaged."""
+    if change.credential_id is None:
+        raise MxsyncError(f"{change.address}: the plan names no credential to {change.action}",
+                          hint="the plan file is damaged; run `mxsync plan` again")
+    return change.credential_id
+
+
 async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
                    progress: Progress | None) -> OrgReport:
     if org.errors:
-        return OrgReport(org.org, "failed", error="; ".join(org.errors))
+        return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
     if not org.changes:
         return OrgReport(org.org, "unchanged")
     token = inputs.tokens.get(org.org)
-    if not isinstance(token, Secret):
-        return OrgReport(org.org, "failed", error=token or "no token")
-    run = _OrgRun(api, org, plan.owner, token, inputs.keys, progress)
+    if token is None:
+        why = inputs.problems.get(org.org) or []
+        return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
+    run = _OrgRun(api, org, plan.owner, token, inputs, progress)
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from mxsync import ownership
-from mxsync.live import LiveOrg
-from mxsync.manifest.model import entry_name_for
+from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
+from mxsync.secrets import KeySource
+from mxsync.state import LiveOrg
 
 _LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 
@@ -57,6 +58,20 @@ class Imported:
             header += [f"#   {org}: {display!r} ({why})" for org, display, why in self.skipped]
         body = yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True)
         return "\n".join(header) + "\n" + body
+
+    def manifest(self, token_env: str) -> Manifest:
+        """The same manifest as `text`, as values, for `--adopt` (no file round trip)."""
+        orgs = []
+        for org in self.document["orgs"]:
+            xai = org.get("xai") or {}
+            entries = tuple(
+                CredentialEntry(name=c["name"], key=KeySource(env=c["api_key_env"]),
+                                base_url=c.get("base_url"), expires_at=c.get("expires_at"),
+                                labels=dict(c.get("metadata") or {}))
+                for c in xai.get("credentials") or ())
+            orgs.append(OrgEntry(id=org["id"], label=org.get("name"), default=xai.get("default"),
+                                 credentials=entries))
+        return Manifest(owner=self.document["owner"], token_env=token_env, orgs=tuple(orgs))
 
 
 def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | None]) -> Imported:

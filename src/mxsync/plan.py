@@ -10,8 +10,6 @@ apply time and must match.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,10 +20,31 @@ from mxsync.errors import MxsyncError
 from mxsync.secrets import KeySource
 
 Action = Literal["create", "replace", "update", "adopt", "delete", "set-default"]
-PLAN_FILE_FORMAT = 1
+# 2: reasons, errors and notes are codes with parameters; field diffs are left to renderers.
+PLAN_FILE_FORMAT = 2
 # The order in which a plan lists (and apply runs) the changes of one org.
 ACTION_ORDER: dict[str, int] = {"create": 0, "replace": 1, "set-default": 2, "update": 3,
                                 "adopt": 4, "delete": 5}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a change, error or note exists: a stable code and the values it depends on.
+
+    Codes, not sentences, so that audit, the plan file and every renderer read the same
+    facts; `render.reasons.sentence` turns one into words (the codes are listed there)."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": self.params}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Reason:
+        if not isinstance(data, dict) or not isinstance(data.get("code"), str):
+            raise TypeError(f"a reason must be {{code, params}}, not {type(data).__name__}")
+        return cls(data["code"], dict(data.get("params") or {}))
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,7 @@ class Change:
     action: Action
     org: str
     name: str
-    reason: str
+    reason: Reason
     credential_id: str | None = None  # the live credential acted on (replace: the old one)
     key: KeySource | None = None  # create/replace: where the new key comes from
     fingerprint: str | None = None  # create/replace/adopt: the key's fingerprint
@@ -45,7 +64,6 @@ class Change:
     test: bool = False
     before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering
     after: dict[str, Any] | None = None
-    diff: tuple[str, ...] = ()
     depends_on: tuple[int, ...] = ()  # indexes of changes (same org) that must succeed first
 
     @property
@@ -58,7 +76,7 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["key"] = asdict(self.key) if self.key else None
-        data["diff"] = list(self.diff)
+        data["reason"] = self.reason.to_dict()
         data["depends_on"] = list(self.depends_on)
         return data
 
@@ -66,7 +84,7 @@ class Change:
     def from_dict(cls, data: dict[str, Any]) -> Change:
         data = dict(data)
         data["key"] = KeySource(**data["key"]) if data.get("key") else None
-        data["diff"] = tuple(data.get("diff") or ())
+        data["reason"] = Reason.from_dict(data.get("reason"))
         data["depends_on"] = tuple(data.get("depends_on") or ())
         return cls(**data)
 
@@ -81,22 +99,26 @@ class OrgPlan:
     unmanaged: int = 0
     orphans: tuple[str, ...] = ()  # ours, no longer listed, kept because prune is off
     known_ids: tuple[str, ...] = ()  # credential ids live when planned
-    errors: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    errors: tuple[Reason, ...] = ()  # the org cannot be applied while there are any
+    notes: tuple[Reason, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["changes"] = [c.to_dict() for c in self.changes]
-        for key in ("orphans", "known_ids", "errors", "notes"):
+        for key in ("orphans", "known_ids"):
             data[key] = list(data[key])
+        for key in ("errors", "notes"):
+            data[key] = [r.to_dict() for r in getattr(self, key)]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OrgPlan:
         data = dict(data)
         data["changes"] = tuple(Change.from_dict(c) for c in data.get("changes") or ())
-        for key in ("orphans", "known_ids", "errors", "notes"):
+        for key in ("orphans", "known_ids"):
             data[key] = tuple(data.get(key) or ())
+        for key in ("errors", "notes"):
+            data[key] = tuple(Reason.from_dict(r) for r in data.get(key) or ())
         return cls(**data)
 
 
@@ -115,8 +137,9 @@ class Plan:
         return [c for o in self.orgs for c in o.changes]
 
     @property
-    def errors(self) -> list[str]:
-        return [f"org {o.org}: {e}" for o in self.orgs for e in o.errors]
+    def errors(self) -> list[tuple[str, Reason]]:
+        """(org, error) for every org that cannot be applied as planned."""
+        return [(o.org, e) for o in self.orgs for e in o.errors]
 
     @property
     def has_changes(self) -> bool:
@@ -152,10 +175,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        if data.get("mxsync_plan_file") != PLAN_FILE_FORMAT:
-            raise MxsyncError(
-                f"not an mxsync plan file of format {PLAN_FILE_FORMAT}",
-                hint="create it with `mxsync plan --out FILE` of this mxsync version")
+        """`load_plan` checks the format first; this trusts the shape and may raise
+        KeyError/TypeError on a damaged file."""
         return cls(
             owner=data["owner"],
             orgs=tuple(OrgPlan.from_dict(o) for o in data.get("orgs") or ()),
@@ -170,30 +191,45 @@ class Plan:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Atomic write, mode 0600 from the first byte (a plan names which keys go where)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".mxsync-plan-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(plan.to_dict(), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic, mode 0600 from the first byte (a plan names which keys go where)."""
+    from mxsync.files import atomic_write
+
+    atomic_write(path, json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", mode=0o600)
+
+
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
 
 
 def load_plan(path: Path) -> Plan:
+    """Read a saved plan; anything that is not one of this format is a clear error."""
+    again = f"run `mxsync plan --out {path}` again"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_PLAN_FILE_BYTES:
+            raise MxsyncError(f"{path} is too large to be an mxsync plan file", hint=again)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MxsyncError(f"plan file {path} does not exist",
                           hint="create it with `mxsync plan --out FILE`") from None
-    except (OSError, ValueError) as exc:
-        raise MxsyncError(f"cannot read plan file {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise MxsyncError(f"cannot read plan file {path}: {why}", hint=again) from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if path.suffix in (".yaml", ".yml") or text.lstrip().startswith(("version:", "orgs:", "#")):
+            raise MxsyncError(f"{path} is a manifest, not a saved plan",
+                              hint=f"did you mean `mxsync apply -f {path}`?") from None
+        raise MxsyncError(f"plan file {path} is damaged (not JSON)", hint=again) from None
+    if not isinstance(data, dict) or "mxsync_plan_file" not in data:
+        raise MxsyncError(f"{path} is not an mxsync plan file",
+                          hint="create one with `mxsync plan --out FILE`")
+    if data["mxsync_plan_file"] != PLAN_FILE_FORMAT:
+        raise MxsyncError(
+            f"plan file {path} has format {data['mxsync_plan_file']!r} (written by mxsync "
+            f"{data.get('mxsync_version') or 'unknown'}); this mxsync reads format {PLAN_FILE_FORMAT}",
+            hint=f"{again} with this version")
     try:
         return Plan.from_dict(data)
-    except (KeyError, TypeError) as exc:
-        raise MxsyncError(f"plan file {path} is damaged ({exc})",
-                          hint="run `mxsync plan --out FILE` again") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MxsyncError(f"plan file {path} is damaged ({type(exc).__name__})",
+                          hint=again) from None

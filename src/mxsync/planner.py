@@ -27,10 +27,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mxsync import ownership
-from mxsync.live import LiveCredential, LiveOrg
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
-from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan
-from mxsync.secrets import SENSITIVE, Secret, redact
+from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan, Reason
+from mxsync.secrets import SENSITIVE, Secret, looks_like_secret
+from mxsync.state import LiveCredential, LiveOrg
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ def _pick(creds: Sequence[LiveCredential]) -> LiveCredential:
     return sorted(creds, key=lambda c: (not c.is_default, c.created_at or "", c.id))[0]
 
 
+def _shown_labels(labels: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels as any output may show them: a value that looks like a key or token is
+    `(sensitive)` in text, JSON and saved plans alike."""
+    return {k: SENSITIVE if isinstance(v, str) and looks_like_secret(v) else v
+            for k, v in labels.items()}
+
+
 def _view_live(cred: LiveCredential) -> dict[str, Any]:
     return {
         "display_name": cred.display_name,
@@ -59,7 +66,7 @@ def _view_live(cred: LiveCredential) -> dict[str, Any]:
         "base_url": cred.base_url or None,
         "expires_at": cred.expires_at,
         "key_fingerprint": cred.fingerprint,
-        "labels": ownership.labels_of(cred.metadata),
+        "labels": _shown_labels(ownership.labels_of(cred.metadata)),
         "credential_id": cred.id,
     }
 
@@ -71,45 +78,22 @@ def _view_entry(entry: CredentialEntry, fingerprint: str, is_default: bool) -> d
         "base_url": entry.base_url,
         "expires_at": entry.expires_at,
         "key_fingerprint": fingerprint,
-        "labels": dict(entry.labels),
+        "labels": _shown_labels(entry.labels),
         "api_key": SENSITIVE,
     }
 
 
-def _field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
-    """Field-level differences, as `~ metadata.team: "ml" -> "infra"` lines."""
-    from deepdiff import DeepDiff
-
-    def show(value: Any) -> str:
-        return redact(repr(value) if not isinstance(value, str) else f'"{value}"')
-
-    def name(path: str) -> str:
-        return (path.replace("root['", "").replace("']['", ".").replace("']", "")
-                .replace("root", ""))
-
-    diff = DeepDiff(dict(before), dict(after), verbose_level=2)
-    lines = []
-    for path, change in diff.get("values_changed", {}).items():
-        lines.append(f"~ {name(path)}: {show(change['old_value'])} -> {show(change['new_value'])}")
-    for path, change in diff.get("type_changes", {}).items():
-        lines.append(f"~ {name(path)}: {show(change['old_value'])} -> {show(change['new_value'])}")
-    for path, value in diff.get("dictionary_item_added", {}).items():
-        lines.append(f"+ {name(path)}: {show(value)}")
-    for path, value in diff.get("dictionary_item_removed", {}).items():
-        lines.append(f"- {name(path)}: {show(value)}")
-    return tuple(sorted(lines, key=lambda line: line[2:]))
-
-
 def _replace_reason(old: LiveCredential, entry: CredentialEntry, fingerprint: str,
-                    adopting: bool) -> str:
-    reasons = []
+                    adopting: bool) -> Reason:
+    """What differs in the fields a credential cannot change in place: (before, after) each."""
+    fields: dict[str, list[str | None]] = {}
     if not adopting and old.fingerprint != fingerprint:
-        reasons.append(f"key rotated: {old.fingerprint or 'unknown'} -> {fingerprint}")
+        fields["key_fingerprint"] = [old.fingerprint, fingerprint]
     if not adopting and old.base_url != (entry.base_url or ""):
-        reasons.append(f"base_url changed: {old.base_url or 'default'} -> {entry.base_url or 'default'}")
+        fields["base_url"] = [old.base_url or None, entry.base_url]
     if old.expires_at != entry.expires_at:
-        reasons.append(f"expires_at changed: {old.expires_at or 'none'} -> {entry.expires_at or 'none'}")
-    return "; ".join(reasons) + " (a key cannot be edited in place)"
+        fields["expires_at"] = [old.expires_at, entry.expires_at]
+    return Reason("immutable-changed", {"fields": fields})
 
 
 @dataclass
@@ -121,8 +105,8 @@ class _OrgPlanner:
     prune: bool
     skip_tests: bool
     changes: list[Change] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    errors: list[Reason] = field(default_factory=list)
+    notes: list[Reason] = field(default_factory=list)
     kept: dict[str, LiveCredential] = field(default_factory=dict)  # entry -> kept credential
     created: dict[str, int] = field(default_factory=dict)  # entry -> index of create/replace
     touched: set[str] = field(default_factory=set)  # live ids claimed or adopted
@@ -147,13 +131,11 @@ class _OrgPlanner:
             for cred in creds:
                 self.touched.add(cred.id)
                 if self.prune:
-                    self.delete(cred, name, "no longer in the manifest (prune)")
+                    self.delete(cred, name, Reason("pruned"))
                 else:
                     orphans.append(name)
         if orphans:
-            self.notes.append(
-                f"{len(orphans)} credential(s) managed by owner '{self.owner}' are no longer in the "
-                f"manifest and are kept: {', '.join(orphans)} (set prune: true or use --prune)")
+            self.notes.append(Reason("orphans-kept", {"owner": self.owner, "names": orphans}))
         self.plan_default()
         self.check_models()
         unmanaged = sum(1 for c in self.live.credentials if c.id not in self.touched)
@@ -184,16 +166,13 @@ class _OrgPlanner:
                     if c.display_name != entry.name and entry_name_for(c.display_name) == entry.name]
             matching = [c for c in exact + near if key.matches_mask(c.masked)]
             if not matching and exact:
-                ids = ", ".join(c.id for c in exact)
-                self.errors.append(
-                    f"entry '{entry.name}' ({entry.where}): the org already has an xai credential "
-                    f"named '{entry.name}' (id {ids}) that mxsync does not manage, and its key does not "
-                    f"match {entry.key.describe()}. Rename the entry, delete or rename that credential "
-                    "in ModuleX, or point the entry at the key it holds (then it is adopted)")
+                self.errors.append(Reason("name-taken", {
+                    "entry": entry.name, "where": str(entry.where), "ids": [c.id for c in exact],
+                    "source": entry.key.describe()}))
                 self.touched.update(c.id for c in exact)
                 return
             if not matching:
-                self.create(entry, fingerprint, reason="not in the live state")
+                self.create(entry, fingerprint, Reason("absent"))
                 return
             mine, adopting = [_pick(matching)], True
         self.touched.update(c.id for c in mine)
@@ -215,8 +194,7 @@ class _OrgPlanner:
             ))
             extras = [c for c in mine if c.id != old.id]
         for extra in extras:
-            self.delete(extra, entry.name, f"duplicate: another credential already holds entry "
-                                           f"'{entry.name}'")
+            self.delete(extra, entry.name, Reason("duplicate", {"entry": entry.name}))
 
     def create_fields(self, entry: CredentialEntry, fingerprint: str, make_default: bool
                       ) -> dict[str, Any]:
@@ -233,7 +211,7 @@ class _OrgPlanner:
             "after": _view_entry(entry, fingerprint, make_default),
         }
 
-    def create(self, entry: CredentialEntry, fingerprint: str, reason: str) -> None:
+    def create(self, entry: CredentialEntry, fingerprint: str, reason: Reason) -> None:
         self.created[entry.name] = self.add(Change(
             action="create", org=self.org.id, name=entry.name, reason=reason,
             **self.create_fields(entry, fingerprint, make_default=False),
@@ -245,23 +223,21 @@ class _OrgPlanner:
                                               entry.base_url)
         if not adopting and cred.display_name == entry.name and dict(cred.metadata) == metadata:
             return
-        before = {"display_name": cred.display_name, "metadata": dict(cred.metadata)}
-        after = {"display_name": entry.name, "metadata": metadata}
         self.add(Change(
             action="adopt" if adopting else "update", org=self.org.id, name=entry.name,
             credential_id=cred.id,
-            reason=(f"its masked key matches {entry.key.describe()}: mark it as managed"
-                    if adopting else "display name or labels differ"),
+            reason=(Reason("masked-key-could-match", {"source": entry.key.describe(),
+                                                      "masked": cred.masked})
+                    if adopting else Reason("attributes-differ")),
             fingerprint=fingerprint,
             display_name=entry.name if cred.display_name != entry.name else None,
             metadata=metadata,
             before=_view_live(cred),
             after={**_view_live(cred), "display_name": entry.name,
-                   "labels": dict(entry.labels), "key_fingerprint": fingerprint},
-            diff=_field_diff(before, after),
+                   "labels": _shown_labels(entry.labels), "key_fingerprint": fingerprint},
         ))
 
-    def delete(self, cred: LiveCredential, name: str, reason: str) -> None:
+    def delete(self, cred: LiveCredential, name: str, reason: Reason) -> None:
         self.add(Change(action="delete", org=self.org.id, name=name, credential_id=cred.id,
                         reason=reason, before=_view_live(cred)))
 
@@ -275,7 +251,7 @@ class _OrgPlanner:
                 if change.action == "delete" and change.before and change.before["is_default"]:
                     keeper = self.kept.get(change.name)
                     if keeper is not None:
-                        self.set_default(change.name, keeper, "the default was a duplicate")
+                        self.set_default(change.name, keeper, Reason("default-was-duplicate"))
             self.guard_default_deletes()
             return
         # A replace of another entry whose old credential held the default must not take it.
@@ -291,11 +267,10 @@ class _OrgPlanner:
             if not keeper.is_default:
                 current = next((c.display_name for c in self.live.credentials if c.is_default),
                                None)
-                was = f"currently {current}" if current else "the org has no default"
-                self.set_default(want, keeper, f"manifest default ({was})")
+                self.set_default(want, keeper, Reason("manifest-default", {"current": current}))
         self.guard_default_deletes()
 
-    def set_default(self, name: str, cred: LiveCredential, reason: str) -> None:
+    def set_default(self, name: str, cred: LiveCredential, reason: Reason) -> None:
         self.add(Change(action="set-default", org=self.org.id, name=name, credential_id=cred.id,
                         reason=reason, before={"is_default": False, "credential_id": cred.id},
                         after={"is_default": True, "credential_id": cred.id}))
@@ -308,17 +283,15 @@ class _OrgPlanner:
             if change.action == "delete" and change.before and change.before["is_default"]:
                 self.changes[i] = replace(change, depends_on=movers)
                 if not movers:
-                    self.notes.append(f"deleting '{change.name}' leaves the org without a default "
-                                      "xAI credential; set xai.default to choose one")
+                    self.notes.append(Reason("default-left-empty", {"entry": change.name}))
 
     def check_models(self) -> None:
         if not self.org.require_models or self.live.models is None:
             return
         missing = [m for m in self.org.require_models if m not in self.live.models]
         if missing:
-            self.errors.append(
-                f"required model(s) {', '.join(missing)} are not in the org's xAI catalog "
-                f"(it has: {', '.join(self.live.models) or 'none'}); fix xai.require_models")
+            self.errors.append(Reason("models-missing", {"missing": missing,
+                                                         "available": list(self.live.models)}))
 
     def ordered(self) -> tuple[Change, ...]:
         """Sort by apply order, keeping `depends_on` pointing at the right changes."""
@@ -344,23 +317,25 @@ def plan_org(org: OrgEntry, owner: str, token_env: str, keys: Mapping[str, Secre
 def make_plan(
     manifest: Manifest,
     keys: Mapping[tuple[str, str], Secret],
-    live: Mapping[str, LiveOrg | str],
+    live: Mapping[str, LiveOrg],
     *,
+    unread: Mapping[str, Reason] | None = None,
     prune: bool = False,
     skip_tests: bool = False,
     targets: Sequence[Target] = (),
     api_url: str | None = None,
 ) -> Plan:
-    """The whole plan. `live` maps each org to its state, or to why it could not be read."""
+    """The whole plan. `live` holds each org's state; `unread`, why an org's could not be read
+    (that org's plan is then that one error, and the others are planned as usual)."""
     orgs = []
     for org in manifest.orgs:
         if targets and not any(t.org == org.id for t in targets):
             continue
         token_env = manifest.token_env_for(org)
         state = live.get(org.id)
-        if not isinstance(state, LiveOrg):
-            orgs.append(OrgPlan(org=org.id, token_env=token_env, label=org.label,
-                                errors=(str(state or "the live state was not read"),)))
+        if state is None:
+            why = (unread or {}).get(org.id) or Reason("unread", {"message": "not read"})
+            orgs.append(OrgPlan(org=org.id, token_env=token_env, label=org.label, errors=(why,)))
             continue
         org_keys = {e.name: keys[(org.id, e.name)] for e in org.credentials}
         planned = plan_org(org, manifest.owner, token_env, org_keys, state, prune=prune,
@@ -380,9 +355,18 @@ def make_plan(
 
 
 def _only(plan: OrgPlan, names: set[str]) -> OrgPlan:
-    """Keep the targeted entries' changes; renumber dependencies, dropping the others'."""
-    keep = [i for i, c in enumerate(plan.changes) if c.name in names]
+    """Keep the targeted entries' changes and everything they depend on (as Terraform's
+    `-target` does), so a guard such as "delete the default holder only after the default
+    has moved" survives targeting."""
+    wanted = {i for i, c in enumerate(plan.changes) if c.name in names}
+    pending = list(wanted)
+    while pending:
+        for dep in plan.changes[pending.pop()].depends_on:
+            if dep not in wanted:
+                wanted.add(dep)
+                pending.append(dep)
+    keep = sorted(wanted)
     new_index = {old: new for new, old in enumerate(keep)}
     changes = tuple(replace(plan.changes[i], depends_on=tuple(
-        new_index[d] for d in plan.changes[i].depends_on if d in new_index)) for i in keep)
+        new_index[d] for d in plan.changes[i].depends_on)) for i in keep)
     return replace(plan, changes=changes)

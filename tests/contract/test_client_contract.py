@@ -16,8 +16,8 @@ import pytest
 
 from mxsync import api as api_module
 from mxsync.api import ApiError
-from mxsync.live import LiveCredential
 from mxsync.secrets import Secret
+from mxsync.state import LiveCredential
 from tests.contract.conftest import REJECTED_KEY, Contract
 
 

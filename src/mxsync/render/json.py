@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from mxsync.plan import Change, Plan
+from mxsync.render.reasons import sentence
+from mxsync.render.text import change_diff
 
 FORMAT_VERSION = "1.0"
 _ACTIONS = {
@@ -35,14 +37,15 @@ def _resource(changes: list[Change]) -> dict[str, Any]:
         "name": first.name,
         "credential_id": next((c.credential_id for c in changes if c.credential_id), None),
         "mxsync_actions": [c.action for c in changes],
-        "action_reason": "; ".join(c.reason for c in changes),
+        "action_reason": "; ".join(sentence(c.reason) for c in changes),
+        "reasons": [c.reason.to_dict() for c in changes],
         "change": {
             "actions": _ACTIONS[first.action] if len(changes) == 1 else ["update"],
             "before": before,
             "after": after,
             "before_sensitive": False,
             "after_sensitive": {"api_key": True} if sensitive else False,
-            "field_diff": [line for c in changes for line in c.diff],
+            "field_diff": [line for c in changes for line in change_diff(c)],
         },
     }
     key = next((c.key for c in changes if c.key), None)
@@ -72,10 +75,11 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "live_digest": org.live_digest,
                 "unmanaged": org.unmanaged,
                 "orphans": list(org.orphans),
-                "notes": list(org.notes),
-                "errors": list(org.errors),
+                "notes": [sentence(n) for n in org.notes],
+                "errors": [sentence(e) for e in org.errors],
+                "error_codes": [e.to_dict() for e in org.errors],
             }
             for org in plan.orgs
         ],
-        "errors": plan.errors,
+        "errors": [f"org {org}: {sentence(e)}" for org, e in plan.errors],
     }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mxsync.plan import Plan
-from mxsync.render.text import SYMBOLS, plan_summary
+from mxsync.render.reasons import sentence
+from mxsync.render.text import SYMBOLS, change_diff, plan_summary
 
 if TYPE_CHECKING:
     from mxsync.audit import AuditResult
@@ -24,12 +25,12 @@ def plan_markdown(plan: Plan) -> str:
             lines += ["| | Action | Address | Why |", "|---|---|---|---|"]
             for change in org.changes:
                 symbol = SYMBOLS[change.action][0]
-                why = change.reason + ("".join(f"<br>`{d}`" for d in change.diff))
+                why = sentence(change.reason) + "".join(f"<br>`{d}`" for d in change_diff(change))
                 lines.append(f"| `{symbol}` | {change.action} | `{change.address}` | {_cell(why)} |")
         elif not org.errors:
             lines.append("No changes.")
-        lines += [f"- note: {_cell(n)}" for n in org.notes]
-        lines += [f"- **error**: {_cell(e)}" for e in org.errors]
+        lines += [f"- note: {_cell(sentence(n))}" for n in org.notes]
+        lines += [f"- **error**: {_cell(sentence(e))}" for e in org.errors]
         if org.unmanaged:
             lines.append(f"- {org.unmanaged} unmanaged xai credential(s) left alone")
         lines.append("")

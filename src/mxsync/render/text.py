@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from mxsync.plan import Change, OrgPlan, Plan
+from mxsync.render.diff import field_diff
+from mxsync.render.reasons import sentence
 
 if TYPE_CHECKING:  # only for annotations: `show` must not import the HTTP stack
     from mxsync.audit import AuditResult
@@ -41,10 +43,17 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
+def change_diff(change: Change) -> tuple[str, ...]:
+    """What an in-place change alters, field by field."""
+    if change.action not in ("update", "adopt"):
+        return ()
+    return field_diff(change.before, change.after)
+
+
 def _details(change: Change) -> Iterable[str]:
     if change.action in ("create", "replace"):
-        assert change.key is not None
-        yield f"api_key: (sensitive) from {change.key.describe()}, fingerprint {change.fingerprint}"
+        source = change.key.describe() if change.key else "a minted key"
+        yield f"api_key: (sensitive) from {source}, fingerprint {change.fingerprint}"
         if change.base_url:
             yield f"base_url: {change.base_url}"
         if change.expires_at:
@@ -54,10 +63,10 @@ def _details(change: Change) -> Iterable[str]:
         if change.test:
             yield "the key is tested (test-temporary) before it is stored"
     if change.action == "replace":
-        yield f"{change.reason}; the old credential {change.credential_id} is deleted last"
+        yield f"{sentence(change.reason)}; the old credential {change.credential_id} is deleted last"
     elif change.action in ("delete", "set-default", "adopt"):
-        yield change.reason
-    yield from change.diff
+        yield sentence(change.reason)
+    yield from change_diff(change)
 
 
 def render_org(org: OrgPlan, color: bool) -> list[str]:
@@ -72,8 +81,8 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
         lines.append("    no changes")
     if org.unmanaged:
         lines.append(f"    {_plural(org.unmanaged, 'unmanaged xai credential')} left alone")
-    lines.extend(f"    note: {note}" for note in org.notes)
-    lines.extend(_style(f"    error: {error}", color, fg="red") for error in org.errors)
+    lines.extend(f"    note: {sentence(note)}" for note in org.notes)
+    lines.extend(_style(f"    error: {sentence(error)}", color, fg="red") for error in org.errors)
     return lines
 
 

@@ -1,0 +1,26 @@
+"""`mxsync apply`: carry out a plan, a saved one checked for staleness org by org first."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from mxsync.flows.common import RunOptions, client_for
+from mxsync.inputs import for_plan
+
+if TYPE_CHECKING:
+    from mxsync.executor import ApplyReport, Progress
+    from mxsync.plan import Plan
+
+
+def apply_plan(plan: Plan, options: RunOptions, *, saved: bool,
+               progress: Progress | None = None) -> ApplyReport:
+    from mxsync.executor import execute
+
+    inputs = for_plan(plan)
+
+    async def run() -> ApplyReport:
+        async with client_for(plan.api_url, options) as client:
+            return await execute(client, plan, inputs, check_stale=saved, progress=progress)
+
+    return asyncio.run(run())

@@ -1,0 +1,139 @@
+"""What every command that talks to the API shares: the URL, the client, the orgs a token
+may manage, and the per-org failure policy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mxsync.errors import MxsyncError
+from mxsync.plan import Reason
+
+if TYPE_CHECKING:
+    from mxsync.api import ModulexClient
+    from mxsync.manifest.model import Manifest, OrgEntry
+    from mxsync.planner import Target
+    from mxsync.secrets import Secret
+
+DEFAULT_BASE_URL = "https://api.modulex.dev"
+MANAGE_ROLES = ("owner", "admin")
+
+# `progress(done, total)`: how many orgs have been read; the CLI decides how to show it.
+ReadProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    api_url: str | None = None
+    parallelism: int = 10
+    timeout_s: float = 30.0
+    prune: bool = False
+    skip_tests: bool = False
+    targets: tuple[Target, ...] = ()
+    read_progress: ReadProgress | None = None
+
+
+def api_url(cli_url: str | None, manifest_url: str | None,
+            environ: Mapping[str, str] | None = None) -> str:
+    """`--api-url`, else `MODULEX_BASE_URL`, else the manifest, else the service."""
+    env = os.environ if environ is None else environ
+    return cli_url or env.get("MODULEX_BASE_URL") or manifest_url or DEFAULT_BASE_URL
+
+
+def client_for(manifest_url: str | None, options: RunOptions) -> ModulexClient:
+    from mxsync.api import ModulexClient
+
+    return ModulexClient(api_url(options.api_url, manifest_url), parallelism=options.parallelism,
+                         timeout_s=options.timeout_s)
+
+
+def did_you_mean(wanted: str, known: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wanted, list(known), n=1)
+    return f"Did you mean {close[0]}? " if close else ""
+
+
+def select_orgs(manifest: Manifest, targets: Sequence[Target]) -> list[OrgEntry]:
+    if not targets:
+        return list(manifest.orgs)
+    known = {o.id: o for o in manifest.orgs}
+    for target in targets:
+        org = known.get(target.org)
+        if org is None:
+            raise MxsyncError(f"--target {target.org}: no such org in the manifest",
+                              hint=f"{did_you_mean(target.org, list(known))}"
+                                   f"orgs: {', '.join(known) or 'none'}")
+        if target.name and org.entry(target.name) is None:
+            raise MxsyncError(f"--target {target.org}/{target.name}: org {target.org} has no entry "
+                              f"'{target.name}'",
+                              hint=f"{did_you_mean(target.name, [e.name for e in org.credentials])}"
+                                   f"entries: {', '.join(e.name for e in org.credentials) or 'none'}")
+    wanted = {t.org for t in targets}
+    return [o for o in manifest.orgs if o.id in wanted]
+
+
+@dataclass
+class OrgDirectory:
+    """`GET /auth/me/organizations`, once per token per run, and what it says about an org.
+
+    Every command asks "may this token manage that org?"; this is the one place that
+    answers, so an import or audit never lists the same token's orgs twice."""
+
+    client: ModulexClient
+    _answers: dict[Secret, list[dict[str, Any]] | MxsyncError] = field(default_factory=dict)
+
+    async def orgs_of(self, token: Secret) -> list[dict[str, Any]]:
+        """The orgs the token belongs to; raises what the service answered, every time."""
+        if token not in self._answers:
+            try:
+                self._answers[token] = await self.client.my_organizations(token)
+            except MxsyncError as exc:
+                self._answers[token] = exc
+        answer = self._answers[token]
+        if isinstance(answer, MxsyncError):
+            raise answer
+        return answer
+
+    async def prefetch(self, tokens: Sequence[Secret]) -> None:
+        import asyncio
+
+        await asyncio.gather(*(self._swallow(t) for t in dict.fromkeys(tokens)))
+
+    async def _swallow(self, token: Secret) -> None:
+        import contextlib
+
+        with contextlib.suppress(MxsyncError):  # kept in _answers; `refusal` reports it
+            await self.orgs_of(token)
+
+    async def refusal(self, token: Secret, token_env: str, org_id: str) -> Reason | None:
+        """None when the token is owner or admin of the org; otherwise why it cannot manage it."""
+        from mxsync.api import ApiError
+
+        try:
+            orgs = await self.orgs_of(token)
+        except ApiError as exc:
+            if exc.status == 401:
+                return Reason("token-rejected", {"env": token_env, "detail": exc.detail})
+            return Reason("unread", {"message": exc.message})
+        except MxsyncError as exc:
+            return Reason("unread", {"message": exc.message})
+        roles = {str(o.get("id")): str(o.get("role")) for o in orgs if isinstance(o, dict)}
+        role = roles.get(org_id)
+        if role in MANAGE_ROLES:
+            return None
+        return Reason("not-manageable", {
+            "org": org_id, "env": token_env, "role": role,
+            "suggestion": "" if role else did_you_mean(
+                org_id, [i for i, r in roles.items() if r in MANAGE_ROLES]),
+        })
+
+    async def manageable(self, token: Secret) -> list[str]:
+        return [str(o.get("id")) for o in await self.orgs_of(token)
+                if isinstance(o, dict) and o.get("role") in MANAGE_ROLES]
+
+    async def names(self, token: Secret) -> dict[str, str | None]:
+        return {str(o.get("id")): o.get("name") for o in await self.orgs_of(token)
+                if isinstance(o, dict)}

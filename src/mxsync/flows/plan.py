@@ -1,0 +1,52 @@
+"""`mxsync plan` (and the planning half of `apply -f`): resolve inputs, read, plan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
+from mxsync.inputs import Inputs, for_manifest
+from mxsync.live import OrgRequest, read_orgs
+from mxsync.planner import make_plan
+
+if TYPE_CHECKING:
+    from mxsync.api import ModulexClient
+    from mxsync.manifest.model import Manifest, OrgEntry
+    from mxsync.plan import Plan
+
+
+def org_requests(manifest: Manifest, orgs: Sequence[OrgEntry], inputs: Inputs) -> list[OrgRequest]:
+    """What to read for each org whose inputs are all there."""
+    return [OrgRequest(org_id=org.id, token=inputs.tokens[org.id],
+                       token_env=manifest.token_env_for(org), owner=manifest.owner,
+                       entry_names=frozenset(e.name for e in org.credentials),
+                       need_catalog=bool(org.require_models))
+            for org in orgs if inputs.ready(org.id)]
+
+
+async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequence[OrgEntry],
+                        inputs: Inputs, options: RunOptions) -> Plan:
+    from mxsync.plan import Reason
+
+    directory = OrgDirectory(client)
+    live, unread = await read_orgs(client, directory, org_requests(manifest, orgs, inputs),
+                                   options.read_progress)
+    for org_id, problems in inputs.problems.items():
+        unread[org_id] = problems[0] if len(problems) == 1 else Reason(
+            "inputs-unreadable", {"problems": [p.to_dict() for p in problems]})
+    return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
+                     skip_tests=options.skip_tests, targets=options.targets,
+                     api_url=client.base_url)
+
+
+def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
+    orgs = select_orgs(manifest, options.targets)
+    inputs = for_manifest(manifest, orgs)
+
+    async def run() -> Plan:
+        async with client_for(manifest.api_url, options) as client:
+            return await read_and_plan(client, manifest, orgs, inputs, options)
+
+    return asyncio.run(run())

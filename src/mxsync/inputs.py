@@ -1,0 +1,86 @@
+"""The one resolver of the secrets a run needs: tokens per org and keys per entry.
+
+`validate --check-env`, plan and apply all read through here, so a missing
+variable, an unreadable key file or a changed key is worded the same everywhere.
+A problem belongs to its org: the run reports it there and goes on with the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mxsync.plan import Reason
+from mxsync.secrets import KeySource, Secret, SecretError, read_key, read_token
+
+if TYPE_CHECKING:
+    from mxsync.manifest.model import Manifest, OrgEntry
+    from mxsync.plan import Plan
+
+
+@dataclass
+class Inputs:
+    tokens: dict[str, Secret] = field(default_factory=dict)  # org -> token
+    keys: dict[tuple[str, str], Secret] = field(default_factory=dict)  # (org, entry) -> key
+    # Why an org (None: its token) or an entry could not get what it needs.
+    problems: dict[str, list[Reason]] = field(default_factory=dict)
+    key_problems: dict[tuple[str, str], Reason] = field(default_factory=dict)
+
+    def fail(self, org: str, reason: Reason) -> None:
+        self.problems.setdefault(org, []).append(reason)
+
+    def ready(self, org: str) -> bool:
+        return org not in self.problems
+
+
+def _token(inputs: Inputs, org: str, token_env: str, environ: Mapping[str, str] | None) -> None:
+    try:
+        inputs.tokens[org] = read_token(token_env, environ)
+    except SecretError as exc:
+        inputs.fail(org, Reason("token-unreadable", {"env": token_env, "message": str(exc)}))
+
+
+def _key(source: KeySource, environ: Mapping[str, str] | None) -> Secret | Reason:
+    try:
+        return read_key(source, environ)
+    except SecretError as exc:
+        return Reason("key-unreadable", {"source": source.describe(), "message": str(exc)})
+
+
+def for_manifest(manifest: Manifest, orgs: Sequence[OrgEntry],
+                 environ: Mapping[str, str] | None = None) -> Inputs:
+    """Every token and key of these orgs; every problem is kept, none stops the others."""
+    inputs = Inputs()
+    for org in orgs:
+        _token(inputs, org.id, manifest.token_env_for(org), environ)
+        for entry in org.credentials:
+            if entry.key is None:
+                continue  # a minted key: nothing to read
+            got = _key(entry.key, environ)
+            if isinstance(got, Secret):
+                inputs.keys[(org.id, entry.name)] = got
+            else:
+                got.params.update(entry=entry.name, where=str(entry.where or ""))
+                inputs.fail(org.id, got)
+    return inputs
+
+
+def for_plan(plan: Plan, environ: Mapping[str, str] | None = None) -> Inputs:
+    """For `apply PLANFILE`: what the plan names, read again; a key must keep its fingerprint.
+    A key problem fails its entry's change only; a token problem fails its org."""
+    inputs = Inputs()
+    for org in plan.orgs:
+        _token(inputs, org.org, org.token_env, environ)
+        for change in org.changes:
+            if change.key is None:
+                continue
+            got = _key(change.key, environ)
+            if isinstance(got, Secret) and got.fingerprint != change.fingerprint:
+                got = Reason("key-changed", {"source": change.key.describe(),
+                                             "now": got.fingerprint, "planned": change.fingerprint})
+            if isinstance(got, Secret):
+                inputs.keys[(org.org, change.name)] = got
+            else:
+                inputs.key_problems[(org.org, change.name)] = got
+    return inputs

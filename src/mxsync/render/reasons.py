@@ -1,0 +1,90 @@
+"""Reason codes to sentences: the one place a plan's facts become words.
+
+Plans, the plan file and audit carry `Reason(code, params)`; only renderers call
+`sentence`. A code unknown to this version (a newer plan file) still renders, as
+its code and parameters, rather than failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mxsync.plan import Reason
+from mxsync.secrets import redact
+
+
+def _names(values: Any) -> str:
+    return ", ".join(str(v) for v in values or ()) or "none"
+
+
+def _immutable(p: dict[str, Any]) -> str:
+    labels = {"key_fingerprint": "key rotated", "base_url": "base_url changed",
+              "expires_at": "expires_at changed"}
+    empty = {"key_fingerprint": "unknown", "base_url": "default", "expires_at": "none"}
+    parts = [f"{labels.get(name, name)}: {old or empty.get(name, 'none')} -> "
+             f"{new or empty.get(name, 'none')}"
+             for name, (old, new) in (p.get("fields") or {}).items()]
+    return "; ".join(parts) + " (a key cannot be edited in place)"
+
+
+_SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "absent": lambda p: "not in the live state",
+    "immutable-changed": _immutable,
+    "attributes-differ": lambda p: "display name or labels differ",
+    "masked-key-could-match": lambda p: (
+        f"its masked key could be the key in {p.get('source')} (only "
+        f"{len(str(p.get('masked') or '').replace('...', ''))} characters are visible): "
+        "mark it as managed"),
+    "duplicate": lambda p: f"duplicate: another credential already holds entry '{p.get('entry')}'",
+    "pruned": lambda p: "no longer in the manifest (prune)",
+    "default-was-duplicate": lambda p: "the default was a duplicate",
+    "manifest-default": lambda p: (
+        f"manifest default (currently {p['current']})" if p.get("current")
+        else "manifest default (the org has no default)"),
+    "orphans-kept": lambda p: (
+        f"{len(p.get('names') or ())} credential(s) managed by owner '{p.get('owner')}' are no "
+        f"longer in the manifest and are kept: {_names(p.get('names'))} "
+        "(set prune: true or use --prune)"),
+    "default-left-empty": lambda p: (
+        f"deleting '{p.get('entry')}' leaves the org without a default xAI credential; set "
+        "xai.default to choose one"),
+    "name-taken": lambda p: (
+        f"entry '{p.get('entry')}' ({p.get('where')}): the org already has an xai credential named "
+        f"'{p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does not manage, and its key "
+        f"does not match {p.get('source')}. Rename the entry, delete or rename that credential in "
+        "ModuleX, or point the entry at the key it holds (then it is adopted)"),
+    "models-missing": lambda p: (
+        f"required model(s) {_names(p.get('missing'))} are not in the org's xAI catalog (it has: "
+        f"{_names(p.get('available'))}); fix xai.require_models"),
+    "unread": lambda p: str(p.get("message") or "the live state was not read"),
+    "token-unreadable": lambda p: str(p.get("message")),
+    "key-unreadable": lambda p: (
+        f"{p['where'] + ': ' if p.get('where') else ''}entry '{p.get('entry')}': {p.get('message')}"
+        if p.get("entry") else str(p.get("message"))),
+    "key-changed": lambda p: (
+        f"the key in {p.get('source')} changed since the plan (fingerprint {p.get('now')}, plan "
+        f"has {p.get('planned')}); run plan again"),
+    "inputs-unreadable": lambda p: "; ".join(
+        sentence(Reason.from_dict(r)) for r in p.get("problems") or ()),
+    "token-rejected": lambda p: (
+        f"the ModuleX API rejected the token in ${p.get('env')} (401: {p.get('detail')}); check "
+        "that it is a current mx_live_ key"),
+    "not-manageable": lambda p: (
+        f"the token in ${p.get('env')} "
+        f"{'has the role ' + repr(p['role']) if p.get('role') else 'is not a member'} in org "
+        f"{p.get('org')}; managing credentials needs owner or admin. {p.get('suggestion') or ''}"
+        "Use an owner/admin token (org token_env), or remove the org from the manifest"),
+    "forbidden": lambda p: (
+        f"the token in ${p.get('env')} may not manage org {p.get('org')} (403: {p.get('detail')}); "
+        "it may be locked to another organization. Use a token of this org (org token_env), or "
+        "remove the org from the manifest"),
+}
+
+
+def sentence(reason: Reason) -> str:
+    """Words for a reason, redacted (params may carry text that came from the service)."""
+    render = _SENTENCES.get(reason.code)
+    if render is None:
+        return redact(f"{reason.code} {reason.params}" if reason.params else reason.code)
+    return redact(render(reason.params))
