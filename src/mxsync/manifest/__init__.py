@@ -35,6 +35,10 @@ from mxsync.secrets import KeySource
 
 __all__ = ["LoadResult", "Manifest", "ManifestInvalid", "load", "load_or_raise"]
 
+MAX_MANIFEST_BYTES = 64 * 2**20  # 5,000 orgs take about 2 MiB
+NO_SUCH_FILE = "no such file or folder"
+_NO_SUCH_FILE_HINT = "pass the manifest with -f PATH (default mxsync.yaml)"
+
 
 class ManifestInvalid(MxsyncError):
     def __init__(self, problems: list[Problem]) -> None:
@@ -71,16 +75,45 @@ def expand(paths: list[str]) -> tuple[list[Path], list[Problem]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            try:
+                found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            except OSError as exc:
+                problems.append(Problem(raw, 1, 1, "(top)", (
+                    f"cannot list this folder: {exc.strerror or exc}; check its permissions")))
+                continue
             if not found:
                 problems.append(Problem(raw, 1, 1, "(top)", "this folder holds no *.yaml or *.yml file"))
             files.extend(found)
         elif path.is_file():
             files.append(path)
-        else:
+        elif path.exists():
             problems.append(Problem(raw, 1, 1, "(top)", (
-                "no such file or folder; pass the manifest with -f PATH (default mxsync.yaml)")))
+                "not a regular file (a device, pipe or socket); pass a manifest file or a folder")))
+        else:
+            problems.append(Problem(raw, 1, 1, "(top)", f"{NO_SUCH_FILE}; {_NO_SUCH_FILE_HINT}"))
     return files, problems
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing what no manifest is: huge, or not UTF-8."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise _Unreadable(f"the file is larger than {MAX_MANIFEST_BYTES // 2**20} MiB; "
+                          "no manifest is that large (split it into a folder of files?)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise _Unreadable(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                          line, column) from None
+
+
+class _Unreadable(Exception):
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
 
 
 @contextmanager
@@ -109,9 +142,12 @@ def _load(paths: list[str], now: datetime, check_env: bool,
     for path in files:
         name = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(name, 1, 1, "(top)", f"cannot read the file: {exc}"))
+            text = _read(path)
+        except OSError as exc:
+            problems.append(Problem(name, 1, 1, "(top)", f"cannot read the file: {exc.strerror or exc}"))
+            continue
+        except _Unreadable as exc:
+            problems.append(Problem(name, exc.line, exc.column, "(top)", str(exc)))
             continue
         parsed = load_yaml(text, name)
         problems.extend(parsed.problems)
@@ -125,7 +161,8 @@ def _load(paths: list[str], now: datetime, check_env: bool,
                 "the manifest must be a mapping with `version: 1` and `orgs:` at the top")))
             continue
         problems.extend(inline_secrets(parsed.data, text, parsed.positions))
-        problems.extend(schema_problems(parsed.data, parsed.positions))
+        problems.extend(p for p in schema_problems(parsed.data, parsed.positions)
+                        if p.path not in parsed.reported)
         problems.extend(file_problems(parsed.data, parsed.positions, now))
         if check_env:
             problems.extend(env_problems(parsed.data, parsed.positions, path.parent, environ))

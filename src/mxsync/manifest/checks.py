@@ -14,7 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mxsync.manifest.model import DEFAULT_MANAGEMENT_KEY_ENV, DEFAULT_TOKEN_ENV, parse_instant
+from mxsync.manifest.model import (
+    DEFAULT_MANAGEMENT_KEY_ENV,
+    DEFAULT_TOKEN_ENV,
+    InstantOutOfRange,
+    parse_instant,
+)
 from mxsync.manifest.problems import Problem
 from mxsync.manifest.yaml_positions import Path_, Positions
 from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key
@@ -219,6 +224,10 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
     if isinstance(expires, str):
         try:
             instant = parse_instant(expires)
+        except InstantOutOfRange:
+            out.append(positions.problem((*path, "expires_at"), (
+                "this date is out of range once moved to UTC; write a real expiry like "
+                "\"2027-06-01T00:00:00Z\"")))
         except ValueError:
             out.append(positions.problem((*path, "expires_at"), (
                 "not an ISO-8601 timestamp; write it like \"2027-06-01T00:00:00Z\"")))

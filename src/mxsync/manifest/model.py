@@ -26,19 +26,31 @@ def entry_name_for(display_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", display_name).strip("-._")[:63]
 
 
+class InstantOutOfRange(ValueError):
+    """An ISO-8601 text whose instant, in UTC, falls outside the years 1 to 9999."""
+
+
 def parse_instant(text: str) -> datetime:
-    """ISO-8601 to an aware UTC datetime; a time without zone is taken as UTC."""
+    """ISO-8601 to an aware UTC datetime; a time without zone is taken as UTC.
+
+    Raises ValueError for any text that is not such an instant, including one that is
+    out of range once moved to UTC (`9999-12-31T23:59:59-01:00`), so callers need one
+    `except`."""
     parsed = datetime.fromisoformat(text.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise InstantOutOfRange("the instant is out of range (years 1 to 9999 in UTC)") from None
 
 
 def normalize_instant(text: str | None) -> str | None:
     """One spelling per instant, so `...+00:00` and `...Z` never look like a change."""
     if text is None:
         return None
-    return parse_instant(text).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p = parse_instant(text)  # strftime's %Y would drop the leading zeros of years before 1000
+    return f"{p.year:04d}-{p.month:02d}-{p.day:02d}T{p.hour:02d}:{p.minute:02d}:{p.second:02d}Z"
 
 
 def parse_duration(text: str) -> int:

@@ -154,7 +154,7 @@ def _translate(error: Any, positions: Positions) -> list[Problem]:
     if kind == "type":
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
-        wanted_text = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted_list)
+        wanted_text = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
         return [positions.problem(path, f"expected {wanted_text}, found {_kind(error.instance)}")]
     if kind == "const" and path == ("version",):
         return [positions.problem(path, "unsupported manifest version: this mxsync reads version 1")]
