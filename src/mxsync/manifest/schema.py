@@ -88,13 +88,16 @@ def _pattern_message(path: Path_, schema: dict[str, Any], value: Any = None) -> 
         return ("not a valid environment variable name: use letters, digits and _, "
                 "not starting with a digit (e.g. XAI_KEY_ACME)")
     if field in ("base_url", "url"):
-        return "must be an http:// or https:// URL"
+        return "must be an http:// or https:// URL with a host, and no spaces or line breaks"
     if field == "id":
-        return "an org id may not be empty or contain spaces"
+        return ("an org id may not be empty, longer than 256 characters, or contain spaces, "
+                "line breaks or other control characters")
+    if field == "name" and len(path) == 3 and path[0] == "orgs":
+        return "a label may not contain line breaks, tabs or other control characters"
     if len(path) >= 2 and path[-2] == "metadata":
         return "label keys use letters, digits, '.', '_', '/' and '-', at most 63 characters"
     return (f"'{field}' must start with a letter or digit and use only letters, digits, "
-            "'.', '_' and '-' (at most 63 characters)")
+            "'.', '_' and '-' (at most 63 characters, no line break at the end)")
 
 
 @cache
