@@ -33,7 +33,7 @@ def problems(tmp_path: Path, text: str) -> list[dict]:
     return json.loads(out)
 
 
-@pytest.mark.parametrize("example", ["minimal.yaml", "multi-org.yaml", "gateway.yaml", "split",
+@pytest.mark.parametrize("example", ["minimal.yaml", "multi-org.yaml", "gateway.yaml", "split", "minted.yaml",
                                      "demo.yaml"])
 def test_examples_are_valid(example: str) -> None:
     code, out = run("validate", "-f", str(ROOT / "examples" / example))

@@ -16,15 +16,19 @@ from mxsync.manifest.schema import _validator, is_schema_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = yaml.safe_load((ROOT / "examples" / "multi-org.yaml").read_text())
+MINTED = yaml.safe_load((ROOT / "examples" / "minted.yaml").read_text())
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
                     st.sampled_from(["", "xai", "primary", "K_1", "http://x", "https://y",
-                                     "2027-01-01", "org-a", "1BAD", "a b"]),
+                                     "2027-01-01", "org-a", "1BAD", "a b", "30d", "12h",
+                                     "api-key:model:*", "api-key:endpoint:chat", "grok-4-fast"]),
                     st.text(max_size=8))
 keys = st.sampled_from(["version", "owner", "api", "url", "token_env", "orgs", "id", "name",
                         "prune", "xai", "default", "require_models", "credentials",
                         "api_key_env", "api_key_file", "base_url", "allow_insecure_http",
-                        "expires_at", "metadata", "test", "bogus"])
+                        "expires_at", "metadata", "test", "bogus", "models", "assistant",
+                        "model", "credential", "xai_management", "team_id", "key_env", "mint",
+                        "acls", "qps", "qpm", "tpm", "rotate_after"])
 documents = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)), max_leaves=25)
 
@@ -62,9 +66,9 @@ def test_random_documents(doc: Any) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.integers(0, 20), max_size=6), documents)
-def test_mutated_example(path: list[int], value: Any) -> None:
-    check(yaml.safe_dump(mutate(EXAMPLE, path, value), sort_keys=False))
+@given(st.sampled_from([EXAMPLE, MINTED]), st.lists(st.integers(0, 20), max_size=6), documents)
+def test_mutated_example(example: Any, path: list[int], value: Any) -> None:
+    check(yaml.safe_dump(mutate(example, path, value), sort_keys=False))
 
 
 @settings(max_examples=100, deadline=None)
@@ -74,7 +78,7 @@ def test_garbage_text(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(documents, st.builds(mutate, st.just(EXAMPLE),
+@given(st.one_of(documents, st.builds(mutate, st.sampled_from([EXAMPLE, MINTED]),
                                       st.lists(st.integers(0, 20), max_size=6), documents)))
 def test_fast_schema_gate_agrees_with_jsonschema(doc: Any) -> None:
     """The fastjsonschema gate must never call valid what jsonschema calls invalid."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,15 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from mxsync.errors import MxsyncError
-from mxsync.manifest.checks import env_problems, file_problems, inline_secrets
+from mxsync.manifest.checks import env_problems, file_problems, inline_secrets, management_problems
 from mxsync.manifest.model import (
     DEFAULT_OWNER,
     DEFAULT_TOKEN_ENV,
+    AssistantSetting,
     CredentialEntry,
     Location,
     Manifest,
+    MintSpec,
     OrgEntry,
+    XaiManagement,
     normalize_instant,
+    parse_duration,
 )
 from mxsync.manifest.problems import Problem, render_path, summary
 from mxsync.manifest.schema import schema_problems
@@ -29,6 +34,10 @@ from mxsync.manifest.yaml_positions import Positions, load_yaml
 from mxsync.secrets import KeySource
 
 __all__ = ["LoadResult", "Manifest", "ManifestInvalid", "load", "load_or_raise"]
+
+MAX_MANIFEST_BYTES = 64 * 2**20  # 5,000 orgs take about 2 MiB
+NO_SUCH_FILE = "no such file or folder"
+_NO_SUCH_FILE_HINT = "pass the manifest with -f PATH (default mxsync.yaml)"
 
 
 class ManifestInvalid(MxsyncError):
@@ -66,16 +75,45 @@ def expand(paths: list[str]) -> tuple[list[Path], list[Problem]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            try:
+                found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            except OSError as exc:
+                problems.append(Problem(raw, 1, 1, "(top)", (
+                    f"cannot list this folder: {exc.strerror or exc}; check its permissions")))
+                continue
             if not found:
                 problems.append(Problem(raw, 1, 1, "(top)", "this folder holds no *.yaml or *.yml file"))
             files.extend(found)
         elif path.is_file():
             files.append(path)
-        else:
+        elif path.exists():
             problems.append(Problem(raw, 1, 1, "(top)", (
-                "no such file or folder; pass the manifest with -f PATH (default mxsync.yaml)")))
+                "not a regular file (a device, pipe or socket); pass a manifest file or a folder")))
+        else:
+            problems.append(Problem(raw, 1, 1, "(top)", f"{NO_SUCH_FILE}; {_NO_SUCH_FILE_HINT}"))
     return files, problems
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing what no manifest is: huge, or not UTF-8."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise _Unreadable(f"the file is larger than {MAX_MANIFEST_BYTES // 2**20} MiB; "
+                          "no manifest is that large (split it into a folder of files?)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise _Unreadable(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                          line, column) from None
+
+
+class _Unreadable(Exception):
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
 
 
 @contextmanager
@@ -104,9 +142,12 @@ def _load(paths: list[str], now: datetime, check_env: bool,
     for path in files:
         name = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(name, 1, 1, "(top)", f"cannot read the file: {exc}"))
+            text = _read(path)
+        except OSError as exc:
+            problems.append(Problem(name, 1, 1, "(top)", f"cannot read the file: {exc.strerror or exc}"))
+            continue
+        except _Unreadable as exc:
+            problems.append(Problem(name, exc.line, exc.column, "(top)", str(exc)))
             continue
         parsed = load_yaml(text, name)
         problems.extend(parsed.problems)
@@ -120,12 +161,19 @@ def _load(paths: list[str], now: datetime, check_env: bool,
                 "the manifest must be a mapping with `version: 1` and `orgs:` at the top")))
             continue
         problems.extend(inline_secrets(parsed.data, text, parsed.positions))
-        problems.extend(schema_problems(parsed.data, parsed.positions))
+        problems.extend(p for p in schema_problems(parsed.data, parsed.positions)
+                        if p.path not in parsed.reported)
         problems.extend(file_problems(parsed.data, parsed.positions, now))
         if check_env:
             problems.extend(env_problems(parsed.data, parsed.positions, path.parent, environ))
         loaded.append(_File(name, parsed.data, parsed.positions, path.parent))
     problems.extend(_across_files(loaded))
+    top = next((f.data["xai_management"] for f in loaded if "xai_management" in f.data), None)
+    reported: set[str] = set()
+    for f in loaded:
+        problems.extend(management_problems(f.data, f.positions, top,
+                                            (os.environ if environ is None else environ)
+                                            if check_env else None, reported))
     problems = sorted(set(problems))
     result = LoadResult(None, problems, [str(p) for p in files])
     if not result.errors and loaded:
@@ -146,7 +194,7 @@ def _across_files(files: list[_File]) -> list[Problem]:
     first_org: dict[str, str] = {}
     settings: dict[str, tuple[Any, str]] = {}
     for f in files:
-        for key in ("owner", "api"):
+        for key in ("owner", "api", "xai_management"):
             if key in f.data:
                 if key in settings and settings[key][0] != f.data[key]:
                     problems.append(f.positions.problem((key,), (
@@ -174,28 +222,64 @@ def _location(f: _File, path: tuple[str | int, ...]) -> Location:
     return Location(f.name, line, column, render_path(path))
 
 
+def _management(block: dict[str, Any] | None, over: dict[str, Any] | None) -> XaiManagement | None:
+    """Field by field: the org's block over the top-level one over the defaults."""
+    if block is None and over is None:
+        return None
+    merged = {**(block or {}), **(over or {})}
+    return XaiManagement(**merged)
+
+
+def _mint(raw: dict[str, Any] | None) -> MintSpec | None:
+    if raw is None:
+        return None
+    return MintSpec(acls=tuple(raw["acls"]), qps=raw.get("qps"), qpm=raw.get("qpm"), tpm=raw.get("tpm"))
+
+
+def _credential(f: _File, c: dict[str, Any], path: tuple[str | int, ...]) -> CredentialEntry:
+    if "api_key_env" in c:
+        source: KeySource | None = KeySource(env=c["api_key_env"])
+    elif "api_key_file" in c:
+        source = KeySource(file=str(f.base_dir / c["api_key_file"]))
+    else:
+        source = None  # minted: validation guarantees `mint` is set
+    rotate_after = c.get("rotate_after")
+    return CredentialEntry(
+        name=c["name"],
+        key=source,
+        base_url=c.get("base_url"),
+        expires_at=normalize_instant(c.get("expires_at")),
+        labels=dict(c.get("metadata") or {}),
+        test=c.get("test", True),
+        mint=_mint(c.get("mint")),
+        rotate_after_s=parse_duration(rotate_after) if rotate_after is not None else None,
+        where=_location(f, path),
+    )
+
+
+def _assistant(xai: dict[str, Any]) -> AssistantSetting | None:
+    raw = xai.get("assistant")
+    if raw is None:
+        return None
+    if "credential" in raw:
+        return AssistantSetting(model=raw["model"], credential=raw["credential"])
+    return AssistantSetting(model=raw["model"], credential=xai["default"], follows_default=True)
+
+
 def _build(files: list[_File]) -> Manifest:
-    owner, api = DEFAULT_OWNER, {}
-    orgs: list[OrgEntry] = []
+    owner, api = DEFAULT_OWNER, dict[str, Any]()
+    top_management: dict[str, Any] | None = None
     for f in files:
         owner = f.data.get("owner", owner)
         api = f.data.get("api", api)
+        top_management = f.data.get("xai_management", top_management)
+    orgs: list[OrgEntry] = []
+    for f in files:
         for oi, raw in enumerate(f.data.get("orgs") or []):
             xai = raw.get("xai") or {}
-            creds = []
-            for ci, c in enumerate(xai.get("credentials") or []):
-                path = ("orgs", oi, "xai", "credentials", ci)
-                source = (KeySource(env=c["api_key_env"]) if "api_key_env" in c
-                          else KeySource(file=str(f.base_dir / c["api_key_file"])))
-                creds.append(CredentialEntry(
-                    name=c["name"],
-                    key=source,
-                    base_url=c.get("base_url"),
-                    expires_at=normalize_instant(c.get("expires_at")),
-                    labels=dict(c.get("metadata") or {}),
-                    test=c.get("test", True),
-                    where=_location(f, path),
-                ))
+            creds = [_credential(f, c, ("orgs", oi, "xai", "credentials", ci))
+                     for ci, c in enumerate(xai.get("credentials") or [])]
+            models = xai.get("models")
             orgs.append(OrgEntry(
                 id=raw["id"],
                 label=raw.get("name"),
@@ -204,11 +288,17 @@ def _build(files: list[_File]) -> Manifest:
                 default=xai.get("default"),
                 require_models=tuple(xai.get("require_models") or ()),
                 credentials=tuple(creds),
+                models=tuple(models) if models is not None else None,
+                assistant=_assistant(xai),
+                xai_management=_management(top_management, raw.get("xai_management")),
                 where=_location(f, ("orgs", oi)),
             ))
     every_org = [o for f in files for o in f.data.get("orgs") or []]
+    settings: dict[str, Any] = {"owner": owner, "api": api}
+    if top_management is not None:  # only when set, so older manifests keep their digest
+        settings["xai_management"] = top_management
     canonical = json.dumps(
-        {"owner": owner, "api": api, "orgs": sorted(every_org, key=lambda o: str(o["id"]))},
+        {**settings, "orgs": sorted(every_org, key=lambda o: str(o["id"]))},
         sort_keys=True, separators=(",", ":"), default=str,
     )
     return Manifest(
@@ -218,4 +308,5 @@ def _build(files: list[_File]) -> Manifest:
         orgs=tuple(orgs),
         files=tuple(f.name for f in files),
         digest="sha256:" + hashlib.sha256(canonical.encode()).hexdigest(),
+        xai_management=_management(top_management, None),
     )

@@ -9,12 +9,17 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mxsync.manifest.model import DEFAULT_TOKEN_ENV, parse_instant
+from mxsync.manifest.model import (
+    DEFAULT_MANAGEMENT_KEY_ENV,
+    DEFAULT_TOKEN_ENV,
+    InstantOutOfRange,
+    parse_instant,
+)
 from mxsync.manifest.problems import Problem
 from mxsync.manifest.yaml_positions import Path_, Positions
 from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key
@@ -76,6 +81,52 @@ def inline_secrets(data: Any, text: str, positions: Positions) -> list[Problem]:
     return problems
 
 
+def _management_in_scope(top: Any, org: dict[str, Any]) -> dict[str, Any] | None:
+    """The org's `xai_management` merged field by field over the top-level one, as written."""
+    blocks = [b for b in (top, org.get("xai_management")) if isinstance(b, dict)]
+    if not blocks:
+        return None
+    merged: dict[str, Any] = {}
+    for block in blocks:
+        merged.update(block)
+    return merged
+
+
+def management_problems(data: Any, positions: Positions, top: Any,
+                        environ: Mapping[str, str] | None, reported: set[str]) -> list[Problem]:
+    """Minted entries need a Management API in scope: `top` is the manifest's top-level
+    `xai_management`, from whichever file of the manifest sets it. With `environ` (for
+    --check-env) the management key's variable must be set; each variable is reported once
+    across the files (`reported` is shared)."""
+    out: list[Problem] = []
+    for oi, org in _orgs(data):
+        management = _management_in_scope(top, org)
+        if isinstance(org.get("xai_management"), dict) and management is not None \
+                and "team_id" not in management:
+            out.append(positions.problem(("orgs", oi, "xai_management"), (
+                "no team_id: set xai_management.team_id here or in the manifest's top-level "
+                "xai_management (the xAI team the keys are minted in)")))
+        for ci, cred in _credentials(org):
+            if "mint" not in cred:
+                continue
+            path = (*cred_path(oi, ci), "mint")
+            if management is None:
+                out.append(positions.problem(path, (
+                    "minting a key needs xAI's Management API: add `xai_management: {team_id: ...}` "
+                    "at the top of the manifest or in this org (the management key is read from "
+                    f"{DEFAULT_MANAGEMENT_KEY_ENV} unless key_env names another variable)"), key=True))
+                continue
+            key_env = management.get("key_env", DEFAULT_MANAGEMENT_KEY_ENV)
+            if (environ is not None and isinstance(key_env, str) and not environ.get(key_env)
+                    and key_env not in reported):
+                reported.add(key_env)
+                out.append(positions.problem(path, (
+                    f"management key variable {key_env} is not set; export the xAI management key "
+                    "(xAI Console, Settings, Management Keys) of the team in xai_management"),
+                    key=True))
+    return out
+
+
 def file_problems(data: Any, positions: Positions, now: datetime) -> list[Problem]:
     """Checks within one file."""
     out: list[Problem] = []
@@ -85,8 +136,12 @@ def file_problems(data: Any, positions: Positions, now: datetime) -> list[Proble
         out.append(positions.problem(("api", "url"), (
             "plain http to a host other than this machine would send the ModuleX token in clear; "
             "use https:// (plain http is only allowed to localhost/127.0.0.1/::1)")))
+    out.extend(_management_url_problems(data.get("xai_management") if isinstance(data, dict) else None,
+                                        ("xai_management",), positions))
     for oi, org in _orgs(data):
         names: dict[str, int] = {}
+        out.extend(_management_url_problems(org.get("xai_management"), ("orgs", oi, "xai_management"),
+                                            positions))
         for ci, cred in _credentials(org):
             path = cred_path(oi, ci)
             name = cred.get("name")
@@ -99,27 +154,66 @@ def file_problems(data: Any, positions: Positions, now: datetime) -> list[Proble
                     names[name] = ci
             out.extend(_credential_problems(cred, path, positions, now))
         xai = org.get("xai")
-        default = xai.get("default") if isinstance(xai, dict) else None
-        if isinstance(default, str) and default not in names:
-            close = difflib.get_close_matches(default, list(names), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else "add that entry or fix the name"
-            listed = ", ".join(sorted(names)) or "none"
-            out.append(positions.problem(("orgs", oi, "xai", "default"), (
-                f"default '{default}' names no credential of this org (listed: {listed}); {hint}")))
+        if not isinstance(xai, dict):
+            continue
+        default = xai.get("default")
+        if isinstance(default, str):
+            out.extend(_names_entry(default, names, ("orgs", oi, "xai", "default"), "default", positions))
+        out.extend(_assistant_problems(xai.get("assistant"), default, names, ("orgs", oi, "xai"),
+                                       positions))
     return out
+
+
+def _names_entry(name: str, names: dict[str, int], path: Path_, what: str,
+                 positions: Positions) -> list[Problem]:
+    if name in names:
+        return []
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "add that entry or fix the name"
+    listed = ", ".join(sorted(names)) or "none"
+    return [positions.problem(path, (
+        f"{what} '{name}' names no credential of this org (listed: {listed}); {hint}"))]
+
+
+def _assistant_problems(assistant: Any, default: Any, names: dict[str, int], xai_path: Path_,
+                        positions: Positions) -> list[Problem]:
+    if not isinstance(assistant, dict):
+        return []
+    path = (*xai_path, "assistant")
+    credential = assistant.get("credential")
+    if isinstance(credential, str):
+        return _names_entry(credential, names, (*path, "credential"), "assistant credential", positions)
+    if "credential" not in assistant and not isinstance(default, str):
+        return [positions.problem(path, (
+            "the Assistant needs a credential: set assistant.credential to one of this org's "
+            "entries, or set xai.default (the Assistant then uses the default)"))]
+    return []
+
+
+def _management_url_problems(block: Any, path: Path_, positions: Positions) -> list[Problem]:
+    url = block.get("url") if isinstance(block, dict) else None
+    if isinstance(url, str) and cleartext_to_remote(url):
+        return [positions.problem((*path, "url"), (
+            "plain http to a host other than this machine would send the xAI management key in "
+            "clear; use https:// (plain http is only allowed to localhost/127.0.0.1/::1)"))]
+    return []
+
+
+_SOURCES = ("api_key_env", "api_key_file", "mint")
 
 
 def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions,
                          now: datetime) -> list[Problem]:
     out: list[Problem] = []
-    has_env, has_file = "api_key_env" in cred, "api_key_file" in cred
-    if has_env and has_file:
-        out.append(positions.problem((*path, "api_key_file"), (
-            "set exactly one of api_key_env or api_key_file, not both")))
-    elif not has_env and not has_file:
+    given = [s for s in _SOURCES if s in cred]
+    if len(given) > 1:
+        out.extend(positions.problem((*path, extra), (
+            f"set exactly one of api_key_env, api_key_file or mint; this entry also sets {given[0]}"))
+            for extra in given[1:])
+    elif not given:
         out.append(positions.problem(path, (
-            "missing the key's source: set api_key_env (an environment variable) or "
-            "api_key_file (a file next to the manifest)")))
+            "missing the key's source: set api_key_env (an environment variable), "
+            "api_key_file (a file next to the manifest) or mint (mxsync mints the key at xAI)")))
     base_url = cred.get("base_url")
     if (isinstance(base_url, str) and cleartext_to_remote(base_url)
             and cred.get("allow_insecure_http") is not True):
@@ -130,6 +224,10 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
     if isinstance(expires, str):
         try:
             instant = parse_instant(expires)
+        except InstantOutOfRange:
+            out.append(positions.problem((*path, "expires_at"), (
+                "this date is out of range once moved to UTC; write a real expiry like "
+                "\"2027-06-01T00:00:00Z\"")))
         except ValueError:
             out.append(positions.problem((*path, "expires_at"), (
                 "not an ISO-8601 timestamp; write it like \"2027-06-01T00:00:00Z\"")))
@@ -157,7 +255,8 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
     default_token = api.get("token_env") if isinstance(api, dict) else None
     default_token = default_token if isinstance(default_token, str) else DEFAULT_TOKEN_ENV
     for oi, org in _orgs(data):
-        token_env = org.get("token_env") if isinstance(org.get("token_env"), str) else default_token
+        own_token = org.get("token_env")
+        token_env: str = own_token if isinstance(own_token, str) else default_token
         if not env.get(token_env):
             where = ("orgs", oi, "token_env") if "token_env" in org else ("orgs", oi, "id")
             out.append(positions.problem(where, (
@@ -166,6 +265,8 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
         for ci, cred in _credentials(org):
             path = cred_path(oi, ci)
             env_name, file_name = cred.get("api_key_env"), cred.get("api_key_file")
+            if "mint" in cred:
+                continue  # the management key is checked by management_problems
             if isinstance(env_name, str):
                 source, field = KeySource(env=env_name), "api_key_env"
             elif isinstance(file_name, str):

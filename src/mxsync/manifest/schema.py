@@ -58,19 +58,46 @@ def _kind(value: Any) -> str:
             float: "a number"}.get(type(value), type(value).__name__)
 
 
-def _pattern_message(path: Path_, schema: dict[str, Any]) -> str:
+ACL_FORMS = ("api-key:model:<model id>", "api-key:model:*", "api-key:endpoint:chat",
+             "api-key:endpoint:image", "api-key:endpoint:*")
+_ACL_EXAMPLES = ("api-key:model:*", "api-key:endpoint:chat", "api-key:endpoint:image", "api-key:endpoint:*")
+
+
+def _acl_message(value: Any) -> str:
+    """Which ACL forms exist, and the closest one when the value is a near miss."""
+    forms = ", ".join(ACL_FORMS)
+    close = (difflib.get_close_matches(value, _ACL_EXAMPLES, n=1, cutoff=0.8)
+             if isinstance(value, str) and len(value) < 200 else [])
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"not an xAI key ACL: use one of {forms}{hint}"
+
+
+def _pattern_message(path: Path_, schema: dict[str, Any], value: Any = None) -> str:
     field = path[-1] if path else ""
-    if field in ("api_key_env", "token_env"):
+    parent = path[-2] if len(path) >= 2 else ""
+    if parent == "acls":
+        return _acl_message(value)
+    if field == "rotate_after":
+        return "not a duration: write a whole number of days or hours, like 30d or 12h"
+    if field == "team_id":
+        return "an xAI team id uses letters, digits, '.', '_', ':' and '-' (as the xAI Console shows it)"
+    if parent in ("models", "require_models") or (field == "model" and parent == "assistant"):
+        return ("not a model id: model ids start with a letter or digit and use letters, digits, "
+                "'.', '_', ':', '/' and '-' (e.g. grok-4-fast)")
+    if field in ("api_key_env", "token_env", "key_env"):
         return ("not a valid environment variable name: use letters, digits and _, "
                 "not starting with a digit (e.g. XAI_KEY_ACME)")
     if field in ("base_url", "url"):
-        return "must be an http:// or https:// URL"
+        return "must be an http:// or https:// URL with a host, and no spaces or line breaks"
     if field == "id":
-        return "an org id may not be empty or contain spaces"
+        return ("an org id may not be empty, longer than 256 characters, or contain spaces, "
+                "line breaks or other control characters")
+    if field == "name" and len(path) == 3 and path[0] == "orgs":
+        return "a label may not contain line breaks, tabs or other control characters"
     if len(path) >= 2 and path[-2] == "metadata":
         return "label keys use letters, digits, '.', '_', '/' and '-', at most 63 characters"
     return (f"'{field}' must start with a letter or digit and use only letters, digits, "
-            "'.', '_' and '-' (at most 63 characters)")
+            "'.', '_' and '-' (at most 63 characters, no line break at the end)")
 
 
 @cache
@@ -125,15 +152,23 @@ def _translate(error: Any, positions: Positions) -> list[Problem]:
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         return [positions.problem(path, f"missing required key '{missing}'")]
+    if kind == "type" and path and path[-1] == "rotate_after":
+        return [positions.problem(path, "write a duration with its unit: 30d (days) or 12h (hours)")]
     if kind == "type":
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
-        wanted_text = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted_list)
+        wanted_text = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
         return [positions.problem(path, f"expected {wanted_text}, found {_kind(error.instance)}")]
     if kind == "const" and path == ("version",):
         return [positions.problem(path, "unsupported manifest version: this mxsync reads version 1")]
     if kind == "pattern":
-        return [positions.problem(path, _pattern_message(path, error.schema))]
+        return [positions.problem(path, _pattern_message(path, error.schema, error.instance))]
+    if kind == "minItems" and path and path[-1] == "acls":
+        return [positions.problem(path, (
+            "a key with no ACL can call nothing: list what it may call, e.g. "
+            "[\"api-key:model:*\", \"api-key:endpoint:chat\"]"))]
+    if kind in ("minimum", "maximum") and path and path[-1] in ("qps", "qpm", "tpm"):
+        return [positions.problem(path, f"'{path[-1]}' must be a whole number from 1 to 10^12")]
     if kind == "propertyNames":
         return [positions.problem(path, "label keys use letters, digits, '.', '_', '/' and '-', "
                                         "at most 63 characters")]

@@ -21,6 +21,22 @@ Path_ = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+
+# Bounds that no real manifest comes near, so that a hostile file fails at once with a
+# location instead of spinning or exhausting memory.
+MAX_DEPTH = 32  # a manifest nests 7 levels; Python's recursion would give up near 500
+ALIAS_BUDGET = 10_000  # values aliases may add beyond the file's own: a billion laughs adds 10^9
+MAX_SCALAR = 65_536  # characters in one value; the longest real value is a URL or a label
+MAX_INT_CHARS = 30  # an int beyond this is no count or limit (Python refuses 4,300+ digits)
+
+
+class _Abort(Exception):
+    """Stop building at once: going on would cost unbounded time or stack."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
 
 
 @dataclass
@@ -53,17 +69,26 @@ class LoadedYaml:
     data: Any
     positions: Positions
     problems: list[Problem]
+    # Paths whose value was already reported (and replaced), so the schema need not repeat it.
+    reported: set[str] = field(default_factory=set)
 
 
 def load_yaml(text: str, file: str) -> LoadedYaml:
     positions = Positions(file)
     problems: list[Problem] = []
+    builder = _Builder(positions, problems)
     try:
-        data = _Builder(positions, problems).build(yaml.parse(text, Loader=_Loader))
+        data = builder.build(yaml.parse(text, Loader=_Loader))
+    except _Abort as exc:
+        return LoadedYaml(None, positions, [*problems, exc.problem])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or "invalid YAML"
+        if "maximum nesting depth" in what:  # libyaml's own bound, met before ours in flow style
+            return LoadedYaml(None, positions, [Problem(file, line, column, "(top)", (
+                "brackets nested too deeply (the YAML parser stops at 1,000 levels; a manifest "
+                "needs fewer than 10); check for a runaway bracket here"))])
         context = f" ({exc.context})" if exc.context else ""
         return LoadedYaml(None, positions, [Problem(
             file, line, column, "(top)",
@@ -71,21 +96,32 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         )])
     except yaml.YAMLError as exc:
         return LoadedYaml(None, positions, [Problem(file, 1, 1, "(top)", f"YAML error: {exc}")])
-    return LoadedYaml(data, positions, problems)
+    return LoadedYaml(data, positions, problems, builder.reported)
+
+
+def _at(event: yaml.Event) -> tuple[int, int]:
+    """1-based line and column where an event starts (libyaml always gives a mark)."""
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
 
 
 class _Builder:
     """Plain data and positions straight from the parser's events.
 
     No node graph is kept: for a 5,000-org manifest PyYAML's graph of nodes and marks was
-    most of the peak memory and a third of the load time."""
+    most of the peak memory and a third of the load time. An alias shares the anchored
+    value instead of copying it, but every later pass walks it once per alias, so what
+    aliases add is counted (in values) against a budget."""
 
     def __init__(self, positions: Positions, problems: list[Problem]) -> None:
         self.positions = positions
         self.problems = problems
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
-        self.anchors: dict[str, Any] = {}
+        self.anchors: dict[str, tuple[Any, int]] = {}  # value and its size in values
+        self.count = 0  # values built from the file's own text
+        self.expanded = 0  # values added by aliases
+        self.reported: set[str] = set()
 
     def build(self, events: Iterator[yaml.Event]) -> Any:
         data: Any = None
@@ -98,33 +134,61 @@ class _Builder:
                     return data
             elif isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent,
                                     yaml.SequenceStartEvent, yaml.AliasEvent)):
-                data = self._node(event, events, ())
+                data = self._node(event, events, (), 0)
         return data
 
-    def _problem(self, event: yaml.Event, path: Path_, message: str) -> None:
-        mark = event.start_mark
-        self.problems.append(Problem(self.positions.file, mark.line + 1, mark.column + 1,
-                                     render_path(path), message))
+    def _located(self, event: yaml.Event, path: Path_, message: str) -> Problem:
+        line, column = _at(event)
+        return Problem(self.positions.file, line, column, render_path(path), message)
 
-    def _node(self, event: yaml.Event, events: Iterator[yaml.Event], path: Path_) -> Any:
-        self.positions.values[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
+    def _problem(self, event: yaml.Event, path: Path_, message: str) -> None:
+        self.problems.append(self._located(event, path, message))
+
+    def _abort(self, event: yaml.Event, path: Path_, message: str) -> _Abort:
+        return _Abort(self._located(event, path, message))
+
+    def _node(self, event: yaml.Event, events: Iterator[yaml.Event], path: Path_, depth: int) -> Any:
+        self.positions.values[path] = _at(event)
         if isinstance(event, yaml.AliasEvent):
-            return self.anchors.get(event.anchor)
+            return self._alias(event, path)
+        if depth > MAX_DEPTH:
+            raise self._abort(event, path, (
+                f"nested more than {MAX_DEPTH} levels deep; a manifest needs fewer than 10. "
+                "Check for a runaway bracket or indentation here"))
+        before = self.count + self.expanded
+        self.count += 1
         if isinstance(event, yaml.ScalarEvent):
-            value = self._scalar(event)
+            value = self._scalar(event, path)
         elif isinstance(event, yaml.SequenceStartEvent):
             value = []
             for item in events:
                 if isinstance(item, yaml.SequenceEndEvent):
                     break
-                value.append(self._node(item, events, (*path, len(value))))
+                value.append(self._node(item, events, (*path, len(value)), depth + 1))
         else:
-            value = self._mapping(events, path)
-        if getattr(event, "anchor", None):
-            self.anchors[event.anchor] = value
+            value = self._mapping(events, path, depth)
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self.anchors[anchor] = (value, self.count + self.expanded - before)
         return value
 
-    def _mapping(self, events: Iterator[yaml.Event], path: Path_) -> dict[str, Any]:
+    def _alias(self, event: yaml.AliasEvent, path: Path_) -> Any:
+        if event.anchor not in self.anchors:
+            self._problem(event, path, (
+                f"the alias *{event.anchor} names no anchor defined above it; "
+                f"define `&{event.anchor}` on a value before using `*{event.anchor}`"))
+            self.reported.add(render_path(path))
+            return None
+        value, size = self.anchors[event.anchor]
+        self.expanded += size
+        if self.expanded > ALIAS_BUDGET + self.count:
+            raise self._abort(event, path, (
+                f"aliases expand to over {ALIAS_BUDGET:,} values more than the file itself holds "
+                "(each alias repeats its anchor's whole value and nested ones multiply, as in a "
+                "'billion laughs' file); write the values out, or use fewer nested aliases"))
+        return value
+
+    def _mapping(self, events: Iterator[yaml.Event], path: Path_, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_seen: dict[str, int] = {}
         for key_event in events:
@@ -132,30 +196,45 @@ class _Builder:
                 return result
             if not isinstance(key_event, yaml.ScalarEvent):
                 self._problem(key_event, path, "mapping keys must be plain strings")
-                self._node(key_event, events, ("?",))  # consume the key's own events first
-                self._node(next(events), events, ("?",))
+                self._node(key_event, events, ("?",), depth + 1)  # consume the key's own events first
+                self._node(next(events), events, ("?",), depth + 1)
                 continue
             value_event = next(events)
             key = key_event.value
+            if len(key) > MAX_SCALAR:
+                raise self._abort(key_event, path, (
+                    f"a mapping key of {len(key):,} characters; keys are short names"))
             child = (*path, key)
-            line = key_event.start_mark.line + 1
+            line, column = _at(key_event)
             if key in first_seen:
                 self._problem(key_event, child, (
                     f"duplicate key '{key}' (first at line {first_seen[key]}); YAML would keep only "
                     "the last one and silently lose the other: remove or rename one"))
-                self._node(value_event, events, ("?",))  # consume it; keep the first
+                self._node(value_event, events, ("?",), depth + 1)  # consume it; keep the first
                 continue
             first_seen[key] = line
-            self.positions.keys[child] = (line, key_event.start_mark.column + 1)
-            result[key] = self._node(value_event, events, child)
+            self.positions.keys[child] = (line, column)
+            result[key] = self._node(value_event, events, child, depth + 1)
         return result
 
-    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+    def _scalar(self, event: yaml.ScalarEvent, path: Path_) -> Any:
+        if len(event.value) > MAX_SCALAR:
+            self._problem(event, path, (
+                f"this value is {len(event.value):,} characters long; no manifest value needs "
+                f"more than {MAX_SCALAR:,} (is a whole file pasted here?)"))
+            self.reported.add(render_path(path))
+            return ""
         tag = event.tag if event.tag and event.tag != "!" else self.resolver.resolve(
             yaml.ScalarNode, event.value, event.implicit)
         if tag in (_TIMESTAMP, _STR) or not tag.startswith("tag:yaml.org,2002:"):
             return event.value
+        if tag == _INT and len(event.value) > MAX_INT_CHARS:
+            self._problem(event, path, (
+                f"a number of {len(event.value):,} characters; counts and limits in a manifest are "
+                f"at most {MAX_INT_CHARS} digits"))
+            self.reported.add(render_path(path))
+            return 0
         try:
             return self.constructor.construct_object(yaml.ScalarNode(tag, event.value), deep=True)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, OverflowError):
             return event.value
