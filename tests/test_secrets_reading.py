@@ -23,6 +23,7 @@ from mxsync.secrets import (
     SecretError,
     isolated_registry,
     read_key,
+    read_management_key,
     read_token,
     redact,
 )
@@ -184,6 +185,18 @@ def test_an_unset_token() -> None:
         read_token("TOKEN_A", {"TOKEN_A": "  "})
     assert info.value.message == "environment variable TOKEN_A is not set"
     assert "mx_live_" in str(info.value)
+
+
+def test_management_keys() -> None:
+    env = {"XAI_MANAGEMENT_KEY": "xai-token-CANARYmanagement0123456789"}
+    assert read_management_key("XAI_MANAGEMENT_KEY", env).reveal() == env["XAI_MANAGEMENT_KEY"]
+    assert "CANARY" not in redact(env["XAI_MANAGEMENT_KEY"][:30])
+    for value, says in [("mx_live_CANARYtoken0123456789", "holds a ModuleX token"),
+                        ("CANARY\u00e9management", "non-ASCII character at position 7"),
+                        ("", "is not set")]:
+        with pytest.raises(SecretError) as info:
+            read_management_key("XAI_MANAGEMENT_KEY", {"XAI_MANAGEMENT_KEY": value})
+        assert says in info.value.message and "CANARY" not in str(info.value)
 
 
 # -- through the CLI, as a user runs it ---------------------------------------------------------

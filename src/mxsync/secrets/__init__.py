@@ -18,6 +18,7 @@ from mxsync.secrets.reading import (
     is_xai_key,
     read_key,
     read_key_file,
+    read_management_key,
     read_token,
 )
 from mxsync.secrets.redaction import (
@@ -55,6 +56,7 @@ __all__ = [
     "mask_matches",
     "read_key",
     "read_key_file",
+    "read_management_key",
     "read_token",
     "redact",
     "register",

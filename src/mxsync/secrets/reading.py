@@ -11,7 +11,8 @@ A token is refused before it is sent anywhere when it cannot be one: an xAI
 key where the ModuleX token belongs, a non-ASCII or control character (httpx
 would fail deep inside with UnicodeEncodeError), or fewer than
 `MIN_SECRET_LENGTH` characters. ModuleX API keys (`mx_live_...`), session JWTs
-and any other shape stay allowed.
+and any other shape stay allowed. An xAI management key gets the same header
+checks and is refused when it is a ModuleX token.
 
 Errors name the variable or file and never hold the value or its bytes.
 """
@@ -216,18 +217,41 @@ def check_token(value: str, where: str) -> None:
             f"{where} holds an xAI key (xai-...), not a ModuleX token; it was not sent anywhere",
             hint=f"{_TOKEN_HINT}; the xAI key belongs in the variable or file that the "
                  "manifest entry names (api_key_env / api_key_file)")
+    _check_bearer(value, where, _TOKEN_HINT)
+
+
+def read_management_key(env_name: str, environ: dict[str, str] | None = None) -> Secret:
+    """Read an xAI management key (a Bearer value for the xAI Management API).
+
+    Its shape is not documented, so only what cannot be one is refused: a ModuleX
+    token, or anything that cannot travel in an HTTP header.
+    """
+    env = os.environ if environ is None else environ
+    value = (env.get(env_name) or "").strip()
+    hint = "create a management key in the xAI Console (Settings -> Management Keys)"
+    if not value:
+        raise SecretError(f"environment variable {env_name} is not set",
+                          hint=f"export {env_name}: {hint}")
+    if value.startswith(("mx_live_", "mx_test_")):
+        raise SecretError(f"${env_name} holds a ModuleX token, not an xAI management key; "
+                          "it was not sent anywhere", hint=hint)
+    _check_bearer(value, f"${env_name}", hint)
+    return Secret(value)
+
+
+def _check_bearer(value: str, where: str, hint: str) -> None:
+    """Refuse what cannot travel as `Authorization: Bearer <value>` (or be redacted)."""
     for index, char in enumerate(value):
         if not char.isascii():
             raise SecretError(
                 f"{where} holds a non-ASCII character at position {index + 1}; "
-                "a ModuleX token is plain ASCII",
-                hint="copy the token again; a typographic quote, dash or space often slips in "
+                "a token is plain ASCII",
+                hint="copy it again; a typographic quote, dash or space often slips in "
                      "when it is pasted from a document")
         if not char.isprintable() or char.isspace():
             raise SecretError(
                 f"{where} holds a space or control character at position {index + 1}",
-                hint="copy the token again, as one word with nothing around it")
+                hint="copy it again, as one word with nothing around it")
     if len(value) < MIN_SECRET_LENGTH:
-        raise SecretError(
-            f"{where} holds only {len(value)} characters; no ModuleX token is that short",
-            hint=_TOKEN_HINT)
+        raise SecretError(f"{where} holds only {len(value)} characters; no real token is that short",
+                          hint=hint)
