@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mxsync.errors import MxsyncError
 from mxsync.secrets import (
@@ -178,6 +180,27 @@ def test_tokens_that_cannot_be_one_are_refused(token: str, says: str) -> None:
     assert isinstance(error, MxsyncError) and error.hint
     assert error.message.startswith("$MODULEX_API_KEY holds") and says in error.message
     assert "CANARY" not in str(error) and "\u2019" not in str(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(["", " ", "xai-", "mx_live_", "eyJ"]),
+       rest=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_any_value_is_a_secret_or_a_clear_error(prefix: str, rest: str) -> None:
+    """Whatever a variable holds: a token/key that redaction then hides, or a SecretError
+    that does not show it -- never another exception."""
+    value = prefix + "CANARY" + rest
+    with isolated_registry():
+        for read in (lambda: read_token("T", {"T": value}),
+                     lambda: read_key(KeySource(env="T"), {"T": value})):
+            shown = ""
+            try:
+                secret = read()
+            except SecretError as exc:
+                shown = str(exc)
+            else:
+                shown = redact(f"<{secret.reveal()}>")
+                secret.reveal().encode("ascii")  # fit for an HTTP header
+            assert "CANARY" not in shown
 
 
 def test_an_unset_token() -> None:
