@@ -103,7 +103,8 @@ class FaultLayer:
         self.global_plan = plan
         self.org_plans: dict[str, FaultPlan] = {}
         self.stats = Stats()
-        self._routes = [r for r in getattr(app, "routes", []) if hasattr(r, "path_format")]
+        routes = getattr(getattr(app, "state", None), "route_list", None) or getattr(app, "routes", [])
+        self._routes = [r for r in routes if hasattr(r, "path_format")]
 
     def template(self, scope: dict[str, Any]) -> str:
         from starlette.routing import Match
