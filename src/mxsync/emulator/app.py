@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mxsync.emulator.faults import FaultLayer, FaultPlan
+from mxsync.emulator.ratelimit import RateLimitLayer, RateLimitOptions
 from mxsync.emulator.routes import catalog, control, credentials, system, xai_standin
 from mxsync.emulator.routes.context import EmulatorContext
 from mxsync.emulator.store import ApiError, World
@@ -48,8 +49,13 @@ def build_asgi(
     latency_ms: float = 0.0,
     plan: FaultPlan | None = None,
     xai_upstream: str | None = None,
+    limits: RateLimitOptions | None = None,
 ) -> FaultLayer:
+    """The layers, outermost first: faults and counting (a fault is the network's, so it
+    hits before the service counts the request), the rate limit, then the API."""
     ctx = EmulatorContext(world=world, xai_upstream=xai_upstream)
-    layer = FaultLayer(build_app(ctx), latency_ms=latency_ms, plan=plan)
+    app = build_app(ctx)
+    limited = RateLimitLayer(app, world, limits or RateLimitOptions())
+    layer = FaultLayer(limited, latency_ms=latency_ms, plan=plan, routes=app.state.route_list)
     ctx.layer = layer
     return layer

@@ -26,6 +26,10 @@ DEFAULT_XAI_BASE_URL = "https://api.x.ai/v1"
 MANAGE_ROLES = frozenset({"owner", "admin"})
 
 
+class FixtureError(ValueError):
+    """A fixture (file or `POST /_emulator/world`) that does not describe a possible world."""
+
+
 class ApiError(Exception):
     """An answer of the service in FastAPI's shape: status + `{"detail": ...}`."""
 
@@ -127,6 +131,10 @@ class User:
     email: str
     memberships: dict[str, str] = field(default_factory=dict)
     username: str | None = None
+    # The API key's own limit; None = the emulator's `--rate-limit` (default: unlimited).
+    rate_limit_per_minute: int | None = None
+    # Test-only: the window the limit applies to; None = `--rate-window-s` (default 60).
+    rate_limit_window_s: float | None = None
 
 
 @dataclass
@@ -194,6 +202,9 @@ class World:
         self.by_org: dict[str, dict[str, Credential]] = {}  # org -> id -> credential, ordered
         self.invalid_xai_keys: set[str] = set()
         self.state_file: Path | None = None
+        # True once any user has a rate limit: lets the rate-limit layer skip all work
+        # for a world where nobody is limited.
+        self.has_rate_limits = False
 
     # -- loading and saving -------------------------------------------------
     def merge_fixture(self, doc: dict[str, Any]) -> None:
@@ -207,7 +218,12 @@ class World:
                 username=raw.get("username"),
             )
             user.memberships.update({str(k): str(v) for k, v in (raw.get("memberships") or {}).items()})
+            if "rate_limit_per_minute" in raw:
+                user.rate_limit_per_minute = _positive(raw, "rate_limit_per_minute", int)
+            if "rate_limit_window_s" in raw:
+                user.rate_limit_window_s = _positive(raw, "rate_limit_window_s", float)
             self.users[token] = user
+        self.has_rate_limits = any(u.rate_limit_per_minute for u in self.users.values())
         for raw in doc.get("orgs") or []:
             org_id = str(raw["id"])
             self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
@@ -255,6 +271,7 @@ class World:
     def from_json(cls, doc: dict[str, Any]) -> World:
         world = cls()
         world.users = {u["token"]: User(**u) for u in doc.get("users", [])}
+        world.has_rate_limits = any(u.rate_limit_per_minute for u in world.users.values())
         world.orgs = {o["id"]: Org(**o) for o in doc.get("orgs", [])}
         for raw in doc.get("credentials", []):
             world._add(Credential(**raw))
@@ -400,6 +417,18 @@ class World:
             cred.updated_at = now_iso()
             self.save()
         return cred
+
+
+def _positive(raw: dict[str, Any], name: str, kind: type[int] | type[float]) -> Any:
+    """A user's limit field: a positive number, or null for the emulator's default."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
+            or (kind is int and not float(value).is_integer()):
+        raise FixtureError(f"user {raw.get('id') or '?'}: {name} must be a positive "
+                           f"{'whole ' if kind is int else ''}number or null, not {value!r}")
+    return kind(value)
 
 
 def detect_auth_type(auth_data: dict[str, Any], given: str | None) -> str:

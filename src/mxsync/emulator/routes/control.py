@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from mxsync.emulator.faults import FaultPlan
 from mxsync.emulator.routes.context import EmulatorContext
-from mxsync.emulator.store import ApiError
+from mxsync.emulator.store import ApiError, FixtureError
 
 
 class FaultsBody(BaseModel):
@@ -36,7 +36,10 @@ def router(ctx: EmulatorContext) -> APIRouter:
     @api.post("/_emulator/world")
     async def merge_world(doc: dict[str, Any] = Body(...)) -> dict[str, Any]:
         """Add users, orgs and credentials (the fixture format) while running."""
-        world.merge_fixture(doc)
+        try:
+            world.merge_fixture(doc)
+        except FixtureError as exc:
+            raise ApiError(422, str(exc)) from None
         return {"ok": True, "orgs": len(world.orgs), "credentials": len(world.credentials)}
 
     @api.post("/_emulator/faults")
