@@ -458,11 +458,14 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
               show_default=True, help="Test only: the sliding window the limits apply to.")
 @click.option("--retry-after-format", type=click.Choice(["seconds", "http-date"]),
               default="seconds", show_default=True, help="How a 429 says when to come back.")
+@click.option("--max-page-size", type=click.IntRange(min=1), metavar="N",
+              help="Answer at most N credentials per page, whatever limit is asked "
+                   "(a service may cap pages; total_count still counts all).")
 @handle_errors
 def emulator(host: str, port: int, fixture: Path | None, state: Path | None, latency_ms: float,
              faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
              log_level: str, rate_limit: int | None, rate_window_s: float,
-             retry_after_format: str) -> None:
+             retry_after_format: str, max_page_size: int | None) -> None:
     """Serve a local ModuleX API that follows the contract, for offline use and CI.
 
     Prints the base URL it serves as one line on stdout when ready.
@@ -478,6 +481,7 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
         host=host, port=port, fixture=fixture, state=state, latency_ms=latency_ms, faults=rates,
         seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, log_level=log_level,
         rate_limit=rate_limit, rate_window_s=rate_window_s, retry_after_format=retry_after_format,
+        max_page_size=max_page_size,
     ))
 
 

@@ -50,10 +50,11 @@ def build_asgi(
     plan: FaultPlan | None = None,
     xai_upstream: str | None = None,
     limits: RateLimitOptions | None = None,
+    max_page_size: int | None = None,
 ) -> FaultLayer:
     """The layers, outermost first: faults and counting (a fault is the network's, so it
     hits before the service counts the request), the rate limit, then the API."""
-    ctx = EmulatorContext(world=world, xai_upstream=xai_upstream)
+    ctx = EmulatorContext(world=world, xai_upstream=xai_upstream, max_page_size=max_page_size)
     app = build_app(ctx)
     limited = RateLimitLayer(app, world, limits or RateLimitOptions())
     layer = FaultLayer(limited, latency_ms=latency_ms, plan=plan, routes=app.state.route_list)

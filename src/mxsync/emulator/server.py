@@ -32,6 +32,7 @@ class EmulatorOptions:
     rate_limit: int | None = None  # requests per window for tokens without their own limit
     rate_window_s: float = 60.0
     retry_after_format: str = "seconds"  # or "http-date"
+    max_page_size: int | None = None  # cap credential pages below the limit asked
 
 
 def load_world(options: EmulatorOptions) -> World:
@@ -85,7 +86,8 @@ def _server(options: EmulatorOptions, world: World) -> tuple[Any, socket.socket]
         retry_after_format="http-date" if options.retry_after_format == "http-date" else "seconds",
     )
     asgi = build_asgi(world, latency_ms=options.latency_ms, plan=plan,
-                      xai_upstream=options.xai_upstream, limits=limits)
+                      xai_upstream=options.xai_upstream, limits=limits,
+                      max_page_size=options.max_page_size)
     config = uvicorn.Config(
         asgi,
         http="h11",  # the fault layer drops connections through h11's transport

@@ -135,6 +135,17 @@ class User:
     rate_limit_per_minute: int | None = None
     # Test-only: the window the limit applies to; None = `--rate-window-s` (default 60).
     rate_limit_window_s: float | None = None
+    # An API key locked to one organization: any other X-Organization-ID gets 403.
+    locked_to_org: str | None = None
+
+
+@dataclass
+class Origin:
+    """Who made a change, for the credential's audit log."""
+
+    user_id: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -162,6 +173,10 @@ class Credential:
     metadata: dict[str, Any] | None
     created_by: str | None
     created_by_email: str | None
+    # How the credential fared in real calls: {total_calls, successful_calls, failed_calls,
+    # action_breakdown}; None = never used. Only a fixture sets it: the emulator makes no calls.
+    usage: dict[str, Any] | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)  # oldest first
 
     def public(self) -> dict[str, Any]:
         """`CredentialResponse`: everything but the secret."""
@@ -222,6 +237,9 @@ class World:
                 user.rate_limit_per_minute = _positive(raw, "rate_limit_per_minute", int)
             if "rate_limit_window_s" in raw:
                 user.rate_limit_window_s = _positive(raw, "rate_limit_window_s", float)
+            if "locked_to_org" in raw:
+                locked = raw["locked_to_org"]
+                user.locked_to_org = None if locked is None else str(locked)
             self.users[token] = user
         self.has_rate_limits = any(u.rate_limit_per_minute for u in self.users.values())
         for raw in doc.get("orgs") or []:
@@ -254,9 +272,13 @@ class World:
             metadata=raw.get("metadata"),
             created_by=raw.get("created_by"),
             created_by_email=raw.get("created_by_email"),
+            usage=_usage(raw.get("usage"), org_id),
         )
         self._add(cred)
-        if raw.get("is_default") or not self._others(cred):
+        # To the letter: `is_default: false` everywhere is an org without a default (as after
+        # deleting it). Only a credential that does not say is promoted, and only when it is
+        # its integration's first, as the service does on create.
+        if raw.get("is_default") or ("is_default" not in raw and not self._others(cred)):
             self._make_default(cred)
 
     def to_json(self) -> dict[str, Any]:
@@ -311,6 +333,8 @@ class World:
         """Credential and catalog calls: an org header, and owner/admin in that org."""
         if not org_id:
             raise ApiError(401, "X-Organization-ID header is required")
+        if user.locked_to_org is not None and org_id != user.locked_to_org:
+            raise ApiError(403, "This API key is locked to another organization")
         role = user.memberships.get(org_id)
         if role not in MANAGE_ROLES:
             raise ApiError(
@@ -331,11 +355,13 @@ class World:
             if c.integration_name == cred.integration_name and c.credential_id != cred.credential_id
         ]
 
-    def _make_default(self, cred: Credential) -> None:
+    def _make_default(self, cred: Credential, origin: Origin | None = None) -> None:
         for other in self._others(cred):
             if other.is_default:
                 other.is_default = False
                 other.updated_at = now_iso()
+                if origin is not None:
+                    record(other, "default_unset", origin, {"is_default": {"old": True, "new": False}})
         cred.is_default = True
 
     def list_credentials(
@@ -354,7 +380,8 @@ class World:
             raise ApiError(404, "Credential not found")
         return cred
 
-    def create_credential(self, org_id: str, user: User, body: dict[str, Any]) -> Credential:
+    def create_credential(self, org_id: str, user: User, body: dict[str, Any],
+                          origin: Origin | None = None) -> Credential:
         name = body["integration_name"]
         info = INTEGRATIONS.get(name)
         if info is None:
@@ -389,18 +416,27 @@ class World:
             created_by_email=user.email,
         )
         self._add(cred)
+        origin = origin or Origin(user_id=user.id)
+        record(cred, "created", origin, {"display_name": cred.display_name,
+                                         "integration_name": name, "auth_type": auth_type})
         if body.get("make_default") or not self._others(cred):
-            self._make_default(cred)
+            self._make_default(cred, origin)
+            record(cred, "default_set", origin, {"is_default": {"old": False, "new": True}})
         self.save()
         return cred
 
-    def update_credential(self, org_id: str, credential_id: str, body: dict[str, Any]) -> Credential:
+    def update_credential(self, org_id: str, credential_id: str, body: dict[str, Any],
+                          origin: Origin | None = None) -> Credential:
         cred = self.get_credential(org_id, credential_id)
+        changes: dict[str, Any] = {}
         if body.get("display_name") is not None:
+            changes["display_name"] = {"old": cred.display_name, "new": body["display_name"]}
             cred.display_name = body["display_name"]
         if body.get("metadata") is not None:
+            changes["metadata"] = {"old": cred.metadata, "new": body["metadata"]}
             cred.metadata = body["metadata"]  # replaced whole, not merged
         cred.updated_at = now_iso()
+        record(cred, "updated", origin or Origin(), changes)
         self.save()
         return cred
 
@@ -410,13 +446,58 @@ class World:
         del self.by_org[org_id][credential_id]
         self.save()
 
-    def set_default(self, org_id: str, credential_id: str) -> Credential:
+    def set_default(self, org_id: str, credential_id: str,
+                    origin: Origin | None = None) -> Credential:
         cred = self.get_credential(org_id, credential_id)
         if not cred.is_default:
-            self._make_default(cred)
+            origin = origin or Origin()
+            self._make_default(cred, origin)
             cred.updated_at = now_iso()
+            record(cred, "default_set", origin, {"is_default": {"old": False, "new": True}})
             self.save()
         return cred
+
+
+def record(cred: Credential, event_type: str, origin: Origin, changes: dict[str, Any]) -> None:
+    """One audit entry in the SDK's `AuditEntry` shape. `changes` never holds `auth_data`."""
+    cred.audit.append({
+        "id": str(uuid.uuid4()),
+        "credential_id": cred.credential_id,
+        "event_type": event_type,
+        "user_id": origin.user_id,
+        "changes": changes,
+        "ip_address": origin.ip_address,
+        "user_agent": origin.user_agent,
+        "timestamp": now_iso(),
+    })
+
+
+USAGE_COUNTS = ("total_calls", "successful_calls", "failed_calls")
+
+
+def _usage(raw: Any, org_id: str) -> dict[str, Any] | None:
+    """A fixture credential's `usage`: whole counts; `total_calls` defaults to the sum."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FixtureError(f"org {org_id}: a credential's usage must be a mapping of "
+                           f"{', '.join(USAGE_COUNTS)}")
+    counts: dict[str, Any] = {}
+    for name in USAGE_COUNTS[1:]:
+        value = raw.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FixtureError(f"org {org_id}: usage.{name} must be a whole number >= 0")
+        counts[name] = value
+    total = raw.get("total_calls", counts["successful_calls"] + counts["failed_calls"])
+    if isinstance(total, bool) or not isinstance(total, int) \
+            or total < counts["successful_calls"] + counts["failed_calls"]:
+        raise FixtureError(f"org {org_id}: usage.total_calls must be a whole number, at least "
+                           "successful_calls + failed_calls")
+    breakdown = raw.get("action_breakdown") or {}
+    if not isinstance(breakdown, dict):
+        raise FixtureError(f"org {org_id}: usage.action_breakdown must be a mapping")
+    return {"total_calls": total, **counts,
+            "action_breakdown": {str(k): int(v) for k, v in breakdown.items()}}
 
 
 def _positive(raw: dict[str, Any], name: str, kind: type[int] | type[float]) -> Any:

@@ -22,6 +22,8 @@ class EmulatorContext:
     # Set by `build_asgi` once the fault layer wraps the app; the stats live there
     # because that layer also counts what never reaches FastAPI (injected faults).
     layer: FaultLayer | None = None
+    # `--max-page-size`: the service may cap a credential page below the limit asked.
+    max_page_size: int | None = None
 
     @property
     def stats(self) -> Stats:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
@@ -13,9 +14,11 @@ from mxsync.emulator.store import (
     INTEGRATIONS,
     ApiError,
     Credential,
+    Origin,
     User,
     check_xai_auth_data,
     detect_auth_type,
+    record,
 )
 from mxsync.emulator.xai import run_key_test
 
@@ -81,6 +84,30 @@ def list_answer(
     }
 
 
+def origin_of(request: Request, user: User) -> Origin:
+    client = request.client
+    return Origin(user_id=user.id, ip_address=client.host if client else None,
+                  user_agent=request.headers.get("user-agent"))
+
+
+def usage_answer(cred: Credential, start_date: str | None, end_date: str | None) -> dict[str, Any]:
+    """The SDK's `CredentialUsageStats`. `success_rate` is a percentage (**assumed**: no public
+    source says whether it is 0-100 or 0-1; a client should use the counts)."""
+    counts = cred.usage or {"total_calls": 0, "successful_calls": 0, "failed_calls": 0}
+    total = counts["total_calls"]
+    now = datetime.now(UTC)
+    return {
+        "credential_id": cred.credential_id,
+        "total_calls": total,
+        "successful_calls": counts["successful_calls"],
+        "failed_calls": counts["failed_calls"],
+        "success_rate": round(100.0 * counts["successful_calls"] / total, 2) if total else 0.0,
+        "action_breakdown": dict(counts.get("action_breakdown") or {}),
+        "start_date": start_date or (now - timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+        "end_date": end_date or now.isoformat().replace("+00:00", "Z"),
+    }
+
+
 def router(ctx: EmulatorContext) -> APIRouter:
     api = APIRouter()
     world = ctx.world
@@ -100,7 +127,8 @@ def router(ctx: EmulatorContext) -> APIRouter:
     ) -> dict[str, Any]:
         _, org_id = scope
         matches = world.list_credentials(org_id, integration_name, auth_type)
-        page = matches[offset : offset + limit]
+        size = min(limit, ctx.max_page_size) if ctx.max_page_size else limit
+        page = matches[offset : offset + size]
         filters = {
             "integration_name": integration_name,
             "auth_type": auth_type,
@@ -111,11 +139,13 @@ def router(ctx: EmulatorContext) -> APIRouter:
 
     @api.post("/credentials", status_code=201)
     async def create_credential(
+        request: Request,
         body: CreateBody,
         scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
         user, org_id = scope
-        return world.create_credential(org_id, user, body.model_dump()).public()
+        origin = origin_of(request, user)
+        return world.create_credential(org_id, user, body.model_dump(), origin).public()
 
     @api.post("/credentials/test-temporary")
     async def test_temporary(
@@ -141,13 +171,15 @@ def router(ctx: EmulatorContext) -> APIRouter:
 
     @api.put("/credentials/{credential_id}")
     async def update_credential(
+        request: Request,
         credential_id: str,
         scope: tuple[User, str] = Depends(scoped),
         body: UpdateBody | None = Body(None),
     ) -> dict[str, Any]:
-        _, org_id = scope
+        user, org_id = scope
         data = body.model_dump() if body else {}
-        return world.update_credential(org_id, credential_id, data).public()
+        origin = origin_of(request, user)
+        return world.update_credential(org_id, credential_id, data, origin).public()
 
     @api.delete("/credentials/{credential_id}", status_code=204)
     async def delete_credential(
@@ -160,27 +192,53 @@ def router(ctx: EmulatorContext) -> APIRouter:
 
     @api.post("/credentials/{credential_id}/set-default")
     async def set_default(
+        request: Request,
         credential_id: str,
         scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        _, org_id = scope
-        return world.set_default(org_id, credential_id).public()
+        user, org_id = scope
+        return world.set_default(org_id, credential_id, origin_of(request, user)).public()
 
     @api.post("/credentials/{credential_id}/test")
     async def test_stored(
+        request: Request,
         credential_id: str,
         scope: tuple[User, str] = Depends(scoped),
     ) -> dict[str, Any]:
-        _, org_id = scope
+        user, org_id = scope
         cred = world.get_credential(org_id, credential_id)
         if cred.integration_name != "xai":
             raise ApiError(400, f"Test calls are not supported for {cred.integration_name}")
         result = await test_key(cred.api_key, cred.base_url)
+        record(cred, "tested", origin_of(request, user),
+               {"is_valid": result["is_valid"], "status_code": result["status_code"]})
         return {
             "credential_id": cred.credential_id,
             "is_valid": result["is_valid"],
             "message": result["message"],
             "tested_at": result["tested_at"],
         }
+
+    @api.get("/credentials/{credential_id}/usage")
+    async def usage(
+        credential_id: str,
+        scope: tuple[User, str] = Depends(scoped),
+        start_date: str | None = Query(None),
+        end_date: str | None = Query(None),
+    ) -> dict[str, Any]:
+        _, org_id = scope
+        return usage_answer(world.get_credential(org_id, credential_id), start_date, end_date)
+
+    @api.get("/credentials/{credential_id}/audit")
+    async def audit(
+        credential_id: str,
+        scope: tuple[User, str] = Depends(scoped),
+        limit: int = Query(100, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        """Newest first, a bare list (what the SDK's `credentials.audit` parses)."""
+        _, org_id = scope
+        events = world.get_credential(org_id, credential_id).audit[::-1]
+        return events[offset : offset + limit]
 
     return api

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
+from mxsync import __version__
 from mxsync.emulator.routes.context import EmulatorContext
 from mxsync.emulator.store import User
 
@@ -17,7 +18,9 @@ def router(ctx: EmulatorContext) -> APIRouter:
 
     @api.get("/system/health")
     async def health() -> dict[str, str]:
-        return {"status": "ok"}
+        """The SDK's `SystemHealthResponse`; the SDK's own live tests expect `healthy`."""
+        return {"status": "healthy", "service": "modulex-api (mxsync emulator)",
+                "version": __version__}
 
     @api.get("/auth/me")
     async def me(user: User = Depends(caller)) -> dict[str, Any]:
