@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from mxsync.emulator.faults import FaultLayer, FaultPlan
 from mxsync.emulator.ratelimit import RateLimitLayer, RateLimitOptions
-from mxsync.emulator.routes import catalog, control, credentials, system, xai_standin
+from mxsync.emulator.routes import catalog, control, credentials, settings, system, xai_standin
 from mxsync.emulator.routes.context import EmulatorContext
 from mxsync.emulator.store import ApiError, World
 
@@ -37,6 +37,7 @@ def build_app(ctx: EmulatorContext) -> FastAPI:
     mount(system.router(ctx))
     mount(credentials.router(ctx))
     mount(catalog.router(ctx))
+    mount(settings.router(ctx))
     mount(xai_standin.router(ctx))
     mount(control.router(ctx))
     app.state.route_list = routes

@@ -153,6 +153,17 @@ class Org:
     id: str
     name: str
     created_at: str = field(default_factory=now_iso)
+    # `GET /organizations/settings`: the models members see, per integration (an integration
+    # that is absent shows the provider's full list), and the Assistant's model and credential.
+    llm_model_visibility: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    composer_llm: dict[str, Any] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "llm_model_visibility": {k: [dict(m) for m in v]
+                                     for k, v in self.llm_model_visibility.items()},
+            "composer_llm": dict(self.composer_llm) if self.composer_llm else None,
+        }
 
 
 @dataclass
@@ -244,9 +255,11 @@ class World:
         self.has_rate_limits = any(u.rate_limit_per_minute for u in self.users.values())
         for raw in doc.get("orgs") or []:
             org_id = str(raw["id"])
-            self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
+            org = self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
             for cred in raw.get("credentials") or []:
                 self._load_credential(org_id, cred)
+            if raw.get("settings") is not None:
+                _load_settings(org, raw["settings"])
         xai = doc.get("xai") or {}
         self.invalid_xai_keys.update(str(k) for k in xai.get("invalid_keys") or [])
         self.save()
@@ -446,6 +459,52 @@ class World:
         del self.by_org[org_id][credential_id]
         self.save()
 
+    # -- org settings -------------------------------------------------------
+    def set_model_visibility(self, org_id: str, integration_name: str,
+                             models: list[dict[str, Any]]) -> dict[str, Any]:
+        """Only models of the provider's catalog, each once; `[]` = back to the full list."""
+        catalog = {m["id"]: m for m in llm_catalog(integration_name)}
+        ids = [str(m.get("id")) for m in models]
+        unknown = [i for i in ids if i not in catalog]
+        if unknown:
+            raise ApiError(400, f"Unknown model(s) for {integration_name}: {', '.join(unknown)}; "
+                                f"known: {', '.join(catalog) or 'none'}")
+        if len(set(ids)) != len(ids):
+            raise ApiError(400, "Each model may be listed only once")
+        org = self.orgs[org_id]
+        if models:
+            org.llm_model_visibility[integration_name] = [
+                {"id": m["id"], "display_name": m.get("display_name")
+                 or catalog[m["id"]]["display_name"]} for m in models]
+        else:
+            org.llm_model_visibility.pop(integration_name, None)
+        self.save()
+        return {"llm_model_visibility": org.settings()["llm_model_visibility"]}
+
+    def set_composer_llm(self, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The Assistant's model must be in the catalog; its credential, when given, one of
+        this org's credentials of that integration."""
+        integration_name = body["integration_name"]
+        catalog = {m["id"] for m in llm_catalog(integration_name)}
+        if body["model_id"] not in catalog:
+            raise ApiError(400, f"Unknown model for {integration_name}: {body['model_id']}")
+        credential_id = body.get("credential_id")
+        if credential_id is not None:
+            cred = self.credentials.get(credential_id)
+            if cred is None or cred.organization_id != org_id \
+                    or cred.integration_name != integration_name:
+                raise ApiError(400, f"credential_id {credential_id} is not a "
+                                    f"{integration_name} credential of this organization")
+        org = self.orgs[org_id]
+        org.composer_llm = {
+            "integration_name": integration_name,
+            "provider_id": body["provider_id"],
+            "model_id": body["model_id"],
+            "credential_id": credential_id,
+        }
+        self.save()
+        return {"composer_llm": dict(org.composer_llm)}
+
     def set_default(self, org_id: str, credential_id: str,
                     origin: Origin | None = None) -> Credential:
         cred = self.get_credential(org_id, credential_id)
@@ -456,6 +515,41 @@ class World:
             record(cred, "default_set", origin, {"is_default": {"old": False, "new": True}})
             self.save()
         return cred
+
+
+def llm_catalog(integration_name: str) -> list[dict[str, Any]]:
+    """The models of an LLM provider's catalog; 400 for a name that is not an LLM provider."""
+    info = INTEGRATIONS.get(integration_name)
+    if info is None or info["integration_type"] != "llm":
+        raise ApiError(400, f"Unknown LLM integration: {integration_name}")
+    return XAI_MODELS if integration_name == "xai" else []
+
+
+def _load_settings(org: Org, raw: Any) -> None:
+    """A fixture org's `settings`, in the shape GET /organizations/settings answers. Loaded
+    as given, unchecked against the catalog or the credentials: a fixture may describe a
+    pin left dangling or a model the catalog has since dropped."""
+    where = f"org {org.id}: settings"
+    if not isinstance(raw, dict):
+        raise FixtureError(f"{where} must be a mapping")
+    visibility = raw.get("llm_model_visibility") or {}
+    if not isinstance(visibility, dict):
+        raise FixtureError(f"{where}.llm_model_visibility must map integrations to model lists")
+    for name, models in visibility.items():
+        if not isinstance(models, list) or not all(isinstance(m, dict) and m.get("id")
+                                                   for m in models):
+            raise FixtureError(f"{where}.llm_model_visibility.{name} must be a list of {{id, "
+                               "display_name}}")
+        if models:
+            org.llm_model_visibility[str(name)] = [
+                {"id": str(m["id"]), "display_name": m.get("display_name")} for m in models]
+    if "composer_llm" in raw:
+        composer = raw["composer_llm"]
+        if composer is not None and not isinstance(composer, dict):
+            raise FixtureError(f"{where}.composer_llm must be a mapping or null")
+        org.composer_llm = None if composer is None else {
+            key: composer.get(key)
+            for key in ("integration_name", "provider_id", "model_id", "credential_id")}
 
 
 def record(cred: Credential, event_type: str, origin: Origin, changes: dict[str, Any]) -> None:
