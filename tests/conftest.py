@@ -100,7 +100,11 @@ class OrgFactory:
         role: str = "owner",
         extra_memberships: dict[str, str] | None = None,
         invalid_keys: list[str] | None = None,
+        user_fields: dict[str, Any] | None = None,
+        org_fields: dict[str, Any] | None = None,
     ) -> TestOrg:
+        """`user_fields` (e.g. `rate_limit_per_minute`) go on the org's owner token,
+        `org_fields` (e.g. `settings`) on the org, as in a fixture file."""
         org_id = f"org-{uuid.uuid4().hex[:12]}"
         token = f"mx_live_test_{uuid.uuid4().hex}"
         doc = {
@@ -109,8 +113,10 @@ class OrgFactory:
                 "id": f"u-{org_id}",
                 "email": f"{org_id}@example.com",
                 "memberships": {org_id: role, **(extra_memberships or {})},
+                **(user_fields or {}),
             }],
-            "orgs": [{"id": org_id, "name": org_id, "credentials": credentials or []}],
+            "orgs": [{"id": org_id, "name": org_id, "credentials": credentials or [],
+                      **(org_fields or {})}],
             "xai": {"invalid_keys": invalid_keys or []},
         }
         httpx.post(f"{self.url}/_emulator/world", json=doc).raise_for_status()

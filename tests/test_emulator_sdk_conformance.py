@@ -9,13 +9,16 @@ import modulex
 import pytest
 from modulex import _exceptions as sdk_errors
 from modulex.types.credentials import (
+    AuditEntry,
     CredentialDetailResponse,
     CredentialResponse,
+    CredentialUsageStats,
 )
 from modulex.types.credentials import (
     TestTemporaryCredentialResponse as TempTestResponse,
 )
 from modulex.types.integrations import IntegrationDetail
+from modulex.types.system import SystemHealthResponse
 
 from tests.conftest import OrgFactory, fake_key
 
@@ -81,5 +84,35 @@ def test_sdk_round_trip(new_org: OrgFactory) -> None:
                                    base_url=org.url) as sdk:
             with pytest.raises(sdk_errors.AuthenticationError):
                 await sdk.credentials.list()
+
+    asyncio.run(scenario())
+
+
+def test_sdk_parses_health_usage_and_audit(new_org: OrgFactory) -> None:
+    """The SDK's own models read /system/health, /credentials/{id}/usage and /audit."""
+    org = new_org(credentials=[{
+        "integration_name": "xai", "display_name": "used", "api_key": fake_key(),
+        "usage": {"total_calls": 4, "successful_calls": 3, "failed_calls": 1,
+                  "action_breakdown": {"chat": 4}}}])
+    cid = org.xai()[0]["credential_id"]
+
+    async def scenario() -> None:
+        async with modulex.Modulex(api_key=org.token, organization_id=org.id,
+                                   base_url=org.url) as sdk:
+            health = await sdk.system.health()
+            assert isinstance(health, SystemHealthResponse) and health.status == "healthy"
+            assert health.service and health.version
+
+            usage = await sdk.credentials.usage(cid, start_date="2026-01-01T00:00:00Z")
+            assert isinstance(usage, CredentialUsageStats)
+            assert (usage.total_calls, usage.successful_calls, usage.failed_calls) == (4, 3, 1)
+            assert usage.action_breakdown == {"chat": 4}
+            assert usage.start_date == "2026-01-01T00:00:00Z" and usage.end_date
+
+            await sdk.credentials.update(cid, display_name="renamed")
+            entries = await sdk.credentials.audit(cid, limit=10)
+            assert all(isinstance(e, AuditEntry) for e in entries)
+            assert entries[0].event_type == "updated" and entries[0].credential_id == cid
+            assert entries[0].changes == {"display_name": {"old": "used", "new": "renamed"}}
 
     asyncio.run(scenario())

@@ -460,10 +460,21 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
               help="Send key tests to this xAI-compatible URL instead of the built-in stand-in.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--rate-limit", type=click.IntRange(min=1), metavar="RPM",
+              help="Requests per minute for every token without its own rate_limit_per_minute "
+                   "(default: unlimited).")
+@click.option("--rate-window-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Test only: the sliding window the limits apply to.")
+@click.option("--retry-after-format", type=click.Choice(["seconds", "http-date"]),
+              default="seconds", show_default=True, help="How a 429 says when to come back.")
+@click.option("--max-page-size", type=click.IntRange(min=1), metavar="N",
+              help="Answer at most N credentials per page, whatever limit is asked "
+                   "(a service may cap pages; total_count still counts all).")
 @handle_errors
 def emulator(host: str, port: int, fixture: Path | None, state: Path | None, latency_ms: float,
              faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
-             log_level: str) -> None:
+             log_level: str, rate_limit: int | None, rate_window_s: float,
+             retry_after_format: str, max_page_size: int | None) -> None:
     """Serve a local ModuleX API that follows the contract, for offline use and CI.
 
     Prints the base URL it serves as one line on stdout when ready.
@@ -478,6 +489,8 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
     serve_forever(EmulatorOptions(
         host=host, port=port, fixture=fixture, state=state, latency_ms=latency_ms, faults=rates,
         seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, log_level=log_level,
+        rate_limit=rate_limit, rate_window_s=rate_window_s, retry_after_format=retry_after_format,
+        max_page_size=max_page_size,
     ))
 
 

@@ -76,6 +76,7 @@ class Stats:
     routes: Counter[str] = field(default_factory=Counter)
     orgs: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)  # answers sent, by HTTP status
     xai_calls: int = 0
 
     def snapshot(self) -> dict[str, Any]:
@@ -84,6 +85,7 @@ class Stats:
             "routes": dict(sorted(self.routes.items())),
             "orgs": dict(sorted(self.orgs.items())),
             "faults": dict(sorted(self.faults.items())),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "xai_calls": self.xai_calls,
         }
 
@@ -91,19 +93,22 @@ class Stats:
         self.routes.clear()
         self.orgs.clear()
         self.faults.clear()
+        self.statuses.clear()
         self.xai_calls = 0
 
 
 class FaultLayer:
     """The ASGI app the server runs: counts, delays and faults, then calls the API."""
 
-    def __init__(self, app: Any, latency_ms: float = 0.0, plan: FaultPlan | None = None) -> None:
+    def __init__(self, app: Any, latency_ms: float = 0.0, plan: FaultPlan | None = None,
+                 routes: list[Any] | None = None) -> None:
         self.app = app
         self.latency_s = latency_ms / 1000.0
         self.global_plan = plan
         self.org_plans: dict[str, FaultPlan] = {}
         self.stats = Stats()
-        self._routes = [r for r in getattr(app, "routes", []) if hasattr(r, "path_format")]
+        # The API's routes, whose templates key the stats (`GET /credentials/{credential_id}`).
+        self._routes = [r for r in (routes or []) if hasattr(r, "path_format")]
 
     def template(self, scope: dict[str, Any]) -> str:
         from starlette.routing import Match
@@ -127,11 +132,18 @@ class FaultLayer:
             await asyncio.sleep(self.latency_s)
         plan = self.org_plans.get(org or "") or self.global_plan
         kind = plan.draw(method) if plan else None
+        statuses = self.stats.statuses
         if kind is None:
-            await self.app(scope, receive, send)
+            async def counted(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] += 1
+                await send(message)
+
+            await self.app(scope, receive, counted)
             return
         self.stats.faults[kind] += 1
         if kind in _STATUS_TEXT:
+            statuses[int(kind)] += 1
             await _answer_error(send, int(kind), _STATUS_TEXT[kind])
         elif kind == "reset":
             await _drop_connection(send, receive)
@@ -148,6 +160,8 @@ class FaultLayer:
             await self.app(scope, receive, hold)
             await asyncio.sleep(plan.hold_s)
             for message in held:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] += 1
                 await send(message)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mxsync.emulator.faults import FaultPlan
-from mxsync.emulator.store import World
+from mxsync.emulator.store import FixtureError, World
+from mxsync.errors import MxsyncError
 
 
 @dataclass
@@ -28,6 +29,10 @@ class EmulatorOptions:
     hold_s: float = 30.0
     xai_upstream: str | None = None
     log_level: str = "warning"
+    rate_limit: int | None = None  # requests per window for tokens without their own limit
+    rate_window_s: float = 60.0
+    retry_after_format: str = "seconds"  # or "http-date"
+    max_page_size: int | None = None  # cap credential pages below the limit asked
 
 
 def load_world(options: EmulatorOptions) -> World:
@@ -40,7 +45,13 @@ def load_world(options: EmulatorOptions) -> World:
             import yaml
 
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            world.merge_fixture(yaml.load(options.fixture.read_text(encoding="utf-8"), Loader=loader) or {})
+            doc = yaml.load(options.fixture.read_text(encoding="utf-8"), Loader=loader) or {}
+            try:
+                world.merge_fixture(doc)
+            except FixtureError as exc:
+                raise MxsyncError(f"{options.fixture}: {exc}",
+                                  hint="fix the fixture; `mxsync emulator --print-fixture` "
+                                       "shows the format") from None
     world.state_file = options.state
     world.save()
     return world
@@ -64,13 +75,19 @@ def _server(options: EmulatorOptions, world: World) -> tuple[Any, socket.socket]
     import uvicorn
 
     from mxsync.emulator.app import build_asgi
+    from mxsync.emulator.ratelimit import RateLimitOptions
 
     plan = None
     if options.faults:
         plan = FaultPlan(rates=options.faults, seed=options.seed, hold_s=options.hold_s)
-    asgi = build_asgi(
-        world, latency_ms=options.latency_ms, plan=plan, xai_upstream=options.xai_upstream
+    limits = RateLimitOptions(
+        per_minute=options.rate_limit,
+        window_s=options.rate_window_s,
+        retry_after_format="http-date" if options.retry_after_format == "http-date" else "seconds",
     )
+    asgi = build_asgi(world, latency_ms=options.latency_ms, plan=plan,
+                      xai_upstream=options.xai_upstream, limits=limits,
+                      max_page_size=options.max_page_size)
     config = uvicorn.Config(
         asgi,
         http="h11",  # the fault layer drops connections through h11's transport

@@ -26,6 +26,10 @@ DEFAULT_XAI_BASE_URL = "https://api.x.ai/v1"
 MANAGE_ROLES = frozenset({"owner", "admin"})
 
 
+class FixtureError(ValueError):
+    """A fixture (file or `POST /_emulator/world`) that does not describe a possible world."""
+
+
 class ApiError(Exception):
     """An answer of the service in FastAPI's shape: status + `{"detail": ...}`."""
 
@@ -127,6 +131,21 @@ class User:
     email: str
     memberships: dict[str, str] = field(default_factory=dict)
     username: str | None = None
+    # The API key's own limit; None = the emulator's `--rate-limit` (default: unlimited).
+    rate_limit_per_minute: int | None = None
+    # Test-only: the window the limit applies to; None = `--rate-window-s` (default 60).
+    rate_limit_window_s: float | None = None
+    # An API key locked to one organization: any other X-Organization-ID gets 403.
+    locked_to_org: str | None = None
+
+
+@dataclass
+class Origin:
+    """Who made a change, for the credential's audit log."""
+
+    user_id: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass
@@ -134,6 +153,17 @@ class Org:
     id: str
     name: str
     created_at: str = field(default_factory=now_iso)
+    # `GET /organizations/settings`: the models members see, per integration (an integration
+    # that is absent shows the provider's full list), and the Assistant's model and credential.
+    llm_model_visibility: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    composer_llm: dict[str, Any] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "llm_model_visibility": {k: [dict(m) for m in v]
+                                     for k, v in self.llm_model_visibility.items()},
+            "composer_llm": dict(self.composer_llm) if self.composer_llm else None,
+        }
 
 
 @dataclass
@@ -154,6 +184,10 @@ class Credential:
     metadata: dict[str, Any] | None
     created_by: str | None
     created_by_email: str | None
+    # How the credential fared in real calls: {total_calls, successful_calls, failed_calls,
+    # action_breakdown}; None = never used. Only a fixture sets it: the emulator makes no calls.
+    usage: dict[str, Any] | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)  # oldest first
 
     def public(self) -> dict[str, Any]:
         """`CredentialResponse`: everything but the secret."""
@@ -194,6 +228,9 @@ class World:
         self.by_org: dict[str, dict[str, Credential]] = {}  # org -> id -> credential, ordered
         self.invalid_xai_keys: set[str] = set()
         self.state_file: Path | None = None
+        # True once any user has a rate limit: lets the rate-limit layer skip all work
+        # for a world where nobody is limited.
+        self.has_rate_limits = False
 
     # -- loading and saving -------------------------------------------------
     def merge_fixture(self, doc: dict[str, Any]) -> None:
@@ -207,12 +244,22 @@ class World:
                 username=raw.get("username"),
             )
             user.memberships.update({str(k): str(v) for k, v in (raw.get("memberships") or {}).items()})
+            if "rate_limit_per_minute" in raw:
+                user.rate_limit_per_minute = _positive(raw, "rate_limit_per_minute", int)
+            if "rate_limit_window_s" in raw:
+                user.rate_limit_window_s = _positive(raw, "rate_limit_window_s", float)
+            if "locked_to_org" in raw:
+                locked = raw["locked_to_org"]
+                user.locked_to_org = None if locked is None else str(locked)
             self.users[token] = user
+        self.has_rate_limits = any(u.rate_limit_per_minute for u in self.users.values())
         for raw in doc.get("orgs") or []:
             org_id = str(raw["id"])
-            self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
+            org = self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
             for cred in raw.get("credentials") or []:
                 self._load_credential(org_id, cred)
+            if raw.get("settings") is not None:
+                _load_settings(org, raw["settings"])
         xai = doc.get("xai") or {}
         self.invalid_xai_keys.update(str(k) for k in xai.get("invalid_keys") or [])
         self.save()
@@ -238,9 +285,13 @@ class World:
             metadata=raw.get("metadata"),
             created_by=raw.get("created_by"),
             created_by_email=raw.get("created_by_email"),
+            usage=_usage(raw.get("usage"), org_id),
         )
         self._add(cred)
-        if raw.get("is_default") or not self._others(cred):
+        # To the letter: `is_default: false` everywhere is an org without a default (as after
+        # deleting it). Only a credential that does not say is promoted, and only when it is
+        # its integration's first, as the service does on create.
+        if raw.get("is_default") or ("is_default" not in raw and not self._others(cred)):
             self._make_default(cred)
 
     def to_json(self) -> dict[str, Any]:
@@ -255,6 +306,7 @@ class World:
     def from_json(cls, doc: dict[str, Any]) -> World:
         world = cls()
         world.users = {u["token"]: User(**u) for u in doc.get("users", [])}
+        world.has_rate_limits = any(u.rate_limit_per_minute for u in world.users.values())
         world.orgs = {o["id"]: Org(**o) for o in doc.get("orgs", [])}
         for raw in doc.get("credentials", []):
             world._add(Credential(**raw))
@@ -294,6 +346,8 @@ class World:
         """Credential and catalog calls: an org header, and owner/admin in that org."""
         if not org_id:
             raise ApiError(401, "X-Organization-ID header is required")
+        if user.locked_to_org is not None and org_id != user.locked_to_org:
+            raise ApiError(403, "This API key is locked to another organization")
         role = user.memberships.get(org_id)
         if role not in MANAGE_ROLES:
             raise ApiError(
@@ -314,11 +368,13 @@ class World:
             if c.integration_name == cred.integration_name and c.credential_id != cred.credential_id
         ]
 
-    def _make_default(self, cred: Credential) -> None:
+    def _make_default(self, cred: Credential, origin: Origin | None = None) -> None:
         for other in self._others(cred):
             if other.is_default:
                 other.is_default = False
                 other.updated_at = now_iso()
+                if origin is not None:
+                    record(other, "default_unset", origin, {"is_default": {"old": True, "new": False}})
         cred.is_default = True
 
     def list_credentials(
@@ -337,7 +393,8 @@ class World:
             raise ApiError(404, "Credential not found")
         return cred
 
-    def create_credential(self, org_id: str, user: User, body: dict[str, Any]) -> Credential:
+    def create_credential(self, org_id: str, user: User, body: dict[str, Any],
+                          origin: Origin | None = None) -> Credential:
         name = body["integration_name"]
         info = INTEGRATIONS.get(name)
         if info is None:
@@ -372,18 +429,27 @@ class World:
             created_by_email=user.email,
         )
         self._add(cred)
+        origin = origin or Origin(user_id=user.id)
+        record(cred, "created", origin, {"display_name": cred.display_name,
+                                         "integration_name": name, "auth_type": auth_type})
         if body.get("make_default") or not self._others(cred):
-            self._make_default(cred)
+            self._make_default(cred, origin)
+            record(cred, "default_set", origin, {"is_default": {"old": False, "new": True}})
         self.save()
         return cred
 
-    def update_credential(self, org_id: str, credential_id: str, body: dict[str, Any]) -> Credential:
+    def update_credential(self, org_id: str, credential_id: str, body: dict[str, Any],
+                          origin: Origin | None = None) -> Credential:
         cred = self.get_credential(org_id, credential_id)
+        changes: dict[str, Any] = {}
         if body.get("display_name") is not None:
+            changes["display_name"] = {"old": cred.display_name, "new": body["display_name"]}
             cred.display_name = body["display_name"]
         if body.get("metadata") is not None:
+            changes["metadata"] = {"old": cred.metadata, "new": body["metadata"]}
             cred.metadata = body["metadata"]  # replaced whole, not merged
         cred.updated_at = now_iso()
+        record(cred, "updated", origin or Origin(), changes)
         self.save()
         return cred
 
@@ -393,13 +459,151 @@ class World:
         del self.by_org[org_id][credential_id]
         self.save()
 
-    def set_default(self, org_id: str, credential_id: str) -> Credential:
+    # -- org settings -------------------------------------------------------
+    def set_model_visibility(self, org_id: str, integration_name: str,
+                             models: list[dict[str, Any]]) -> dict[str, Any]:
+        """Only models of the provider's catalog, each once; `[]` = back to the full list."""
+        catalog = {m["id"]: m for m in llm_catalog(integration_name)}
+        ids = [str(m.get("id")) for m in models]
+        unknown = [i for i in ids if i not in catalog]
+        if unknown:
+            raise ApiError(400, f"Unknown model(s) for {integration_name}: {', '.join(unknown)}; "
+                                f"known: {', '.join(catalog) or 'none'}")
+        if len(set(ids)) != len(ids):
+            raise ApiError(400, "Each model may be listed only once")
+        org = self.orgs[org_id]
+        if models:
+            org.llm_model_visibility[integration_name] = [
+                {"id": m["id"], "display_name": m.get("display_name")
+                 or catalog[m["id"]]["display_name"]} for m in models]
+        else:
+            org.llm_model_visibility.pop(integration_name, None)
+        self.save()
+        return {"llm_model_visibility": org.settings()["llm_model_visibility"]}
+
+    def set_composer_llm(self, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The Assistant's model must be in the catalog; its credential, when given, one of
+        this org's credentials of that integration."""
+        integration_name = body["integration_name"]
+        catalog = {m["id"] for m in llm_catalog(integration_name)}
+        if body["model_id"] not in catalog:
+            raise ApiError(400, f"Unknown model for {integration_name}: {body['model_id']}")
+        credential_id = body.get("credential_id")
+        if credential_id is not None:
+            cred = self.credentials.get(credential_id)
+            if cred is None or cred.organization_id != org_id \
+                    or cred.integration_name != integration_name:
+                raise ApiError(400, f"credential_id {credential_id} is not a "
+                                    f"{integration_name} credential of this organization")
+        org = self.orgs[org_id]
+        org.composer_llm = {
+            "integration_name": integration_name,
+            "provider_id": body["provider_id"],
+            "model_id": body["model_id"],
+            "credential_id": credential_id,
+        }
+        self.save()
+        return {"composer_llm": dict(org.composer_llm)}
+
+    def set_default(self, org_id: str, credential_id: str,
+                    origin: Origin | None = None) -> Credential:
         cred = self.get_credential(org_id, credential_id)
         if not cred.is_default:
-            self._make_default(cred)
+            origin = origin or Origin()
+            self._make_default(cred, origin)
             cred.updated_at = now_iso()
+            record(cred, "default_set", origin, {"is_default": {"old": False, "new": True}})
             self.save()
         return cred
+
+
+def llm_catalog(integration_name: str) -> list[dict[str, Any]]:
+    """The models of an LLM provider's catalog; 400 for a name that is not an LLM provider."""
+    info = INTEGRATIONS.get(integration_name)
+    if info is None or info["integration_type"] != "llm":
+        raise ApiError(400, f"Unknown LLM integration: {integration_name}")
+    return XAI_MODELS if integration_name == "xai" else []
+
+
+def _load_settings(org: Org, raw: Any) -> None:
+    """A fixture org's `settings`, in the shape GET /organizations/settings answers. Loaded
+    as given, unchecked against the catalog or the credentials: a fixture may describe a
+    pin left dangling or a model the catalog has since dropped."""
+    where = f"org {org.id}: settings"
+    if not isinstance(raw, dict):
+        raise FixtureError(f"{where} must be a mapping")
+    visibility = raw.get("llm_model_visibility") or {}
+    if not isinstance(visibility, dict):
+        raise FixtureError(f"{where}.llm_model_visibility must map integrations to model lists")
+    for name, models in visibility.items():
+        if not isinstance(models, list) or not all(isinstance(m, dict) and m.get("id")
+                                                   for m in models):
+            raise FixtureError(f"{where}.llm_model_visibility.{name} must be a list of {{id, "
+                               "display_name}}")
+        if models:
+            org.llm_model_visibility[str(name)] = [
+                {"id": str(m["id"]), "display_name": m.get("display_name")} for m in models]
+    if "composer_llm" in raw:
+        composer = raw["composer_llm"]
+        if composer is not None and not isinstance(composer, dict):
+            raise FixtureError(f"{where}.composer_llm must be a mapping or null")
+        org.composer_llm = None if composer is None else {
+            key: composer.get(key)
+            for key in ("integration_name", "provider_id", "model_id", "credential_id")}
+
+
+def record(cred: Credential, event_type: str, origin: Origin, changes: dict[str, Any]) -> None:
+    """One audit entry in the SDK's `AuditEntry` shape. `changes` never holds `auth_data`."""
+    cred.audit.append({
+        "id": str(uuid.uuid4()),
+        "credential_id": cred.credential_id,
+        "event_type": event_type,
+        "user_id": origin.user_id,
+        "changes": changes,
+        "ip_address": origin.ip_address,
+        "user_agent": origin.user_agent,
+        "timestamp": now_iso(),
+    })
+
+
+USAGE_COUNTS = ("total_calls", "successful_calls", "failed_calls")
+
+
+def _usage(raw: Any, org_id: str) -> dict[str, Any] | None:
+    """A fixture credential's `usage`: whole counts; `total_calls` defaults to the sum."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FixtureError(f"org {org_id}: a credential's usage must be a mapping of "
+                           f"{', '.join(USAGE_COUNTS)}")
+    counts: dict[str, Any] = {}
+    for name in USAGE_COUNTS[1:]:
+        value = raw.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FixtureError(f"org {org_id}: usage.{name} must be a whole number >= 0")
+        counts[name] = value
+    total = raw.get("total_calls", counts["successful_calls"] + counts["failed_calls"])
+    if isinstance(total, bool) or not isinstance(total, int) \
+            or total < counts["successful_calls"] + counts["failed_calls"]:
+        raise FixtureError(f"org {org_id}: usage.total_calls must be a whole number, at least "
+                           "successful_calls + failed_calls")
+    breakdown = raw.get("action_breakdown") or {}
+    if not isinstance(breakdown, dict):
+        raise FixtureError(f"org {org_id}: usage.action_breakdown must be a mapping")
+    return {"total_calls": total, **counts,
+            "action_breakdown": {str(k): int(v) for k, v in breakdown.items()}}
+
+
+def _positive(raw: dict[str, Any], name: str, kind: type[int] | type[float]) -> Any:
+    """A user's limit field: a positive number, or null for the emulator's default."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
+            or (kind is int and not float(value).is_integer()):
+        raise FixtureError(f"user {raw.get('id') or '?'}: {name} must be a positive "
+                           f"{'whole ' if kind is int else ''}number or null, not {value!r}")
+    return kind(value)
 
 
 def detect_auth_type(auth_data: dict[str, Any], given: str | None) -> str:
