@@ -23,7 +23,7 @@ from mxsync.emulator.store import (
     check_xai_auth_data,
     detect_auth_type,
 )
-from mxsync.emulator.xai import run_key_test, standin_completion
+from mxsync.emulator.xai import run_key_test, standin_router
 
 
 class CreateBody(BaseModel):
@@ -237,7 +237,7 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
 
     async def _test_key(api_key: str, base_url: str | None) -> dict[str, Any]:
         layer_ref["layer"].stats.xai_calls += 1
-        return await run_key_test(api_key, base_url, xai_upstream, world.invalid_xai_keys)
+        return await run_key_test(api_key, base_url, xai_upstream, world.xai)
 
     # -- integration catalog ----------------------------------------------------
     def provider_summary(name: str) -> dict[str, Any]:
@@ -289,17 +289,8 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
             raise ApiError(404, "Tool not found")
         return {"name": name, "display_name": info["display_name"], "integration_type": "tool"}
 
-    # -- the xAI stand-in (OpenAI-compatible) -------------------------------------
-    @app.post("/v1/chat/completions")
-    async def xai_standin(request: Request) -> JSONResponse:
-        auth = request.headers.get("authorization", "")
-        key = auth[7:] if auth.lower().startswith("bearer ") else None
-        try:
-            body = await request.json()
-        except ValueError:
-            body = {}
-        status, answer = standin_completion(key, world.invalid_xai_keys, body.get("model", ""))
-        return JSONResponse(answer, status_code=status)
+    # -- xAI: the inference stand-in ----------------------------------------------------
+    app.include_router(standin_router(world.xai))
 
     # -- /_emulator: outside the contract, for tests and benchmarks ---------------
     @app.get("/_emulator/stats")

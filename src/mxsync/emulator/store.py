@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mxsync.emulator.xai_world import XaiWorld
+
 XAI_KEY_RE = re.compile(r"^xai-[a-zA-Z0-9\-_]{20,}$")
 BASE_URL_RE = re.compile(r"^https?://.*")
 DEFAULT_XAI_BASE_URL = "https://api.x.ai/v1"
@@ -192,7 +194,7 @@ class World:
         self.orgs: dict[str, Org] = {}
         self.credentials: dict[str, Credential] = {}  # by id, insertion-ordered
         self.by_org: dict[str, dict[str, Credential]] = {}  # org -> id -> credential, ordered
-        self.invalid_xai_keys: set[str] = set()
+        self.xai = XaiWorld()
         self.state_file: Path | None = None
 
     # -- loading and saving -------------------------------------------------
@@ -213,8 +215,7 @@ class World:
             self.orgs.setdefault(org_id, Org(id=org_id, name=str(raw.get("name") or org_id)))
             for cred in raw.get("credentials") or []:
                 self._load_credential(org_id, cred)
-        xai = doc.get("xai") or {}
-        self.invalid_xai_keys.update(str(k) for k in xai.get("invalid_keys") or [])
+        self.xai.merge(doc.get("xai") or {})
         self.save()
 
     def _load_credential(self, org_id: str, raw: dict[str, Any]) -> None:
@@ -248,7 +249,7 @@ class World:
             "users": [asdict(u) for u in self.users.values()],
             "orgs": [asdict(o) for o in self.orgs.values()],
             "credentials": [asdict(c) for c in self.credentials.values()],
-            "invalid_xai_keys": sorted(self.invalid_xai_keys),
+            "xai": self.xai.to_json(),
         }
 
     @classmethod
@@ -258,7 +259,7 @@ class World:
         world.orgs = {o["id"]: Org(**o) for o in doc.get("orgs", [])}
         for raw in doc.get("credentials", []):
             world._add(Credential(**raw))
-        world.invalid_xai_keys = set(doc.get("invalid_xai_keys", []))
+        world.xai = XaiWorld.from_json(doc.get("xai") or {})
         return world
 
     def save(self) -> None:
