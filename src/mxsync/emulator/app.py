@@ -23,7 +23,8 @@ from mxsync.emulator.store import (
     check_xai_auth_data,
     detect_auth_type,
 )
-from mxsync.emulator.xai import run_key_test, standin_router
+from mxsync.emulator.xai import add_standin, run_key_test
+from mxsync.emulator.xai_management import add_management_api, management_scope
 
 
 class CreateBody(BaseModel):
@@ -289,8 +290,9 @@ def build_app(world: World, xai_upstream: str | None = None) -> FastAPI:
             raise ApiError(404, "Tool not found")
         return {"name": name, "display_name": info["display_name"], "integration_type": "tool"}
 
-    # -- xAI: the inference stand-in ----------------------------------------------------
-    app.include_router(standin_router(world.xai))
+    # -- xAI: the inference stand-in and the Management API -------------------------
+    add_standin(app, world.xai)
+    add_management_api(app, world.xai, save=world.save)
 
     # -- /_emulator: outside the contract, for tests and benchmarks ---------------
     @app.get("/_emulator/stats")
@@ -338,6 +340,6 @@ def build_asgi(
     xai_upstream: str | None = None,
 ) -> FaultLayer:
     app = build_app(world, xai_upstream)
-    layer = FaultLayer(app, latency_ms=latency_ms, plan=plan)
+    layer = FaultLayer(app, latency_ms=latency_ms, plan=plan, scope_of=management_scope(world.xai))
     app.state.attach(layer)
     return layer

@@ -27,6 +27,7 @@ class EmulatorOptions:
     seed: int | None = None
     hold_s: float = 30.0
     xai_upstream: str | None = None
+    xai_propagation_s: float = 0.0
     log_level: str = "warning"
 
 
@@ -42,6 +43,7 @@ def load_world(options: EmulatorOptions) -> World:
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
             world.merge_fixture(yaml.load(options.fixture.read_text(encoding="utf-8"), Loader=loader) or {})
     world.state_file = options.state
+    world.xai.propagation_s = options.xai_propagation_s
     world.save()
     return world
 

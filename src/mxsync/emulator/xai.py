@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mxsync.emulator.store import DEFAULT_XAI_BASE_URL, XAI_KEY_RE, now_iso
@@ -139,15 +139,14 @@ def standin_key_info(world: XaiWorld, api_key: str | None, now: float) -> tuple[
     }
 
 
-def standin_router(world: XaiWorld) -> APIRouter:
-    """The stand-in's routes (`/v1/...`), mounted at the root of the emulator's app."""
-    router = APIRouter()
+def add_standin(app: FastAPI | APIRouter, world: XaiWorld) -> None:
+    """Add the stand-in's routes (`/v1/...`) at the root of the emulator's app."""
 
     def bearer(request: Request) -> str | None:
         auth = request.headers.get("authorization", "")
         return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
-    @router.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> JSONResponse:
         try:
             body = await request.json()
@@ -157,12 +156,10 @@ def standin_router(world: XaiWorld) -> APIRouter:
         status, answer = standin_completion(world, bearer(request), str(model), time.time())
         return JSONResponse(answer, status_code=status)
 
-    @router.get("/v1/api-key")
+    @app.get("/v1/api-key")
     async def api_key_info(request: Request) -> JSONResponse:
         status, answer = standin_key_info(world, bearer(request), time.time())
         return JSONResponse(answer, status_code=status)
-
-    return router
 
 
 def _reason(answer: Any, api_key: str) -> str:

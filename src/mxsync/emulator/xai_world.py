@@ -182,8 +182,6 @@ class XaiWorld:
             for team_id in key.teams:
                 self.teams.setdefault(team_id, Team(id=team_id, name=team_id))
             self.management_keys[token] = key
-        if doc.get("propagation_s") is not None:
-            self.propagation_s = float(doc["propagation_s"])
 
     def to_json(self) -> dict[str, Any]:
         return {
