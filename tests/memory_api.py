@@ -35,8 +35,8 @@ class MemoryApi:
 
     async def test_key(self, token: Secret, org: str, key: Secret, base_url: str | None
                        ) -> dict[str, Any]:
-        valid = key.reveal() not in self.world.invalid_xai_keys
-        return {"is_valid": valid, "status_code": 200 if valid else 401, "message": ""}
+        valid = key.reveal() not in self.world.xai.invalid_keys
+        return {"is_valid": valid, "status_code": 200 if valid else 400, "message": ""}
 
     async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
                                 display_name: str, metadata: dict[str, Any], make_default: bool,

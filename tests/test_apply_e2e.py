@@ -165,7 +165,7 @@ def test_failed_key_test_in_a_replace_keeps_old_credential_and_default(
     before = org.xai()
     run = mxsync("apply", "-f", path, "--auto-approve", env=env_for(org, K=revoked))
     assert run.code == 1
-    assert "key test failed: xAI answered 401" in run.out
+    assert "key test failed: xAI answered 400" in run.out
     assert org.xai() == before  # the old credential is there, and still the default
     assert before[0]["is_default"]
 

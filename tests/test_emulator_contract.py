@@ -283,7 +283,7 @@ def test_test_temporary_valid_and_rejected(new_org: OrgFactory) -> None:
     assert body["test_endpoint"] == "https://api.x.ai/v1/chat/completions"
     assert body["integration_name"] == "xai" and body["auth_type"] == "api_key"
     assert bad.status_code == 200
-    assert bad.json()["is_valid"] is False and bad.json()["status_code"] == 401
+    assert bad.json()["is_valid"] is False and bad.json()["status_code"] == 400
     assert revoked not in bad.text
     assert gw.json()["test_endpoint"] == "https://gw.example.com/v1/chat/completions"
     assert org.xai() == []  # nothing stored

@@ -186,5 +186,5 @@ def test_xai_upstream_receives_the_key_test(emulator_url: str, new_org: OrgFacto
     finally:
         stop_emulator(emu)
     body = r.json()
-    assert body["is_valid"] is False and body["status_code"] == 401
+    assert body["is_valid"] is False and body["status_code"] == 400
     assert body["test_endpoint"] == f"{emulator_url}/v1/chat/completions"

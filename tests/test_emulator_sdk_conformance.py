@@ -57,7 +57,7 @@ def test_sdk_round_trip(new_org: OrgFactory) -> None:
             ok = await sdk.credentials.test_temporary("xai", "api_key", {"api_key": key})
             assert isinstance(ok, TempTestResponse) and ok.is_valid
             bad = await sdk.credentials.test_temporary("xai", "api_key", {"api_key": revoked})
-            assert not bad.is_valid and bad.status_code == 401
+            assert not bad.is_valid and bad.status_code == 400
 
             catalog = await sdk.integrations.llm_provider_detail("xai")
             assert isinstance(catalog, IntegrationDetail)

@@ -458,6 +458,8 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
               help="How long a 'timeout' fault holds the answer back.")
 @click.option("--xai-upstream", metavar="URL",
               help="Send key tests to this xAI-compatible URL instead of the built-in stand-in.")
+@click.option("--xai-propagation-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="How long a key minted through the xAI Management API takes to become usable.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--rate-limit", type=click.IntRange(min=1), metavar="RPM",
@@ -473,8 +475,8 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
 @handle_errors
 def emulator(host: str, port: int, fixture: Path | None, state: Path | None, latency_ms: float,
              faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
-             log_level: str, rate_limit: int | None, rate_window_s: float,
-             retry_after_format: str, max_page_size: int | None) -> None:
+             xai_propagation_s: float, log_level: str, rate_limit: int | None,
+             rate_window_s: float, retry_after_format: str, max_page_size: int | None) -> None:
     """Serve a local ModuleX API that follows the contract, for offline use and CI.
 
     Prints the base URL it serves as one line on stdout when ready.
@@ -488,9 +490,9 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
         raise click.BadParameter(str(exc), param_hint="--fault") from None
     serve_forever(EmulatorOptions(
         host=host, port=port, fixture=fixture, state=state, latency_ms=latency_ms, faults=rates,
-        seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, log_level=log_level,
-        rate_limit=rate_limit, rate_window_s=rate_window_s, retry_after_format=retry_after_format,
-        max_page_size=max_page_size,
+        seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, xai_propagation_s=xai_propagation_s,
+        log_level=log_level, rate_limit=rate_limit, rate_window_s=rate_window_s,
+        retry_after_format=retry_after_format, max_page_size=max_page_size,
     ))
 
 

@@ -17,6 +17,7 @@ from mxsync.emulator.ratelimit import RateLimitLayer, RateLimitOptions
 from mxsync.emulator.routes import catalog, control, credentials, settings, system, xai_standin
 from mxsync.emulator.routes.context import EmulatorContext
 from mxsync.emulator.store import ApiError, World
+from mxsync.emulator.xai_management import management_scope
 
 
 def build_app(ctx: EmulatorContext) -> FastAPI:
@@ -58,6 +59,7 @@ def build_asgi(
     ctx = EmulatorContext(world=world, xai_upstream=xai_upstream, max_page_size=max_page_size)
     app = build_app(ctx)
     limited = RateLimitLayer(app, world, limits or RateLimitOptions())
-    layer = FaultLayer(limited, latency_ms=latency_ms, plan=plan, routes=app.state.route_list)
+    layer = FaultLayer(limited, latency_ms=latency_ms, plan=plan, routes=app.state.route_list,
+                       scope_of=management_scope(world.xai))
     ctx.layer = layer
     return layer

@@ -17,6 +17,7 @@ import contextlib
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +102,11 @@ class FaultLayer:
     """The ASGI app the server runs: counts, delays and faults, then calls the API."""
 
     def __init__(self, app: Any, latency_ms: float = 0.0, plan: FaultPlan | None = None,
-                 routes: list[Any] | None = None) -> None:
+                 routes: list[Any] | None = None,
+                 scope_of: Callable[[dict[str, Any]], str | None] | None = None) -> None:
         self.app = app
+        # Who a request belongs to when it carries no org header (xAI Management API: its team).
+        self.scope_of = scope_of
         self.latency_s = latency_ms / 1000.0
         self.global_plan = plan
         self.org_plans: dict[str, FaultPlan] = {}
@@ -124,7 +128,7 @@ class FaultLayer:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        org = _header(scope, b"x-organization-id")
+        org = _header(scope, b"x-organization-id") or (self.scope_of and self.scope_of(scope))
         self.stats.routes[f"{method} {self.template(scope)}"] += 1
         if org:
             self.stats.orgs[org] += 1
@@ -144,7 +148,8 @@ class FaultLayer:
         self.stats.faults[kind] += 1
         if kind in _STATUS_TEXT:
             statuses[int(kind)] += 1
-            await _answer_error(send, int(kind), _STATUS_TEXT[kind])
+            await _answer_error(send, int(kind), _STATUS_TEXT[kind],
+                                xai=scope["path"].startswith("/xai-management"))
         elif kind == "reset":
             await _drop_connection(send, receive)
         elif kind == "lost-response":
@@ -176,8 +181,9 @@ async def _discard(message: dict[str, Any]) -> None:
     return None
 
 
-async def _answer_error(send: Any, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _answer_error(send: Any, status: int, detail: str, xai: bool = False) -> None:
+    """FastAPI's `{"detail"}`, or xAI's `{"code", "error"}` on the Management API's routes."""
+    body = json.dumps({"code": detail, "error": detail} if xai else {"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 429:
         headers.append((b"retry-after", b"1"))

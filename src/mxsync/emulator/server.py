@@ -28,6 +28,7 @@ class EmulatorOptions:
     seed: int | None = None
     hold_s: float = 30.0
     xai_upstream: str | None = None
+    xai_propagation_s: float = 0.0
     log_level: str = "warning"
     rate_limit: int | None = None  # requests per window for tokens without their own limit
     rate_window_s: float = 60.0
@@ -53,6 +54,7 @@ def load_world(options: EmulatorOptions) -> World:
                                   hint="fix the fixture; `mxsync emulator --print-fixture` "
                                        "shows the format") from None
     world.state_file = options.state
+    world.xai.propagation_s = options.xai_propagation_s
     world.save()
     return world
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mxsync.emulator.xai_world import XaiWorld
+
 XAI_KEY_RE = re.compile(r"^xai-[a-zA-Z0-9\-_]{20,}$")
 BASE_URL_RE = re.compile(r"^https?://.*")
 DEFAULT_XAI_BASE_URL = "https://api.x.ai/v1"
@@ -226,7 +228,7 @@ class World:
         self.orgs: dict[str, Org] = {}
         self.credentials: dict[str, Credential] = {}  # by id, insertion-ordered
         self.by_org: dict[str, dict[str, Credential]] = {}  # org -> id -> credential, ordered
-        self.invalid_xai_keys: set[str] = set()
+        self.xai = XaiWorld()
         self.state_file: Path | None = None
         # True once any user has a rate limit: lets the rate-limit layer skip all work
         # for a world where nobody is limited.
@@ -260,8 +262,7 @@ class World:
                 self._load_credential(org_id, cred)
             if raw.get("settings") is not None:
                 _load_settings(org, raw["settings"])
-        xai = doc.get("xai") or {}
-        self.invalid_xai_keys.update(str(k) for k in xai.get("invalid_keys") or [])
+        self.xai.merge(doc.get("xai") or {})
         self.save()
 
     def _load_credential(self, org_id: str, raw: dict[str, Any]) -> None:
@@ -299,7 +300,7 @@ class World:
             "users": [asdict(u) for u in self.users.values()],
             "orgs": [asdict(o) for o in self.orgs.values()],
             "credentials": [asdict(c) for c in self.credentials.values()],
-            "invalid_xai_keys": sorted(self.invalid_xai_keys),
+            "xai": self.xai.to_json(),
         }
 
     @classmethod
@@ -310,7 +311,7 @@ class World:
         world.orgs = {o["id"]: Org(**o) for o in doc.get("orgs", [])}
         for raw in doc.get("credentials", []):
             world._add(Credential(**raw))
-        world.invalid_xai_keys = set(doc.get("invalid_xai_keys", []))
+        world.xai = XaiWorld.from_json(doc.get("xai") or {})
         return world
 
     def save(self) -> None:

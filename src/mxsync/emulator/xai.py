@@ -1,25 +1,96 @@
-"""xAI's side of a key test: the built-in stand-in and the test semantics.
+"""xAI's side of a key test: the built-in inference stand-in and the test semantics.
 
 The service tests an xAI key with a 10-token chat completion against
 `grok-4-fast` and calls it valid when xAI answers 200 with `id`, `choices` and
-`model`. The stand-in answers that way for every well-formed key that the fixture
-does not list as invalid; with `--xai-upstream` the call really goes out.
+`model`. The stand-in answers as the real `api.x.ai` does (the table in
+`shared/docs/xai-management-api.md`): 400 for a malformed, unknown-to-the-fixture
+invalid, deleted, expired or not yet propagated key; 403 for a disabled key, a
+blocked team or a team out of credits; 429 for a key over its own limit; 200
+otherwise. With `--xai-upstream` the call really goes out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from typing import Any
 
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
 from mxsync.emulator.store import DEFAULT_XAI_BASE_URL, XAI_KEY_RE, now_iso
+from mxsync.emulator.xai_world import (
+    CODE_EXHAUSTED,
+    CODE_INVALID,
+    CODE_PERMISSION,
+    ApiKey,
+    XaiError,
+    XaiWorld,
+    iso,
+    xai_redacted,
+)
 
 TEST_MODEL = "grok-4-fast"
+STANDIN_TEAM = "team-standin"  # the team a key that no fixture mentions is said to belong to
 
 
-def standin_completion(api_key: str | None, invalid_keys: set[str], model: str) -> tuple[int, Any]:
+def unfunded_text(team_id: str) -> str:
+    return (
+        f"Your team {team_id} has either used all available credits or reached its monthly "
+        "spending limit. To continue making API requests, please purchase more credits or "
+        "raise your spending limit."
+    )
+
+
+def check_key(world: XaiWorld, api_key: str | None, now: float) -> ApiKey | None:
+    """Whether xAI knows `api_key` at all; raises the 400 the real service sends if not.
+
+    Returns the minted key behind it, or None for a key the fixture vouches for.
+    """
+    key = api_key or ""
+    invalid = XaiError(
+        400, CODE_INVALID,
+        f"Incorrect API key provided: {xai_redacted(key)}. You can obtain an API key from "
+        "https://console.x.ai.",
+    )
+    if not XAI_KEY_RE.match(key) or key in world.invalid_keys or key in world.deleted_secrets:
+        raise invalid
+    minted = world.by_secret.get(key)
+    if minted is not None and (now < minted.propagated_at or minted.expired(now)):
+        raise invalid
+    return minted
+
+
+def check_usable(world: XaiWorld, api_key: str, minted: ApiKey | None, endpoint: str, model: str) -> None:
+    """The 403s and 429s of a key xAI knows: disabled, blocked, out of credits, too busy."""
+    team = world.teams.get(minted.team_id) if minted else None
+    team_id = team.id if team else STANDIN_TEAM
+    if (minted is not None and minted.disabled) or api_key in world.disabled_keys:
+        raise XaiError(403, CODE_PERMISSION,
+                       f"The API key {xai_redacted(api_key)} is disabled. Enable it or create a "
+                       "new one at https://console.x.ai.")
+    if team is not None and team.blocked:
+        raise XaiError(403, CODE_PERMISSION, f"Team {team_id} is blocked. Contact xAI support.")
+    if (team is not None and team.unfunded) or api_key in world.unfunded_keys:
+        raise XaiError(403, CODE_PERMISSION, unfunded_text(team_id))
+    if minted is not None and not minted.allows(endpoint, model):
+        raise XaiError(403, CODE_PERMISSION,
+                       f"The API key {xai_redacted(api_key)} is not permitted to use the {endpoint} "
+                       f"endpoint with model {model} (see its ACLs).")
+    if api_key in world.rate_limited_keys:
+        raise XaiError(429, CODE_EXHAUSTED,
+                       f"The API key {xai_redacted(api_key)} has exceeded its rate limit. "
+                       "Please slow down.")
+
+
+def standin_completion(world: XaiWorld, api_key: str | None, model: str, now: float) -> tuple[int, Any]:
     """What the stand-in's `POST /v1/chat/completions` answers."""
-    if not api_key or not XAI_KEY_RE.match(api_key) or api_key in invalid_keys:
-        return 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_api_key"}}
+    try:
+        minted = check_key(world, api_key, now)
+        check_usable(world, api_key or "", minted, "chat", model)
+    except XaiError as exc:
+        return exc.status, exc.body()
     return 200, {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
@@ -29,15 +100,90 @@ def standin_completion(api_key: str | None, invalid_keys: set[str], model: str) 
     }
 
 
+def standin_key_info(world: XaiWorld, api_key: str | None, now: float) -> tuple[int, Any]:
+    """`GET /v1/api-key`: what xAI knows of a key, at no token cost; 400 for an invalid key."""
+    try:
+        minted = check_key(world, api_key, now)
+    except XaiError as exc:
+        return exc.status, exc.body()
+    key = api_key or ""
+    if minted is not None:
+        team = world.teams.get(minted.team_id)
+        return 200, {
+            "redacted_api_key": f"xai-...{key[-4:]}",
+            "api_key_id": minted.api_key_id,
+            "team_id": minted.team_id,
+            "user_id": minted.user_id,
+            "name": minted.name,
+            "acls": list(minted.acls),
+            "api_key_blocked": False,
+            "api_key_disabled": minted.disabled,
+            "team_blocked": bool(team and team.blocked),
+            "create_time": iso(minted.created),
+            "modify_time": iso(minted.modified),
+        }
+    stamp = now_iso()
+    return 200, {
+        "redacted_api_key": f"xai-...{key[-4:]}",
+        # A stable id per key, so two calls agree; derived, never the key itself.
+        "api_key_id": hashlib.sha256(key.encode()).hexdigest()[:32],
+        "team_id": STANDIN_TEAM,
+        "user_id": "u-standin",
+        "name": "stand-in key",
+        "acls": ["api-key:model:*", "api-key:endpoint:*"],
+        "api_key_blocked": False,
+        "api_key_disabled": key in world.disabled_keys,
+        "team_blocked": False,
+        "create_time": stamp,
+        "modify_time": stamp,
+    }
+
+
+def add_standin(app: FastAPI | APIRouter, world: XaiWorld) -> None:
+    """Add the stand-in's routes (`/v1/...`) at the root of the emulator's app."""
+
+    def bearer(request: Request) -> str | None:
+        auth = request.headers.get("authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        model = body.get("model", "") if isinstance(body, dict) else ""
+        status, answer = standin_completion(world, bearer(request), str(model), time.time())
+        return JSONResponse(answer, status_code=status)
+
+    @app.get("/v1/api-key")
+    async def api_key_info(request: Request) -> JSONResponse:
+        status, answer = standin_key_info(world, bearer(request), time.time())
+        return JSONResponse(answer, status_code=status)
+
+
+def _reason(answer: Any, api_key: str) -> str:
+    """xAI's error text from either shape it (or an OpenAI-style gateway) uses, never the key."""
+    text = ""
+    if isinstance(answer, dict):
+        error = answer.get("error")
+        if isinstance(error, dict):
+            error = error.get("message")
+        text = str(error or answer.get("code") or answer.get("detail") or "")
+    if api_key:
+        text = text.replace(api_key, "***")
+    return text[:300]
+
+
 async def run_key_test(
-    api_key: str, base_url: str | None, upstream: str | None, invalid_keys: set[str]
+    api_key: str, base_url: str | None, upstream: str | None, world: XaiWorld
 ) -> dict[str, Any]:
     """Test one key the way the service does; the result never contains the key."""
     target = (base_url or upstream or DEFAULT_XAI_BASE_URL).rstrip("/")
     endpoint = f"{target}/chat/completions"
     body = {"model": TEST_MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "ping"}]}
     if upstream is None:
-        status, answer = standin_completion(api_key, invalid_keys, TEST_MODEL)
+        status, answer = standin_completion(world, api_key, TEST_MODEL, time.time())
     else:
         import httpx
 
@@ -58,7 +204,11 @@ async def run_key_test(
         and isinstance(answer, dict)
         and all(k in answer for k in ("id", "choices", "model"))
     )
-    message = "Connection successful" if valid else f"xAI rejected the key (HTTP {status})"
+    if valid:
+        message = "Connection successful"
+    else:
+        reason = _reason(answer, api_key)
+        message = f"xAI API test failed (HTTP {status})" + (f": {reason}" if reason else "")
     return {
         "is_valid": valid,
         "message": message,

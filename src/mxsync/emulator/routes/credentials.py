@@ -115,7 +115,7 @@ def router(ctx: EmulatorContext) -> APIRouter:
 
     async def test_key(api_key: str, base_url: str | None) -> dict[str, Any]:
         ctx.stats.xai_calls += 1
-        return await run_key_test(api_key, base_url, ctx.xai_upstream, world.invalid_xai_keys)
+        return await run_key_test(api_key, base_url, ctx.xai_upstream, world.xai)
 
     @api.get("/credentials")
     async def list_credentials(

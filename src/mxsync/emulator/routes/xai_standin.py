@@ -1,31 +1,22 @@
-"""The built-in xAI stand-in's OpenAI-compatible `POST /v1/chat/completions`.
+"""xAI's side of the emulator: the inference stand-in (`/v1/...`) and the Management API
+(`/xai-management/...`).
 
-Not part of ModuleX: it is where the emulator's key tests land when no
-`--xai-upstream` is given. What it answers is decided in `mxsync.emulator.xai`.
+Not part of ModuleX: key tests land on the stand-in when no `--xai-upstream` is given,
+and mxsync mints keys through the Management API. What they answer is decided in
+`mxsync.emulator.xai` and `mxsync.emulator.xai_management`.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 
 from mxsync.emulator.routes.context import EmulatorContext
-from mxsync.emulator.xai import standin_completion
+from mxsync.emulator.xai import add_standin
+from mxsync.emulator.xai_management import add_management_api
 
 
 def router(ctx: EmulatorContext) -> APIRouter:
     api = APIRouter()
-    world = ctx.world
-
-    @api.post("/v1/chat/completions")
-    async def xai_standin(request: Request) -> JSONResponse:
-        auth = request.headers.get("authorization", "")
-        key = auth[7:] if auth.lower().startswith("bearer ") else None
-        try:
-            body = await request.json()
-        except ValueError:
-            body = {}
-        status, answer = standin_completion(key, world.invalid_xai_keys, body.get("model", ""))
-        return JSONResponse(answer, status_code=status)
-
+    add_standin(api, ctx.world.xai)
+    add_management_api(api, ctx.world.xai, save=ctx.world.save)
     return api
