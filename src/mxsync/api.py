@@ -156,7 +156,7 @@ class ModulexClient:
         self.proxy = proxy_for(self.base_url, os.environ if environ is None else environ)
         self._gate = asyncio.Semaphore(max(1, parallelism))
         self._pool = ShardedPool(
-            self.base_url, parallelism=parallelism, proxy=self.proxy,
+            self.base_url, parallelism=parallelism, proxy=self.proxy, timeout_s=timeout_s,
             headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json",
                      "Accept-Encoding": ACCEPT_ENCODING})
         self._limiters: dict[Secret, TokenLimiter] = {}

@@ -27,7 +27,7 @@ class ShardedPool:
     """`send` like httpx.AsyncClient.send(stream=True), spread over small pools."""
 
     def __init__(self, base_url: str, *, parallelism: int, headers: dict[str, str],
-                 proxy: str | None) -> None:
+                 proxy: str | None, timeout_s: float) -> None:
         # One TLS context for all shards (loading the CA bundle costs ~16 ms each), and none
         # for plain http, which the client allows to loopback only.
         tls: ssl.SSLContext | bool = (
@@ -35,6 +35,7 @@ class ShardedPool:
         self._pools = [
             httpx.AsyncClient(
                 base_url=base_url,
+                timeout=httpx.Timeout(timeout_s),  # per step; the caller bounds the whole
                 follow_redirects=False,  # a redirect must never carry the token elsewhere
                 verify=tls,
                 # Proxies come only from the client's own policy, never from the environment
