@@ -1,82 +1,102 @@
 """An async client for the parts of the ModuleX API that mxsync uses.
 
-One client per run, with a semaphore for `--parallelism`. Its connections are
-spread over small httpx pools of `POOL_SIZE`, each request going to the least busy:
-httpcore 1.0's pool does O(connections x requests) work with wake-up churn on every
-assignment (encode/httpcore#1035), which at 32 connections held the client at 100%
-CPU and ~350 requests/s; shards of 4 serve ~1,400/s (benchmarks/RESULTS.md).
+One client per run (`async with`). Everything it promises holds whatever a server does:
+  * the token goes only in `Authorization`, keys only in request bodies; neither is
+    logged, and error texts pass through `describe_error`, which redacts this call's
+    secrets and anything shaped like one before cutting the text short;
+  * never in clear text to anyone but this machine: plain http only to loopback, no
+    proxy for it, and for https only a tunnelling proxy (`proxies.py`); no redirects;
+  * bounded: `timeout_s` covers a whole exchange, body included; an answer is read
+    counted and capped (`bounded_body.py`); retries are bounded (`retry.py`);
+  * paced: one `TokenLimiter` per token (`ratelimit.py`), so a rate-limited token
+    slows the run down instead of failing it;
+  * every answer is checked for the shape the call needs (`answers.py`).
 
-Retries follow the HTTP semantics of each call: reads and idempotent writes are
-retried on 429/5xx/timeouts/resets with capped, jittered backoff under an overall
-deadline; `POST /credentials` is never replayed blindly and instead raises
-`OutcomeUnknown`, which the executor resolves by re-listing.
-
-Tokens travel only in the `Authorization` header and keys only in request bodies;
-neither is ever logged, and error texts from the service pass through `redact`
-before they reach a message.
+The loop in `request` carries out `retry.decide`; connections come from `ShardedPool`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
+import os
 import random
-import ssl
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mxsync import __version__
+from mxsync import __version__, answers, keytest
+from mxsync.api_errors import ApiError, MalformedAnswer, OutcomeUnknown, ResponseTooLarge, Unreachable
+from mxsync.bounded_body import ACCEPT_ENCODING, BodyRefused, read_capped
 from mxsync.errors import MxsyncError
-from mxsync.secrets import Secret, redact
+from mxsync.keytest import KeyTestResult
+from mxsync.pool_shards import POOL_SIZE, ShardedPool
+from mxsync.proxies import describe as describe_proxy
+from mxsync.proxies import proxy_for
+from mxsync.ratelimit import TokenLimiter, parse_retry_after
+from mxsync.retry import (
+    RETRY_STATUSES,
+    Decision,
+    Failure,
+    Raise,
+    RetryPolicy,
+    Verdict,
+    decide,
+    is_replay_safe,
+)
+from mxsync.secrets import Secret
 from mxsync.urls import cleartext_to_remote
+
+__all__ = [
+    "DEFAULT_BASE_URL", "PAGE_LIMIT", "POOL_SIZE", "RETRY_STATUSES", "ApiError", "CallProgress", "ClientStats",
+    "MalformedAnswer", "ModulexClient", "OutcomeUnknown", "ResponseTooLarge", "RetryPolicy",
+    "Unreachable", "check_base_url",
+]
 
 log = logging.getLogger("mxsync.http")
 
 DEFAULT_BASE_URL = "https://api.modulex.dev"
 PAGE_LIMIT = 500
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-POOL_SIZE = 4
-
-
-class ApiError(MxsyncError):
-    """The service answered with an error status."""
-
-    def __init__(self, status: int, detail: str, method: str, path: str, org: str | None) -> None:
-        where = f" for org {org}" if org else ""
-        super().__init__(f"ModuleX API {method} {path}{where} answered {status}: {detail}")
-        self.status = status
-        self.detail = detail
-        self.org = org
-
-
-class Unreachable(MxsyncError):
-    """No answer at all: connection refused, DNS, TLS, or time-outs past the deadline."""
-
-
-class OutcomeUnknown(MxsyncError):
-    """A non-idempotent call may or may not have taken effect."""
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a page of 500 credentials is well under 1 MB
+MAX_PAGES = 200  # 100,000 credentials at 500 a page: beyond that a server is lying
+_DROP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_s: float = 0.2
-    cap_s: float = 5.0
-    deadline_s: float = 60.0
+class CallProgress:
+    """What the progress hook is told: calls done, calls expected, and an ETA when the
+    rate limit (not latency) sets the pace."""
 
-    def backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = min(self.cap_s, self.base_s * (2**attempt)) * random.uniform(0.5, 1.0)
-        return max(delay, retry_after or 0.0)
+    done: int
+    expected: int  # what callers announced with `expect`; 0 when nobody did
+    eta_s: float | None  # None while latency, not a rate limit, sets the pace
+    waiting_s: float = 0.0  # >0: a call is waiting this long for a rate limit right now
+
+    @property
+    def left(self) -> int:
+        return max(0, self.expected - self.done)
+
+
+@dataclass
+class ClientStats:
+    calls: int = 0  # exchanges sent, retries included
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers
+    waited_s: float = 0.0  # seconds the retry decisions asked to wait
 
 
 def check_base_url(url: str) -> str:
     """Refuse to send a token in clear text anywhere but this machine."""
     parts = urlsplit(url)
+    try:
+        _ = parts.port
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MxsyncError(
             f"API URL {url!r} is not an http(s) URL",
@@ -90,32 +110,30 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return redact(response.text[:200] or response.reason_phrase)
-    detail = body.get("detail", body) if isinstance(body, dict) else body
-    if isinstance(detail, list):  # FastAPI 422
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in item.get('loc', []))}: {item.get('msg')}"
-            if isinstance(item, dict)
-            else str(item)
-            for item in detail
-        )
-    return redact(str(detail))
+def _cred_path(credential_id: str, suffix: str = "") -> str:
+    return f"/credentials/{quote(credential_id, safe='')}{suffix}"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+@dataclass
+class _Exchange:
+    """One attempt: an answer (status, headers, body) or how it failed."""
+
+    status: int | None = None
+    headers: httpx.Headers | None = None
+    body: bytes = b""
+    failure: Failure | None = None
+    failure_text: str = ""
+    refused: str | None = None  # the body was not read: too large or unknown encoding
 
 
 class ModulexClient:
-    """All HTTP of a run goes through one instance (`async with`)."""
+    """All HTTP of a run goes through one instance (`async with`).
+
+    `timeout_s` bounds one exchange, body included; `max_response_bytes` caps an answer
+    (raw and decoded); `retry` bounds the retries and the waits a server may ask for;
+    `progress` is called with a `CallProgress` after each call and when a rate-limit
+    wait starts; `environ` is where proxy variables are read (default: os.environ).
+    """
 
     def __init__(
         self,
@@ -124,44 +142,79 @@ class ModulexClient:
         parallelism: int = 10,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        progress: Callable[[CallProgress], None] | None = None,
+        environ: Mapping[str, str] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.retry = retry or RetryPolicy()
+        self.timeout_s = timeout_s
+        self.max_response_bytes = max_response_bytes
+        self.max_pages = max_pages
+        self.progress = progress
+        self.proxy = proxy_for(self.base_url, os.environ if environ is None else environ)
         self._gate = asyncio.Semaphore(max(1, parallelism))
-        # One TLS context for all pools (loading the CA bundle costs ~16 ms each), and none for
-        # plain http, which check_base_url allows to loopback only and which never redirects.
-        tls: ssl.SSLContext | bool = (
-            httpx.create_ssl_context() if self.base_url.startswith("https://") else False)
-        self._pools = [
-            httpx.AsyncClient(
-                base_url=self.base_url,
-                timeout=httpx.Timeout(timeout_s),
-                follow_redirects=False,  # a redirect must never carry the token elsewhere
-                verify=tls,
-                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
-                headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json"},
-            )
-            for _ in range(math.ceil(max(1, parallelism) / POOL_SIZE))
-        ]
-        self._busy = [0] * len(self._pools)
-        self.calls = 0
+        self._pool = ShardedPool(
+            self.base_url, parallelism=parallelism, proxy=self.proxy, timeout_s=timeout_s,
+            headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json",
+                     "Accept-Encoding": ACCEPT_ENCODING})
+        self._limiters: dict[Secret, TokenLimiter] = {}
+        self._expected: dict[Secret | None, int] = {}
+        self._done: dict[Secret, int] = {}
+        self.stats = ClientStats()
+        log.debug("ModuleX API at %s (%s)", self.base_url, describe_proxy(self.proxy))
+
+    @property
+    def calls(self) -> int:
+        """Exchanges sent so far, retries included."""
+        return self.stats.calls
 
     async def __aenter__(self) -> ModulexClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await asyncio.gather(*(pool.aclose() for pool in self._pools))
+        await self._pool.aclose()
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """On the least busy pool; the gate keeps each pool within its size."""
-        index = min(range(len(self._pools)), key=self._busy.__getitem__)
-        self._busy[index] += 1
-        try:
-            return await self._pools[index].request(method, path, **kwargs)
-        finally:
-            self._busy[index] -= 1
+    # -- pacing and progress ----------------------------------------------------------
+    def limiter(self, token: Secret) -> TokenLimiter:
+        """The one limiter of this token, shared by all its calls."""
+        limiter = self._limiters.get(token)
+        if limiter is None:
+            limiter = TokenLimiter(f"token #{len(self._limiters) + 1}",
+                                   max_wait_s=self.retry.max_retry_after_s)
+            limiter.on_wait = self._waiting
+            self._limiters[token] = limiter
+        return limiter
 
-    # -- the one place that sends ------------------------------------------------
+    def expect(self, calls: int, token: Secret | None = None) -> None:
+        """Announce `calls` more calls (of `token`, if given) so progress can say what is left."""
+        self._expected[token] = self._expected.get(token, 0) + max(0, calls)
+
+    def snapshot(self, waiting_s: float = 0.0) -> CallProgress:
+        done = sum(self._done.values())
+        expected = sum(self._expected.values())
+        etas = []
+        for token, limiter in self._limiters.items():
+            if token in self._expected:
+                left = self._expected[token] - self._done.get(token, 0)
+            else:  # share of what is left, by how this token's calls have gone so far
+                share = self._done.get(token, 0) / done if done else 1 / len(self._limiters)
+                left = round((expected - done) * share)
+            eta = limiter.eta_s(left)
+            if eta is not None:
+                etas.append(eta)
+        return CallProgress(done=done, expected=expected, eta_s=max(etas) if etas else None,
+                            waiting_s=waiting_s)
+
+    def _report(self, waiting_s: float = 0.0) -> None:
+        if self.progress is not None:
+            self.progress(self.snapshot(waiting_s))
+
+    def _waiting(self, seconds: float) -> None:
+        self._report(seconds)
+
+    # -- the one place that sends ------------------------------------------------------
     async def request(
         self,
         method: str,
@@ -171,117 +224,200 @@ class ModulexClient:
         org: str | None = None,
         params: dict[str, Any] | None = None,
         json: Any = None,
-        replay_safe: bool = True,
+        replay_safe: bool | None = None,
+        secrets: Sequence[Secret] = (),
     ) -> httpx.Response:
-        """Send with retries. `replay_safe=False` retries only answers that prove nothing happened."""
+        """Send with pacing and retries; the answer's body is already read (and decoded).
+
+        `replay_safe`: None follows HTTP (POST/PATCH are not replayed after an answer is
+        lost); False turns any lost answer into `OutcomeUnknown`. `secrets` are values in
+        the body that error texts must never show (the token always is one)."""
         headers = {"Authorization": f"Bearer {token.reveal()}"}
         if org:
             headers["X-Organization-ID"] = org
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            failure: str
-            retry_after: float | None = None
-            try:
-                async with self._gate:
-                    self.calls += 1
-                    t0 = time.monotonic()
-                    response = await self._send(method, path, params=params, json=json,
-                                                headers=headers)
-                log.debug(
-                    "%s %s org=%s -> %s (%.0f ms)",
-                    method, path, org or "-", response.status_code, (time.monotonic() - t0) * 1000,
-                )
-            except httpx.TransportError as exc:  # timeouts, resets, refused, TLS
-                failure = f"{type(exc).__name__}"
-                log.debug("%s %s org=%s -> %s", method, path, org or "-", failure)
-                if not replay_safe:
-                    raise OutcomeUnknown(
-                        f"{method} {path} for org {org}: no answer ({failure})"
-                    ) from None
-                if isinstance(exc, httpx.ConnectError) and attempt >= 1:
-                    raise Unreachable(
-                        f"cannot reach the ModuleX API at {self.base_url} ({failure})",
-                        hint="check --api-url / MODULEX_BASE_URL and the network",
-                    ) from None
-            else:
-                status = response.status_code
-                if 300 <= status < 400:
-                    raise ApiError(status, "redirect refused (the token is never sent on)",
-                                   method, path, org)
-                if status < 300:
-                    return response
-                detail = _detail(response)
-                if status not in RETRY_STATUSES:
-                    raise ApiError(status, detail, method, path, org)
-                if not replay_safe and status != 429:
-                    raise OutcomeUnknown(f"{method} {path} for org {org}: answered {status}")
-                failure = f"HTTP {status}"
-                retry_after = _retry_after(response)
-                last_error = ApiError(status, detail, method, path, org)
-            attempt += 1
-            delay = self.retry.backoff(attempt - 1, retry_after)
-            elapsed = time.monotonic() - started
-            if attempt >= self.retry.attempts or elapsed + delay > self.retry.deadline_s:
-                if failure.startswith("HTTP"):
-                    raise last_error
-                raise Unreachable(
-                    f"{method} {path} for org {org}: gave up after {attempt} tries ({failure})",
-                    hint="the API is failing or slow; re-run later (a re-run picks up where this stopped)",
-                )
-            await asyncio.sleep(delay)
+        hidden = (token.reveal(), *(s.reveal() for s in secrets))
+        limiter = self.limiter(token)
+        failures = 0
+        waited = 0.0
+        try:
+            while True:
+                await limiter.acquire()
+                answered = False
+                try:
+                    async with self._gate:
+                        self.stats.calls += 1
+                        started = time.monotonic()
+                        got = await self._exchange(method, path, params, json, headers)
+                    answered = got.status is not None
+                    if got.headers is not None:
+                        limiter.observe(got.headers)
+                finally:
+                    limiter.release(answered)
+                log.debug("%s %s org=%s -> %s (%.0f ms)", method, path, org or "-",
+                          got.status if answered else got.failure_text,
+                          (time.monotonic() - started) * 1000)
+                if got.refused is not None:
+                    raise self._refused(got, method, path, org, replay_safe)
+                retry_after = None
+                if got.headers is not None and got.status in RETRY_STATUSES:
+                    retry_after = parse_retry_after(got.headers.get("retry-after"), time.time())
+                decision = decide(method=method, replay_safe=replay_safe, status=got.status,
+                                  failure=got.failure, failures=failures, waited_s=waited,
+                                  retry_after_s=retry_after, policy=self.retry,
+                                  jitter=random.uniform(0.5, 1.0))
+                if decision.verdict is Verdict.RETURN:
+                    return self._response(got, method, path)
+                if decision.verdict is Verdict.FAIL:
+                    raise self._failure(decision, got, method, path, org, hidden, attempts=failures + 1)
+                failures += decision.counted
+                waited += decision.delay_s
+                self.stats.retries += 1
+                self.stats.waited_s += decision.delay_s
+                if got.status == 429:
+                    self.stats.rate_limited += 1
+                    limiter.block_for(decision.delay_s, f"the service answered 429 to {method} {path}")
+                else:
+                    log.debug("%s %s org=%s: %s; retrying in %.1f s", method, path, org or "-",
+                              decision.why, decision.delay_s)
+                    await asyncio.sleep(decision.delay_s)
+        finally:
+            self._done[token] = self._done.get(token, 0) + 1
+            self._report()
+
+    def _response(self, got: _Exchange, method: str, path: str) -> httpx.Response:
+        """The answer as an httpx.Response holding the body already read and decoded."""
+        headers = got.headers if got.headers is not None else httpx.Headers()
+        return httpx.Response(
+            got.status or 0, content=got.body,
+            headers=[(k, v) for k, v in headers.multi_items() if k.lower() not in _DROP_HEADERS],
+            request=httpx.Request(method, self.base_url + path))
+
+    async def _exchange(self, method: str, path: str, params: dict[str, Any] | None, json: Any,
+                        headers: dict[str, str]) -> _Exchange:
+        """One request and its whole body within `timeout_s`, or how it failed."""
+        got = _Exchange()
+        request = self._pool.build_request(method, path, params=params, json=json, headers=headers)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                response, shard = await self._pool.send(request)
+                try:
+                    got.status, got.headers = response.status_code, response.headers
+                    if not 300 <= response.status_code < 400:
+                        got.body = await read_capped(response, self.max_response_bytes)
+                finally:
+                    await response.aclose()
+                    self._pool.release(shard)
+        except BodyRefused as exc:
+            got.refused = str(exc)
+        except TimeoutError:
+            got.status = None
+            got.failure, got.failure_text = Failure.LOST, (
+                f"no complete answer within {self.timeout_s:g} s")
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+                httpx.UnsupportedProtocol) as exc:
+            got.status = None
+            got.failure, got.failure_text = Failure.NOT_SENT, type(exc).__name__
+        except httpx.TransportError as exc:  # read time-outs, resets, protocol errors
+            got.status = None
+            got.failure, got.failure_text = Failure.LOST, type(exc).__name__
+        return got
+
+    def _refused(self, got: _Exchange, method: str, path: str, org: str | None,
+                 replay_safe: bool | None) -> MxsyncError:
+        status = got.status or 0
+        if 200 <= status < 300 and not is_replay_safe(method, replay_safe):
+            return OutcomeUnknown(f"{method} {path} for org {org}: answered {status}, but "
+                                  f"{got.refused}")
+        return ResponseTooLarge(status, str(got.refused), method, path, org)
+
+    def _failure(self, decision: Decision, got: _Exchange, method: str, path: str,
+                 org: str | None, hidden: tuple[str, ...], *, attempts: int) -> MxsyncError:
+        where = f"{method} {path}" + (f" for org {org}" if org else "")
+        if decision.error is Raise.REDIRECT:
+            return ApiError(got.status or 0, "redirect refused (the token is never sent on)",
+                            method, path, org)
+        if decision.error is Raise.OUTCOME_UNKNOWN:
+            return OutcomeUnknown(f"{where}: {decision.why}")
+        if got.status is not None:
+            detail = answers.describe_error(got.body, httpx.codes.get_reason_phrase(got.status),
+                                            hidden)
+            if decision.error is Raise.WAIT_TOO_LONG or (got.status in RETRY_STATUSES and attempts > 1):
+                return ApiError(got.status, f"{detail} ({decision.why})", method, path, org,
+                                hint="the service keeps failing or asking mxsync to wait; re-run "
+                                     "later (a re-run picks up where this one stopped)")
+            return ApiError(got.status, detail, method, path, org)
+        if got.failure is Failure.NOT_SENT:
+            return Unreachable(f"cannot reach the ModuleX API at {self.base_url} ({got.failure_text}"
+                               f"{', ' + describe_proxy(self.proxy) if self.proxy else ''})",
+                               hint="check --api-url / MODULEX_BASE_URL, the network and "
+                                    "HTTPS_PROXY/NO_PROXY")
+        return Unreachable(f"{where}: gave up after {attempts} tries ({got.failure_text})",
+                           hint="the API is failing or slow; re-run later, or raise --timeout "
+                                "(a re-run picks up where this one stopped)")
+
+    async def _checked(self, method: str, path: str, shape: Callable[[Any], T], *,
+                       token: Secret, org: str | None = None, replay_safe: bool | None = None,
+                       **kwargs: Any) -> T:
+        """Send, parse and check the answer's shape; a bad one names the endpoint."""
+        response = await self.request(method, path, token=token, org=org,
+                                      replay_safe=replay_safe, **kwargs)
+        try:
+            return shape(answers.parse_json(response.content))
+        except answers.ShapeError as exc:
+            if not is_replay_safe(method, replay_safe):
+                raise OutcomeUnknown(f"{method} {path} for org {org}: answered "
+                                     f"{response.status_code}, but {exc}") from None
+            raise MalformedAnswer(response.status_code, str(exc), method, path, org) from None
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The parsed answer without a shape check (None for an empty one)."""
         response = await self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
-        except ValueError:
-            raise ApiError(response.status_code, "the answer is not JSON", method, path,
-                           kwargs.get("org")) from None
+            return answers.parse_json(response.content)
+        except answers.ShapeError as exc:
+            raise MalformedAnswer(response.status_code, str(exc), method, path,
+                                  kwargs.get("org")) from None
 
     # -- the calls ------------------------------------------------------------------
     async def my_organizations(self, token: Secret) -> list[dict[str, Any]]:
-        body = await self._json("GET", "/auth/me/organizations", token=token)
-        return list(body.get("organizations") or [])
+        return await self._checked("GET", "/auth/me/organizations", answers.organizations,
+                                   token=token)
 
     async def list_credentials(
         self, token: Secret, org: str, integration_name: str = "xai", page_size: int = PAGE_LIMIT
     ) -> list[dict[str, Any]]:
-        """Every credential of one integration, following `offset` paging."""
+        """Every credential of one integration, following `offset` paging.
+
+        Stops when `total_count` items have come or a page is empty, never at a short page
+        (a service may cap pages below the `limit` asked); `max_pages` stops a server whose
+        `total_count` never comes true."""
         found: list[dict[str, Any]] = []
         seen: set[str] = set()
         offset = 0
-        while True:
-            body = await self._json(
-                "GET",
-                "/credentials",
-                token=token,
-                org=org,
-                params={"integration_name": integration_name, "limit": page_size, "offset": offset},
-            )
-            page = list(body.get("credentials") or [])
+        for _ in range(self.max_pages):
+            page, total = await self._checked(
+                "GET", "/credentials", answers.credential_page, token=token, org=org,
+                params={"integration_name": integration_name, "limit": page_size, "offset": offset})
             for item in page:
                 # Guard against a record sliding across a page boundary during paging.
-                if item.get("credential_id") not in seen:
-                    seen.add(item.get("credential_id"))
+                if item["credential_id"] not in seen:
+                    seen.add(item["credential_id"])
                     found.append(item)
             offset += len(page)
-            total = body.get("total_count")
-            if len(page) < page_size or (isinstance(total, int) and offset >= total):
+            if not page or (total is not None and offset >= total):
                 return found
+        raise MalformedAnswer(200, f"paging did not end after {self.max_pages} pages "
+                                   f"({offset:,} records; total_count said {total})",
+                              "GET", "/credentials", org)
 
     async def get_credential(
         self, token: Secret, org: str, credential_id: str, *, include_masked: bool = False
     ) -> dict[str, Any]:
-        return await self._json(
-            "GET",
-            f"/credentials/{credential_id}",
-            token=token,
-            org=org,
-            params={"include_masked": "true" if include_masked else "false"},
-        )
+        return await self._checked(
+            "GET", _cred_path(credential_id), answers.credential, token=token, org=org,
+            params={"include_masked": "true" if include_masked else "false"})
 
     async def create_credential(
         self,
@@ -308,9 +444,9 @@ class ModulexClient:
         }
         if expires_at:
             body["expires_at"] = expires_at
-        return await self._json(
-            "POST", "/credentials", token=token, org=org, json=body, replay_safe=False
-        )
+        # Never replayed blindly: a lost answer is OutcomeUnknown, resolved by re-listing.
+        return await self._checked("POST", "/credentials", answers.credential, token=token,
+                                   org=org, json=body, replay_safe=False, secrets=(key,))
 
     async def update_credential(
         self, token: Secret, org: str, credential_id: str, *, display_name: str | None,
@@ -321,14 +457,13 @@ class ModulexClient:
             body["display_name"] = display_name
         if metadata is not None:
             body["metadata"] = metadata
-        return await self._json(
-            "PUT", f"/credentials/{credential_id}", token=token, org=org, json=body
-        )
+        return await self._checked("PUT", _cred_path(credential_id), answers.credential,
+                                   token=token, org=org, json=body)
 
     async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool:
         """True if deleted now, False if it was already gone (a retried DELETE's 404)."""
         try:
-            await self.request("DELETE", f"/credentials/{credential_id}", token=token, org=org)
+            await self.request("DELETE", _cred_path(credential_id), token=token, org=org)
         except ApiError as exc:
             if exc.status == 404:
                 return False
@@ -337,9 +472,8 @@ class ModulexClient:
 
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]:
         # Setting the same default twice is harmless, so retrying it is safe.
-        return await self._json(
-            "POST", f"/credentials/{credential_id}/set-default", token=token, org=org
-        )
+        return await self._checked("POST", _cred_path(credential_id, "/set-default"),
+                                   answers.credential, token=token, org=org, replay_safe=True)
 
     async def test_key(
         self, token: Secret, org: str, key: Secret, base_url: str | None
@@ -349,16 +483,77 @@ class ModulexClient:
             auth_data["base_url"] = base_url
         body = {"integration_name": "xai", "auth_type": "api_key", "auth_data": auth_data}
         # Stores nothing, so a retry is harmless.
-        return await self._json(
-            "POST", "/credentials/test-temporary", token=token, org=org, json=body
-        )
+        return await self._checked("POST", "/credentials/test-temporary", answers.obj,
+                                   token=token, org=org, json=body, replay_safe=True,
+                                   secrets=(key,))
 
     async def test_stored(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]:
-        return await self._json(
-            "POST", f"/credentials/{credential_id}/test", token=token, org=org
-        )
+        return await self._checked("POST", _cred_path(credential_id, "/test"), answers.obj,
+                                   token=token, org=org, replay_safe=True)
 
     async def provider_detail(self, token: Secret, org: str, name: str = "xai") -> dict[str, Any]:
-        return await self._json(
-            "GET", f"/integrations/llm-providers/{name}", token=token, org=org
-        )
+        return await self._checked("GET", f"/integrations/llm-providers/{quote(name, safe='')}",
+                                   answers.provider, token=token, org=org)
+
+    # -- newer contract rows -------------------------------------------------------------
+    async def credential_usage(self, token: Secret, org: str, credential_id: str, *,
+                               start_date: str | None = None, end_date: str | None = None
+                               ) -> dict[str, Any]:
+        """How the credential fared in real calls (costs nothing at xAI)."""
+        params = {k: v for k, v in (("start_date", start_date), ("end_date", end_date)) if v}
+        return await self._checked("GET", _cred_path(credential_id, "/usage"), answers.usage,
+                                   token=token, org=org, params=params or None)
+
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]:
+        return await self._checked("GET", "/organizations/settings", answers.org_settings,
+                                   token=token, org=org)
+
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Which models of a provider the org's members see; [] = the provider's full list."""
+        body = {"integration_name": integration_name, "models": [dict(m) for m in models]}
+        return await self._checked("PUT", "/organizations/settings/llm-model-visibility",
+                                   answers.obj, token=token, org=org, json=body)
+
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"integration_name": integration_name, "provider_id": provider_id,
+                                "model_id": model_id}
+        if credential_id is not None:
+            body["credential_id"] = credential_id
+        return await self._checked("PUT", "/organizations/settings/composer-llm", answers.obj,
+                                   token=token, org=org, json=body)
+
+    # -- key tests, classified ---------------------------------------------------------
+    async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None, *,
+                        attempts: int = 3, backoff_s: float = 2.0) -> KeyTestResult:
+        """`test_key` as a verdict; a key over its own xAI rate limit is tried again."""
+        return await self._classified(lambda: self.test_key(token, org, key, base_url),
+                                      (token.reveal(), key.reveal()), attempts, backoff_s)
+
+    async def check_stored_key(self, token: Secret, org: str, credential_id: str, *,
+                               attempts: int = 3, backoff_s: float = 2.0) -> KeyTestResult:
+        """`test_stored` as a verdict; ModuleX's test endpoint failing is "could not test"."""
+        return await self._classified(lambda: self.test_stored(token, org, credential_id),
+                                      (token.reveal(),), attempts, backoff_s)
+
+    async def _classified(self, call: Callable[[], Any], hidden: tuple[str, ...], attempts: int,
+                          backoff_s: float) -> KeyTestResult:
+        result = keytest.classify_unreachable("not tried")
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                delay = backoff_s * 2 ** (attempt - 1) * random.uniform(0.8, 1.0)
+                log.debug("key test rate-limited by xAI; testing again in %.1f s", delay)
+                await asyncio.sleep(delay)
+            try:
+                result = keytest.classify_answer(await call(), hidden)
+            except (MalformedAnswer, ResponseTooLarge) as exc:
+                return keytest.classify_error(exc.status, exc.detail, hidden)
+            except ApiError as exc:
+                return keytest.classify_error(exc.status, exc.detail, hidden)
+            except Unreachable as exc:
+                return keytest.classify_unreachable(exc.message, hidden)
+            if result.verdict is not keytest.Verdict.RATE_LIMITED:
+                return result
+        return result

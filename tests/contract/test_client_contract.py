@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from mxsync import api as api_module
-from mxsync.api import ApiError
+from mxsync.api import ApiError, ClientStats
 from mxsync.secrets import Secret
 from mxsync.state import LiveCredential
 from tests.contract.conftest import REJECTED_KEY, Contract
@@ -167,24 +166,17 @@ def _seed_for_429_then_ok() -> int:
 
 
 @pytest.mark.emulator_only
-def test_429_is_retried_after_retry_after(contract: Contract,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        slept.append(delay)
-
-    monkeypatch.setattr(api_module.asyncio, "sleep", fake_sleep)
+def test_429_is_retried_after_retry_after(contract: Contract) -> None:
     contract.faults({"429": 0.5}, seed=_seed_for_429_then_ok())
 
-    async def go() -> tuple[list[dict[str, Any]], int]:
+    async def go() -> tuple[list[dict[str, Any]], ClientStats]:
         async with contract.client() as client:
             listed = await client.list_credentials(contract.token, contract.org)
-            return listed, client.calls
+            return listed, client.stats
 
     try:
-        listed, calls = run(go)
+        listed, stats = run(go)
     finally:
         contract.faults({}, seed=0)
-    assert calls == 2 and isinstance(listed, list)
-    assert slept and slept[0] >= 1.0  # honoured Retry-After: 1
+    assert stats.calls == 2 and stats.rate_limited == 1 and isinstance(listed, list)
+    assert stats.waited_s >= 1.0  # honoured Retry-After: 1
