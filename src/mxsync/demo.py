@@ -1,19 +1,27 @@
 """`mxsync demo`: the whole cycle, offline, against an in-process emulator.
 
-validate -> plan -> apply -> plan again, on `examples/demo.yaml` and the world in
-`examples/emulator-fixture.yaml`, with fake keys exported for this process only.
+validate -> plan -> apply -> plan again, on the demo manifest and emulator fixture that
+ship inside the package (`mxsync/data/`), so the demo works from a wheel with no
+repository at hand; `--examples FOLDER` points it at edited copies instead. Fake keys are
+exported for this process only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from importlib import resources
 from pathlib import Path
 
 import click
 
 from mxsync.errors import MxsyncError
 from mxsync.secrets import Secret
+
+FIXTURE_NAME = "emulator-fixture.yaml"
+MANIFEST_NAME = "demo.yaml"
 
 # The bundled fixture's fake token, and fake keys for the demo manifest's variables.
 DEMO_ENV = {
@@ -24,15 +32,28 @@ DEMO_ENV = {
 }
 
 
-def find_examples(given: Path | None) -> Path:
-    candidates = [given] if given else [Path("examples"), Path(__file__).parents[2] / "examples"]
-    for folder in candidates:
-        if folder is not None and (folder / "emulator-fixture.yaml").is_file():
-            return folder
-    raise MxsyncError(
-        "cannot find examples/emulator-fixture.yaml",
-        hint="run the demo from the repository root, or pass --examples PATH",
-    )
+@contextmanager
+def demo_files(examples: Path | None) -> Iterator[tuple[Path, Path]]:
+    """The fixture and the manifest, as real paths for as long as the demo runs.
+
+    The packaged copies go through `importlib.resources.as_file`, which hands out the
+    installed file itself, or a temporary copy when mxsync is imported from a zip.
+    """
+    if examples is not None:
+        missing = [name for name in (FIXTURE_NAME, MANIFEST_NAME) if not (examples / name).is_file()]
+        if missing:
+            raise MxsyncError(
+                f"{examples} has no {' and no '.join(missing)}",
+                hint=f"--examples takes a folder holding both {FIXTURE_NAME} and {MANIFEST_NAME}; "
+                     "leave it out to use the copies that ship with mxsync",
+            )
+        yield examples / FIXTURE_NAME, examples / MANIFEST_NAME
+        return
+    data = resources.files("mxsync").joinpath("data")
+    with ExitStack() as stack:
+        fixture = stack.enter_context(resources.as_file(data.joinpath(FIXTURE_NAME)))
+        manifest = stack.enter_context(resources.as_file(data.joinpath(MANIFEST_NAME)))
+        yield fixture, manifest
 
 
 async def _read_state(url: str, orgs: list[str]) -> dict[str, list[dict]]:
@@ -65,13 +86,19 @@ def live_table(state: dict[str, list[dict]]) -> str:
 
 
 def run_demo(examples: Path | None, color: bool | None) -> None:
+    from mxsync.extras import require_emulator
+
+    require_emulator("demo")
+    with demo_files(examples) as (fixture, manifest_path):
+        _run(fixture, manifest_path, color)
+
+
+def _run(fixture: Path, manifest_path: Path, color: bool | None) -> None:
     from mxsync.emulator.server import BackgroundEmulator, EmulatorOptions
     from mxsync.manifest import load
     from mxsync.pipeline import RunOptions, apply_plan, plan_manifest
     from mxsync.render.text import render_plan, render_report, use_color
 
-    folder = find_examples(examples)
-    fixture, manifest_path = folder / "emulator-fixture.yaml", folder / "demo.yaml"
     paint = use_color(color)
 
     def step(title: str) -> None:
