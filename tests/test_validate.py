@@ -33,8 +33,8 @@ def problems(tmp_path: Path, text: str) -> list[dict]:
     return json.loads(out)
 
 
-@pytest.mark.parametrize("example", ["minimal.yaml", "multi-org.yaml", "gateway.yaml", "split", "minted.yaml",
-                                     "demo.yaml"])
+@pytest.mark.parametrize("example", ["minimal.yaml", "multi-org.yaml", "gateway.yaml", "split",
+                                     "minted.yaml"])
 def test_examples_are_valid(example: str) -> None:
     code, out = run("validate", "-f", str(ROOT / "examples" / example))
     assert code == 0, out

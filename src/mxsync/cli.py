@@ -481,6 +481,9 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
 
     Prints the base URL it serves as one line on stdout when ready.
     """
+    from mxsync.extras import require_emulator
+
+    require_emulator("emulator")
     from mxsync.emulator.faults import parse_fault
     from mxsync.emulator.server import EmulatorOptions, serve_forever
 
@@ -498,7 +501,8 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
 
 @cli.command()
 @click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The folder with emulator-fixture.yaml and demo.yaml (default: ./examples).")
+              help="A folder with your own emulator-fixture.yaml and demo.yaml "
+                   "(default: the copies that ship with mxsync).")
 @click.pass_obj
 @handle_errors
 def demo(obj: Context, examples: Path | None) -> None:
