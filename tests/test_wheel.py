@@ -25,9 +25,14 @@ from mxsync.demo import DEMO_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a fresh clone does not have; the rest of the tree is copied as it is.
-NOT_IN_A_CLONE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv",
-                                        ".pytest_cache", ".ruff_cache", ".hypothesis", ".mxsync-cache",
-                                        "out", "secrets")
+_IGNORED = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv",
+                                  ".pytest_cache", ".ruff_cache", ".hypothesis", ".mxsync-cache")
+# Ignored by .gitignore at these places only (`src/mxsync/secrets` is a package, not a secret).
+_IGNORED_HERE = {ROOT / "examples": {"secrets"}, ROOT / "benchmarks": {"out"}}
+
+
+def NOT_IN_A_CLONE(folder: str, names: list[str]) -> set[str]:
+    return set(_IGNORED(folder, names)) | (_IGNORED_HERE.get(Path(folder), set()) & set(names))
 
 
 @dataclass
