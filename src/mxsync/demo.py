@@ -1,7 +1,7 @@
 """`mxsync demo`: the whole cycle, offline, against an in-process emulator.
 
-validate -> plan -> apply -> plan again, on `examples/demo.yaml` and the world in
-`examples/emulator-fixture.yaml`, with fake keys exported for this process only.
+validate -> plan -> apply -> plan again, on `examples/demo.yaml` and the emulator's
+built-in demo world, with fake keys exported for this process only.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ DEMO_ENV = {
 def find_examples(given: Path | None) -> Path:
     candidates = [given] if given else [Path("examples"), Path(__file__).parents[2] / "examples"]
     for folder in candidates:
-        if folder is not None and (folder / "emulator-fixture.yaml").is_file():
+        if folder is not None and (folder / "demo.yaml").is_file():
             return folder
     raise MxsyncError(
-        "cannot find examples/emulator-fixture.yaml",
+        "cannot find examples/demo.yaml",
         hint="run the demo from the repository root, or pass --examples PATH",
     )
 
@@ -71,15 +71,15 @@ def run_demo(examples: Path | None, color: bool | None) -> None:
     from mxsync.render.text import render_plan, render_report, use_color
 
     folder = find_examples(examples)
-    fixture, manifest_path = folder / "emulator-fixture.yaml", folder / "demo.yaml"
+    manifest_path = folder / "demo.yaml"
     paint = use_color(color)
 
     def step(title: str) -> None:
         click.secho(f"\n== {title}", bold=True, color=paint)
 
     os.environ.update(DEMO_ENV)  # fake values, for this process only
-    with BackgroundEmulator(EmulatorOptions(fixture=fixture)) as emu:
-        click.echo(f"Emulator serving {emu.url} (fixture {fixture})")
+    with BackgroundEmulator(EmulatorOptions()) as emu:  # no fixture: the built-in demo world
+        click.echo(f"Emulator serving {emu.url} (the built-in demo world)")
         options = RunOptions(api_url=emu.url)
         orgs = ["org-acme", "org-beta"]
         click.echo("\nLive xAI credentials before:\n" + live_table(asyncio.run(_read_state(emu.url, orgs))))
