@@ -446,7 +446,10 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
 @click.option("--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file with the starting users, orgs and credentials.")
+              help="YAML file with the starting users, orgs and credentials "
+                   "(default: the built-in demo world).")
+@click.option("--print-fixture", is_flag=True,
+              help="Print an example fixture (the built-in demo world) and exit.")
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
               help="Persist the world here across restarts (holds keys in clear: test use only).")
 @click.option("--latency-ms", type=float, default=0.0, show_default=True,
@@ -473,7 +476,8 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
               help="Answer at most N credentials per page, whatever limit is asked "
                    "(a service may cap pages; total_count still counts all).")
 @handle_errors
-def emulator(host: str, port: int, fixture: Path | None, state: Path | None, latency_ms: float,
+def emulator(host: str, port: int, fixture: Path | None, print_fixture: bool, state: Path | None,
+             latency_ms: float,
              faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
              xai_propagation_s: float, log_level: str, rate_limit: int | None,
              rate_window_s: float, retry_after_format: str, max_page_size: int | None) -> None:
@@ -483,12 +487,18 @@ def emulator(host: str, port: int, fixture: Path | None, state: Path | None, lat
     """
     from mxsync.extras import require_emulator
 
+    if print_fixture:  # needs no server, so it works without the emulator extra
+        from mxsync.emulator.server import default_fixture_text
+
+        click.echo(default_fixture_text(), nl=False)
+        return
     require_emulator("emulator")
-    from mxsync.emulator.faults import parse_fault
+    from mxsync.emulator.faults import check_rates, parse_fault
     from mxsync.emulator.server import EmulatorOptions, serve_forever
 
     try:
         rates = dict(parse_fault(f) for f in faults)
+        check_rates(rates)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fault") from None
     serve_forever(EmulatorOptions(

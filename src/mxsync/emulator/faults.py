@@ -38,10 +38,28 @@ def parse_fault(text: str) -> tuple[str, float]:
     kind, sep, rate_text = text.partition(":")
     if not sep or kind not in FAULT_KINDS:
         raise ValueError(f"fault must be KIND:RATE with KIND one of {', '.join(FAULT_KINDS)}")
-    rate = float(rate_text)
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError("fault rate must be between 0 and 1")
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        raise ValueError(f"fault rate {rate_text!r} is not a number (KIND:RATE, e.g. 503:0.2)") from None
+    check_rates({kind: rate})
     return kind, rate
+
+
+def check_rates(rates: dict[str, float]) -> None:
+    """One draw per request picks at most one fault, so the rates share one unit."""
+    unknown = set(rates) - set(FAULT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds: {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(FAULT_KINDS)})")
+    for kind, rate in rates.items():
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault rate {kind}:{rate:g} must be between 0 and 1")
+    total = sum(rates.values())
+    if total > 1.0:
+        shown = ", ".join(f"{k}:{v:g}" for k, v in rates.items())
+        raise ValueError(f"the fault rates add up to {total:g} ({shown}), more than 1: "
+                         "each request draws at most one fault, so lower them")
 
 
 @dataclass
@@ -52,11 +70,7 @@ class FaultPlan:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
-        unknown = set(self.rates) - set(FAULT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
-        if sum(self.rates.values()) > 1.0:
-            raise ValueError("the fault rates add up to more than 1")
+        check_rates(self.rates)
         self.rng = random.Random(self.seed)
 
     def draw(self, method: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import socket
@@ -36,23 +37,41 @@ class EmulatorOptions:
     max_page_size: int | None = None  # cap credential pages below the limit asked
 
 
+DEFAULT_FIXTURE = "data/emulator-fixture.yaml"
+DEMO_TOKEN = "mx_live_demo_admin_0123456789abcdef"  # the default world's fake token
+
+
+def default_fixture_text() -> str:
+    """The built-in demo world, shipped as package data so that a wheel has it too."""
+    from importlib.resources import files
+
+    return files("mxsync").joinpath(DEFAULT_FIXTURE).read_text(encoding="utf-8")
+
+
+def uses_default_world(options: EmulatorOptions) -> bool:
+    return options.fixture is None and not (options.state is not None and options.state.exists())
+
+
 def load_world(options: EmulatorOptions) -> World:
-    """`--state` wins when its file exists: the emulator then resumes where it stopped."""
+    """`--state` wins when its file exists: the emulator then resumes where it stopped.
+    Without it and without `--fixture`, the world is the built-in demo world."""
     if options.state is not None and options.state.exists():
         world = World.from_json(json.loads(options.state.read_text(encoding="utf-8")))
     else:
+        import yaml
+
         world = World()
         if options.fixture is not None:
-            import yaml
-
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            doc = yaml.load(options.fixture.read_text(encoding="utf-8"), Loader=loader) or {}
-            try:
-                world.merge_fixture(doc)
-            except FixtureError as exc:
-                raise MxsyncError(f"{options.fixture}: {exc}",
-                                  hint="fix the fixture; `mxsync emulator --print-fixture` "
-                                       "shows the format") from None
+            source, text = str(options.fixture), options.fixture.read_text(encoding="utf-8")
+        else:
+            source, text = "the built-in demo world", default_fixture_text()
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            world.merge_fixture(yaml.load(text, Loader=loader) or {})
+        except FixtureError as exc:
+            raise MxsyncError(f"{source}: {exc}",
+                              hint="fix the fixture; `mxsync emulator --print-fixture` "
+                                   "shows the format") from None
     world.state_file = options.state
     world.xai.propagation_s = options.xai_propagation_s
     world.save()
@@ -67,7 +86,17 @@ def _bind(host: str, port: int) -> socket.socket:
     # algorithm holds the body until the client's delayed ACK (~40 ms per request). Accepted
     # sockets inherit the option. Measured: 114 -> see benchmarks/RESULTS.md requests/s.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            # One line on purpose: the whole story and the fix.
+            raise MxsyncError(f"port {port} on {host} is already in use: stop what listens "
+                              "there, or pick another with --port N (--port 0 picks a free "
+                              "one)") from None
+        raise MxsyncError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                          hint="check --host and --port") from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -114,6 +143,11 @@ def serve_forever(options: EmulatorOptions) -> None:
     world = load_world(options)
     server, sock = _server(options, world)
     print(base_url(sock), flush=True)
+    if uses_default_world(options):
+        orgs = ", ".join(world.orgs)
+        print(f"No --fixture: serving the built-in demo world (orgs {orgs}). Its fake token: "
+              f"{DEMO_TOKEN}. See it with `mxsync emulator --print-fixture`.",
+              file=sys.stderr, flush=True)
     logging.basicConfig(stream=sys.stderr, level=options.log_level.upper())
     asyncio.run(server.serve(sockets=[sock]))
 

@@ -53,6 +53,8 @@ def router(ctx: EmulatorContext) -> APIRouter:
             raise ApiError(422, str(exc)) from None
         if body.org is None:
             layer.global_plan = plan if body.faults else None
+            if not body.faults:  # `{"faults": {}}` clears everything, per-org faults too
+                layer.org_plans.clear()
         elif body.faults:
             layer.org_plans[body.org] = plan
         else:
