@@ -67,7 +67,7 @@ def test_plain_aliases_still_work(tmp_path: Path) -> None:
 def test_undefined_alias_is_named(tmp_path: Path) -> None:
     got = only_problem(tmp_path, "version: 1\norgs: *nope\n")
     assert (got["line"], got["column"], got["path"]) == (2, 7, "orgs")
-    assert "*nope names no anchor" in got["message"]
+    assert "the alias '*nope' names no anchor" in got["message"]
 
 
 @pytest.mark.parametrize("text", [

@@ -28,7 +28,7 @@ from mxsync.manifest.model import (
     normalize_instant,
     parse_duration,
 )
-from mxsync.manifest.problems import Problem, render_path, summary
+from mxsync.manifest.problems import Problem, render_path, shown, summary
 from mxsync.manifest.schema import schema_problems
 from mxsync.manifest.yaml_positions import Positions, load_yaml
 from mxsync.secrets import KeySource
@@ -210,7 +210,7 @@ def _across_files(files: list[_File]) -> list[Problem]:
             here = f"{f.name}:{line}:{col}"
             if org_id in first_org:
                 problems.append(f.positions.problem(("orgs", index, "id"), (
-                    f"org '{org_id}' is already listed at {first_org[org_id]}; "
+                    f"org {shown(org_id)} is already listed at {first_org[org_id]}; "
                     "an org may appear once in the whole manifest")))
             else:
                 first_org[org_id] = here

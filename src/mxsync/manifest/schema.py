@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mxsync.manifest.problems import Problem
+from mxsync.manifest.problems import Problem, shown
 from mxsync.manifest.yaml_positions import Path_, Positions
 
 _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "boolean": "true or false",
@@ -141,12 +141,12 @@ def _translate(error: Any, positions: Positions) -> list[Problem]:
         out = []
         for key in extra:
             if key in _INLINE_SECRET_KEYS:
-                message = (f"'{key}' is not allowed: secrets are never written in the manifest; "
+                message = (f"{shown(key)} is not allowed: secrets are never written in the manifest; "
                            "use api_key_env (an environment variable) or api_key_file instead")
             else:
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
-                message = f"unknown key '{key}': {hint}"
+                message = f"unknown key {shown(key)}: {hint}"
             out.append(positions.problem((*path, key), message, key=True))
         return out
     if kind == "required":

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mxsync.manifest.problems import Problem, render_path
+from mxsync.manifest.problems import Problem, render_path, shown
 
 Path_ = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
@@ -175,8 +175,8 @@ class _Builder:
     def _alias(self, event: yaml.AliasEvent, path: Path_) -> Any:
         if event.anchor not in self.anchors:
             self._problem(event, path, (
-                f"the alias *{event.anchor} names no anchor defined above it; "
-                f"define `&{event.anchor}` on a value before using `*{event.anchor}`"))
+                f"the alias {shown(f'*{event.anchor}')} names no anchor defined above it; "
+                "define the anchor (`&name`) on a value before using the alias (`*name`)"))
             self.reported.add(render_path(path))
             return None
         value, size = self.anchors[event.anchor]
@@ -208,7 +208,7 @@ class _Builder:
             line, column = _at(key_event)
             if key in first_seen:
                 self._problem(key_event, child, (
-                    f"duplicate key '{key}' (first at line {first_seen[key]}); YAML would keep only "
+                    f"duplicate key {shown(key)} (first at line {first_seen[key]}); YAML would keep only "
                     "the last one and silently lose the other: remove or rename one"))
                 self._node(value_event, events, ("?",), depth + 1)  # consume it; keep the first
                 continue
