@@ -67,7 +67,7 @@ def test_plain_aliases_still_work(tmp_path: Path) -> None:
 def test_undefined_alias_is_named(tmp_path: Path) -> None:
     got = only_problem(tmp_path, "version: 1\norgs: *nope\n")
     assert (got["line"], got["column"], got["path"]) == (2, 7, "orgs")
-    assert "*nope names no anchor" in got["message"]
+    assert "the alias '*nope' names no anchor" in got["message"]
 
 
 @pytest.mark.parametrize("text", [
@@ -147,3 +147,11 @@ def test_unlistable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     result = load([str(tmp_path)])
     assert [p.message for p in result.errors] == [
         "cannot list this folder: Permission denied; check its permissions"]
+
+
+def test_as_of_out_of_range_is_a_usage_error_not_an_internal_error() -> None:
+    """audit --as-of goes through the same parse_instant, so it needs no handler of its own."""
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "minimal.yaml")
+    result = CliRunner().invoke(cli, ["audit", "-f", example, "--as-of", "9999-12-31T23:59:59-23:59"])
+    assert result.exit_code == 2, result.output
+    assert "--as-of" in result.output and "internal error" not in result.output

@@ -28,7 +28,7 @@ from mxsync.manifest.model import (
     normalize_instant,
     parse_duration,
 )
-from mxsync.manifest.problems import Problem, render_path, summary
+from mxsync.manifest.problems import Problem, render_path, shown, summary
 from mxsync.manifest.schema import schema_problems
 from mxsync.manifest.yaml_positions import Positions, load_yaml
 from mxsync.secrets import KeySource
@@ -43,9 +43,16 @@ _NO_SUCH_FILE_HINT = "pass the manifest with -f PATH (default mxsync.yaml)"
 class ManifestInvalid(MxsyncError):
     def __init__(self, problems: list[Problem]) -> None:
         errors = [p for p in problems if p.severity == "error"]
-        lines = "\n".join(p.format() for p in errors)
-        super().__init__(f"the manifest is not valid:\n{lines}\n{summary(errors)}",
-                         hint="run `mxsync validate` for every problem at once")
+        missing = [p.file for p in errors if p.message.startswith(NO_SUCH_FILE)]
+        if missing and len(missing) == len(errors):
+            # Nothing was read, so nothing is "not valid": say what is missing.
+            super().__init__(f"{NO_SUCH_FILE}: {', '.join(missing)}", hint=(
+                f"{_NO_SUCH_FILE_HINT}, or create it: it starts with `version: 1` and lists "
+                "`orgs:` (the README shows one)"))
+        else:
+            lines = "\n".join(p.format() for p in errors)
+            super().__init__(f"the manifest is not valid:\n{lines}\n{summary(errors)}",
+                             hint="run `mxsync validate` for every problem at once")
         self.problems = problems
 
 
@@ -210,7 +217,7 @@ def _across_files(files: list[_File]) -> list[Problem]:
             here = f"{f.name}:{line}:{col}"
             if org_id in first_org:
                 problems.append(f.positions.problem(("orgs", index, "id"), (
-                    f"org '{org_id}' is already listed at {first_org[org_id]}; "
+                    f"org {shown(org_id)} is already listed at {first_org[org_id]}; "
                     "an org may appear once in the whole manifest")))
             else:
                 first_org[org_id] = here

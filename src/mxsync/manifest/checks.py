@@ -20,13 +20,15 @@ from mxsync.manifest.model import (
     InstantOutOfRange,
     parse_instant,
 )
-from mxsync.manifest.problems import Problem
+from mxsync.manifest.problems import Problem, is_showable, looks_random, shown
 from mxsync.manifest.yaml_positions import Path_, Positions
 from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key
 from mxsync.urls import cleartext_to_remote
 
 RESERVED_LABEL = re.compile(r"^(managed_by$|mxsync_)")
 _SECRET_TEXT = re.compile(r"xai-[A-Za-z0-9\-_]{20,}|mx_(?:live|test)_[A-Za-z0-9\-_]+")
+# Fields that name where a secret lives: a value pasted here instead of a name is a leak.
+_NAME_FIELDS = frozenset({"api_key_env", "api_key_file", "token_env", "key_env"})
 _INLINE_SECRET_MESSAGE = (
     "this looks like an xAI key or ModuleX token written in the manifest; secrets must come "
     "from api_key_env / api_key_file (tokens from token_env). Remove it, and rotate it if it "
@@ -47,6 +49,10 @@ def _credentials(org: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     for index, cred in enumerate(creds if isinstance(creds, list) else []):
         if isinstance(cred, dict):
             yield index, cred
+
+
+def _hides_secret(text: str) -> bool:
+    return looks_like_secret(text) or looks_random(text)
 
 
 def cred_path(org_index: int, cred_index: int) -> Path_:
@@ -71,6 +77,11 @@ def inline_secrets(data: Any, text: str, positions: Positions) -> list[Problem]:
         elif isinstance(node, str) and looks_like_secret(node):
             problems.append(positions.problem(path, _INLINE_SECRET_MESSAGE))
             flagged_lines.add(positions.at(path)[0])
+        elif isinstance(node, str) and path and path[-1] in _NAME_FIELDS and looks_random(node):
+            problems.append(positions.problem(path, (
+                "this looks like a key or token, not the name of an environment variable or file; "
+                "write the name (e.g. XAI_KEY_ACME) and keep the value out of the manifest. "
+                "Rotate the key if it was ever committed")))
 
     walk(data, ())
     for line_no, line in enumerate(text.splitlines(), start=1):
@@ -117,8 +128,8 @@ def management_problems(data: Any, positions: Positions, top: Any,
                     f"{DEFAULT_MANAGEMENT_KEY_ENV} unless key_env names another variable)"), key=True))
                 continue
             key_env = management.get("key_env", DEFAULT_MANAGEMENT_KEY_ENV)
-            if (environ is not None and isinstance(key_env, str) and not environ.get(key_env)
-                    and key_env not in reported):
+            if (environ is not None and isinstance(key_env, str) and not _hides_secret(key_env)
+                    and not environ.get(key_env) and key_env not in reported):
                 reported.add(key_env)
                 out.append(positions.problem(path, (
                     f"management key variable {key_env} is not set; export the xAI management key "
@@ -148,8 +159,8 @@ def file_problems(data: Any, positions: Positions, now: datetime) -> list[Proble
             if isinstance(name, str):
                 if name in names:
                     out.append(positions.problem((*path, "name"), (
-                        f"duplicate credential name '{name}' in org (first in credentials[{names[name]}]); "
-                        "names must be unique within an org")))
+                        f"duplicate credential name {shown(name)} in org (first in "
+                        f"credentials[{names[name]}]); names must be unique within an org")))
                 else:
                     names[name] = ci
             out.extend(_credential_problems(cred, path, positions, now))
@@ -169,10 +180,11 @@ def _names_entry(name: str, names: dict[str, int], path: Path_, what: str,
     if name in names:
         return []
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else "add that entry or fix the name"
-    listed = ", ".join(sorted(names)) or "none"
+    hint = (f"did you mean {shown(close[0])}?" if close and is_showable(close[0])
+            else "add that entry or fix the name")
+    listed = ", ".join(shown(n) for n in sorted(names)) or "none"
     return [positions.problem(path, (
-        f"{what} '{name}' names no credential of this org (listed: {listed}); {hint}"))]
+        f"{what} {shown(name)} names no credential of this org (listed: {listed}); {hint}"))]
 
 
 def _assistant_problems(assistant: Any, default: Any, names: dict[str, int], xai_path: Path_,
@@ -241,7 +253,7 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
         for key in labels:
             if RESERVED_LABEL.match(str(key)):
                 out.append(positions.problem((*path, "metadata", key), (
-                    f"label '{key}' is reserved for mxsync's own bookkeeping "
+                    f"label {shown(key)} is reserved for mxsync's own bookkeeping "
                     "(managed_by and mxsync_*); rename it"), key=True))
     return out
 
@@ -257,6 +269,8 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
     for oi, org in _orgs(data):
         own_token = org.get("token_env")
         token_env: str = own_token if isinstance(own_token, str) else default_token
+        if _hides_secret(token_env):
+            continue  # inline_secrets reported it; saying "X is not set" would repeat it
         if not env.get(token_env):
             where = ("orgs", oi, "token_env") if "token_env" in org else ("orgs", oi, "id")
             out.append(positions.problem(where, (
@@ -268,8 +282,12 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
             if "mint" in cred:
                 continue  # the management key is checked by management_problems
             if isinstance(env_name, str):
+                if _hides_secret(env_name):
+                    continue
                 source, field = KeySource(env=env_name), "api_key_env"
             elif isinstance(file_name, str):
+                if _hides_secret(file_name):
+                    continue
                 source, field = KeySource(file=str(base_dir / file_name)), "api_key_file"
             else:
                 continue

@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from mxsync.manifest.problems import Problem
+from mxsync.manifest.problems import Problem, shown
 from mxsync.manifest.yaml_positions import Path_, Positions
 
 _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "boolean": "true or false",
@@ -141,16 +141,21 @@ def _translate(error: Any, positions: Positions) -> list[Problem]:
         out = []
         for key in extra:
             if key in _INLINE_SECRET_KEYS:
-                message = (f"'{key}' is not allowed: secrets are never written in the manifest; "
+                message = (f"{shown(key)} is not allowed: secrets are never written in the manifest; "
                            "use api_key_env (an environment variable) or api_key_file instead")
             else:
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
-                message = f"unknown key '{key}': {hint}"
+                if not path and not close:
+                    hint += " (and x-NAME, ignored, to hold YAML anchors)"
+                message = f"unknown key {shown(key)}: {hint}"
             out.append(positions.problem((*path, key), message, key=True))
         return out
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
+        if not path and missing == "version":
+            return [positions.problem(path, (
+                "missing required key 'version': start the file with `version: 1`"))]
         return [positions.problem(path, f"missing required key '{missing}'")]
     if kind == "type" and path and path[-1] == "rotate_after":
         return [positions.problem(path, "write a duration with its unit: 30d (days) or 12h (hours)")]
@@ -160,7 +165,10 @@ def _translate(error: Any, positions: Positions) -> list[Problem]:
         wanted_text = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted_list)
         return [positions.problem(path, f"expected {wanted_text}, found {_kind(error.instance)}")]
     if kind == "const" and path == ("version",):
-        return [positions.problem(path, "unsupported manifest version: this mxsync reads version 1")]
+        if isinstance(error.instance, int) and not isinstance(error.instance, bool):
+            return [positions.problem(path, "unsupported manifest version: this mxsync reads version 1")]
+        return [positions.problem(path, (
+            f"must be the number 1, not {_kind(error.instance)}: write `version: 1` (no quotes)"))]
     if kind == "pattern":
         return [positions.problem(path, _pattern_message(path, error.schema, error.instance))]
     if kind == "minItems" and path and path[-1] == "acls":

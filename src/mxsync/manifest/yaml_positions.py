@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mxsync.manifest.problems import Problem, render_path
+from mxsync.manifest.problems import Problem, render_path, shown
 
 Path_ = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
@@ -82,21 +82,46 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     except _Abort as exc:
         return LoadedYaml(None, positions, [*problems, exc.problem])
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or "invalid YAML"
-        if "maximum nesting depth" in what:  # libyaml's own bound, met before ours in flow style
-            return LoadedYaml(None, positions, [Problem(file, line, column, "(top)", (
-                "brackets nested too deeply (the YAML parser stops at 1,000 levels; a manifest "
-                "needs fewer than 10); check for a runaway bracket here"))])
-        context = f" ({exc.context})" if exc.context else ""
-        return LoadedYaml(None, positions, [Problem(
-            file, line, column, "(top)",
-            f"YAML syntax error: {what}{context}; fix the indentation, quoting or brackets here",
-        )])
+        return LoadedYaml(None, positions, [_syntax_problem(exc, text, file)])
     except yaml.YAMLError as exc:
         return LoadedYaml(None, positions, [Problem(file, 1, 1, "(top)", f"YAML error: {exc}")])
     return LoadedYaml(data, positions, problems, builder.reported)
+
+
+_CLOSERS = {"[": "]", "{": "}"}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """The parser's complaint as a sentence: where it noticed, and where the construct it
+    was reading began (an unclosed bracket or quote is noticed far from where it opened)."""
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = exc.problem or "invalid YAML"
+    lines = text.splitlines()
+    here = lines[line - 1][column - 1:column] if 0 < line <= len(lines) else ""
+    opened = exc.context_mark
+    start = (opened.line + 1, opened.column + 1) if opened else None
+    started = lines[start[0] - 1][start[1] - 1:start[1]] if start and 0 < start[0] <= len(lines) else ""
+    if "maximum nesting depth" in what:  # libyaml's own bound, met before ours in flow style
+        message = ("brackets nested too deeply (the YAML parser stops at 1,000 levels; a manifest "
+                   "needs fewer than 10); check for a runaway bracket here")
+    elif here == "\t" or "tab character" in what:
+        message = ("YAML syntax error: a tab character here; YAML indents with spaces only, "
+                   "so replace the tab with spaces")
+    elif start and start != (line, column) and started in _CLOSERS:
+        message = (f"YAML syntax error: the '{started}' opened at line {start[0]}, column {start[1]} "
+                   f"({file}:{start[0]}:{start[1]}) is not closed where the parser expected ',' or "
+                   f"'{_CLOSERS[started]}' (here); close it, or add the missing ','")
+    elif start and start != (line, column) and started in ("'", '"'):
+        message = (f"YAML syntax error: the quote {started} opened at line {start[0]}, column "
+                   f"{start[1]} ({file}:{start[0]}:{start[1]}) is not closed; close it with {started}")
+    else:
+        context = f" ({exc.context}"
+        context += f" that starts at line {start[0]}, column {start[1]})" if (
+            start and start != (line, column)) else ")"
+        message = (f"YAML syntax error: {what}{context if exc.context else ''}; "
+                   "fix the indentation, quoting or brackets here")
+    return Problem(file, line, column, "(top)", message)
 
 
 def _at(event: yaml.Event) -> tuple[int, int]:
@@ -175,8 +200,8 @@ class _Builder:
     def _alias(self, event: yaml.AliasEvent, path: Path_) -> Any:
         if event.anchor not in self.anchors:
             self._problem(event, path, (
-                f"the alias *{event.anchor} names no anchor defined above it; "
-                f"define `&{event.anchor}` on a value before using `*{event.anchor}`"))
+                f"the alias {shown(f'*{event.anchor}')} names no anchor defined above it; "
+                "define the anchor (`&name`) on a value before using the alias (`*name`)"))
             self.reported.add(render_path(path))
             return None
         value, size = self.anchors[event.anchor]
@@ -191,9 +216,10 @@ class _Builder:
     def _mapping(self, events: Iterator[yaml.Event], path: Path_, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         first_seen: dict[str, int] = {}
+        merges: list[tuple[Any, tuple[int, int]]] = []
         for key_event in events:
             if isinstance(key_event, yaml.MappingEndEvent):
-                return result
+                return self._merged(result, merges, path)
             if not isinstance(key_event, yaml.ScalarEvent):
                 self._problem(key_event, path, "mapping keys must be plain strings")
                 self._node(key_event, events, ("?",), depth + 1)  # consume the key's own events first
@@ -208,13 +234,37 @@ class _Builder:
             line, column = _at(key_event)
             if key in first_seen:
                 self._problem(key_event, child, (
-                    f"duplicate key '{key}' (first at line {first_seen[key]}); YAML would keep only "
+                    f"duplicate key {shown(key)} (first at line {first_seen[key]}); YAML would keep only "
                     "the last one and silently lose the other: remove or rename one"))
                 self._node(value_event, events, ("?",), depth + 1)  # consume it; keep the first
                 continue
             first_seen[key] = line
+            if key == "<<" and key_event.implicit[0]:  # a plain `<<`: YAML's merge key
+                merges.append((self._node(value_event, events, child, depth + 1), _at(value_event)))
+                continue
             self.positions.keys[child] = (line, column)
             result[key] = self._node(value_event, events, child, depth + 1)
+        return result
+
+    def _merged(self, result: dict[str, Any], merges: list[tuple[Any, tuple[int, int]]],
+                path: Path_) -> dict[str, Any]:
+        """YAML's merge key (`<<: *base` or `<<: [*a, *b]`): keys written in the mapping win,
+        then the merged mappings in the order listed. A merged value is located at the `<<`,
+        where the reader sees it come from."""
+        for merged, where in merges:
+            sources = merged if isinstance(merged, list) else [merged]
+            if not all(isinstance(source, dict) for source in sources):
+                line, column = where
+                self.problems.append(Problem(self.positions.file, line, column, render_path((*path, "<<")), (
+                    "`<<` merges mappings into this one: write `<<: *name` (or `<<: [*a, *b]`) "
+                    "where each anchor is on a mapping")))
+                continue
+            for source in sources:
+                for key, value in source.items():
+                    if key not in result:
+                        result[key] = value
+                        self.positions.keys[(*path, key)] = where
+                        self.positions.values[(*path, key)] = where
         return result
 
     def _scalar(self, event: yaml.ScalarEvent, path: Path_) -> Any:
