@@ -368,6 +368,16 @@ def test_merge_refuses_the_reviewed_plan_when_the_world_moved(repo: Repo) -> Non
     assert [c["display_name"] for c in repo.org.xai()] == ["by-hand"]  # nothing applied
 
 
+def test_pull_request_whose_plan_fails_uploads_and_comments_nothing(repo: Repo) -> None:
+    repo.secrets.pop("XAI_KEY_ACME_PRIMARY")  # the secret was never added to the repository
+    job = repo.pull_request()
+    assert job.failed
+    assert job.names == ["validate", "are the secrets there?", "plan"]
+    assert "XAI_KEY_ACME_PRIMARY" in job.step("plan").out
+    assert not (repo.runner.gh / "artifacts" / "1001").exists()
+    assert not (repo.runner.gh / "calls").exists()
+
+
 def test_fork_pull_request_without_secrets_is_skipped_with_a_notice(repo: Repo) -> None:
     job = repo.pull_request(secrets=False)
     assert not job.failed, job.ran

@@ -5,7 +5,7 @@ tests build one from a copy of the source tree (`python -m pip wheel --no-deps .
 into fresh venvs (no system site-packages, so the editable install is invisible; dependencies
 come from the package index as for any user) and run the README's commands from a folder with
 no repository around it. One venv has the wheel alone, one has it with the `emulator` extra.
-About 20 s in all, most of it pip.
+About 25 s in all, most of it pip.
 """
 
 from __future__ import annotations

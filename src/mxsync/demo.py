@@ -136,7 +136,7 @@ def introduction(url: str, fixture: Path, variables: DemoVariables) -> str:
         f"Started a throwaway ModuleX emulator at {url}, inside this process: it stops when",
         "the demo ends, and everything the demo changed goes with it.",
         f"  its world: {fixture}",
-        "Set for this process only (fake values, never printed):",
+        "Set for this process only (the token and the keys are fake, and never printed):",
         *(f"  {name.ljust(width)}  {what}" for name, what in named),
     ])
 
