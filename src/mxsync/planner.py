@@ -168,7 +168,7 @@ class _OrgPlanner:
             if not matching and exact:
                 self.errors.append(Reason("name-taken", {
                     "entry": entry.name, "where": str(entry.where), "ids": [c.id for c in exact],
-                    "source": entry.key.describe()}))
+                    "source": entry.describe_source()}))
                 self.touched.update(c.id for c in exact)
                 return
             if not matching:
@@ -226,7 +226,7 @@ class _OrgPlanner:
         self.add(Change(
             action="adopt" if adopting else "update", org=self.org.id, name=entry.name,
             credential_id=cred.id,
-            reason=(Reason("masked-key-could-match", {"source": entry.key.describe(),
+            reason=(Reason("masked-key-could-match", {"source": entry.describe_source(),
                                                       "masked": cred.masked})
                     if adopting else Reason("attributes-differ")),
             fingerprint=fingerprint,
