@@ -339,3 +339,60 @@ def _echoing_server_error(canary: str, caplog: pytest.LogCaptureFixture) -> str:
         return ""
 
     return asyncio.run(scenario())
+
+
+# -- a misbehaving server ---------------------------------------------------------------------
+class _Trickle(httpx.AsyncByteStream):
+    """A body that never ends, one byte at a time: per-read timeouts alone never fire."""
+
+    async def __aiter__(self) -> Any:
+        while True:
+            await asyncio.sleep(0.02)
+            yield b" "
+
+
+def _mock_client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
+                 ) -> XaiManagementClient:
+    return XaiManagementClient(Secret("mgmt-mock"), "https://management-api.x.ai", retry=FAST,
+                               transport=httpx.MockTransport(handler), **kwargs)
+
+
+@pytest.mark.parametrize("server", ["flood", "trickle"])
+def test_a_flooding_or_trickling_answer_is_bounded(server: str) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if server == "flood":
+            return httpx.Response(200, content=b"[" + b"0," * 600_000 + b"0]")
+        return httpx.Response(200, stream=_Trickle())
+
+    async def scenario() -> tuple[BaseException, BaseException]:
+        async with _mock_client(handler, timeout_s=0.2, max_answer_bytes=1_000_000) as c:
+            with pytest.raises(MxsyncError) as read:
+                await c.list_keys("team-x")
+            before = len(calls)
+            with pytest.raises(OutcomeUnknown) as create:
+                await c.create_key("team-x", name="k", acls=MINT_ACLS)
+            assert len(calls) - before == 1  # the create is never sent twice
+            return read.value, create.value
+
+    read, create = asyncio.run(scenario())
+    if server == "flood":
+        assert isinstance(read, XaiManagementError) and "larger than 1000000 bytes" in str(read)
+    else:
+        assert isinstance(read, Unreachable)  # retried, then given up
+    assert "by name" in (create.hint or "")
+
+
+def test_plain_http_to_loopback_ignores_proxy_variables(
+        team: XaiTeam, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy would read the key on plain http; the emulator is reached directly."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert run(team, lambda c: c.validate()) == [team.id]

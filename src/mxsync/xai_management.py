@@ -7,8 +7,9 @@ discipline as the ModuleX client, only stricter:
 - the management key travels only in the `Authorization` header, sits in a
   `Secret`, and is scrubbed (by value and by pattern) from every error text;
   no log line carries a header or a body;
-- redirects are never followed (one would carry the key to another host), and
-  plain http is refused anywhere but this machine;
+- redirects are never followed (one would carry the key to another host),
+  plain http is refused anywhere but this machine and never goes through a
+  proxy, and every exchange is bounded in time and size (body included);
 - reads and idempotent writes (list, update, delete, propagation) are retried
   with capped, jittered backoff on 5xx and transport errors; a `429` is waited
   out as long as its `Retry-After` says (seconds or an HTTP date), within a
@@ -25,6 +26,7 @@ client wraps it in a `Secret` on the spot and keeps nothing else of it.
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import logging
 import random
 import time
@@ -47,6 +49,7 @@ log = logging.getLogger("mxsync.xai")
 
 DEFAULT_MANAGEMENT_URL = "https://management-api.x.ai"
 DEFAULT_PAGE_SIZE = 100
+MAX_ANSWER_BYTES = 1024 * 1024  # a page of 100 key objects is ~50 KB; more is a broken server
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # Nothing reached the server: retrying these is safe even for a create.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -214,6 +217,25 @@ def retry_after_s(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class AnswerTooLarge(Exception):
+    """An answer body past the client's bound; never read to the end."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, read whole (within bounds) before the connection is given back."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
 def _segment(value: str) -> str:
     """An id as one path segment: `/`, `?`, `..` in an id can never reach another route."""
     return quote(value, safe="")
@@ -230,18 +252,25 @@ class XaiManagementClient:
         token_source: str = "the xAI management key",
         timeout_s: float = 30.0,
         retry: ManagementRetry | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`token_source` names where the key came from (e.g. `$XAI_MANAGEMENT_KEY`) for messages;
-        `transport` is for tests that must play a misbehaving server."""
+        `timeout_s` bounds each whole exchange, body included; `transport` is for tests that
+        must play a misbehaving server."""
         self.base_url = check_management_url(base_url)
         self.retry = retry or ManagementRetry()
+        self.timeout_s = timeout_s
+        self.max_answer_bytes = max_answer_bytes
         self._token = token
         self._token_source = token_source
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,  # a redirect must never carry the management key elsewhere
+            # Proxy variables only for https, where a proxy can only tunnel (CONNECT) and never
+            # reads the key; plain http (allowed to loopback only) goes direct.
+            trust_env=self.base_url.startswith("https://"),
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
             headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json"},
             transport=transport,
@@ -254,13 +283,13 @@ class XaiManagementClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    def _detail(self, response: httpx.Response) -> tuple[str, str | None]:
+    def _detail(self, response: Answer) -> tuple[str, str | None]:
         """xAI's error text (`{"code", "error"}`, or FastAPI's `{"detail"}`), scrubbed."""
         code = None
         try:
             body = response.json()
         except ValueError:
-            text = response.text[:300] or response.reason_phrase
+            text = response.text()[:300] or f"HTTP {response.status}"
         else:
             if isinstance(body, dict):
                 code = body.get("code") if isinstance(body.get("code"), str) else None
@@ -291,7 +320,7 @@ class XaiManagementClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         replay_safe: bool = True,
-    ) -> httpx.Response:
+    ) -> Answer:
         """Send with retries. `replay_safe=False` retries only what proves nothing happened:
         a connection that never opened, and a 429."""
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
@@ -302,9 +331,23 @@ class XaiManagementClient:
             delay: float
             try:
                 self.calls += 1
-                response = await self._http.request(method, path, params=params, json=json,
-                                                    headers=headers)
-            except httpx.TransportError as exc:
+                response = await self._exchange(method, path, params=params, json=json,
+                                                headers=headers)
+            except AnswerTooLarge:
+                log.debug("xai %s %s -> answer over %d bytes, refused", method, path,
+                          self.max_answer_bytes)
+                if not replay_safe:
+                    raise OutcomeUnknown(
+                        f"xAI Management API {method} {path}: the answer was larger than "
+                        f"{self.max_answer_bytes} bytes and was not read; the change may or may not "
+                        "have been made",
+                        hint="list the team's keys by name to find out; never repeat a create blindly",
+                    ) from None
+                raise XaiManagementError(
+                    0, f"the answer was larger than {self.max_answer_bytes} bytes and was not read",
+                    method, path, hint="check xai_management.url: it must be xAI's Management API",
+                ) from None
+            except (httpx.TransportError, TimeoutError) as exc:
                 failure = type(exc).__name__
                 log.debug("xai %s %s -> %s", method, path, failure)
                 if not replay_safe and not isinstance(exc, _NOT_SENT):
@@ -322,7 +365,7 @@ class XaiManagementClient:
                     ) from None
                 delay = self.retry.backoff(attempt - 1)
             else:
-                status = response.status_code
+                status = response.status
                 log.debug("xai %s %s -> %s (%.0f ms)", method, path, status,
                           (time.monotonic() - t0) * 1000)
                 if status < 300:
@@ -360,14 +403,28 @@ class XaiManagementClient:
             log.debug("xai %s %s retry %d in %.2f s", method, path, attempt, delay)
             await asyncio.sleep(delay)
 
+    async def _exchange(self, method: str, path: str, *, params: dict[str, Any] | None, json: Any,
+                        headers: dict[str, str]) -> Answer:
+        """One request and its whole answer, within `timeout_s` and `max_answer_bytes`: a server
+        that trickles or floods can hold neither the run nor its memory."""
+        async with asyncio.timeout(self.timeout_s), self._http.stream(
+                method, path, params=params, json=json, headers=headers) as response:
+            body = bytearray()
+            if not 300 <= response.status_code < 400:  # a redirect's body is never read
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self.max_answer_bytes:
+                        raise AnswerTooLarge
+            return Answer(response.status_code, response.headers, bytes(body))
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.request(method, path, **kwargs)
-        if not response.content:
+        if not response.body:
             return {}
         try:
             return response.json()
         except ValueError:
-            raise XaiManagementError(response.status_code, "the answer is not JSON", method,
+            raise XaiManagementError(response.status, "the answer is not JSON", method,
                                      path) from None
 
     def _key(self, body: Any, method: str, path: str) -> XaiApiKey:
