@@ -273,6 +273,20 @@ def test_faults_are_keyed_by_team_also_on_key_routes(team: XaiTeam, emulator_url
     assert_xai_error(listed, 503)
 
 
+def test_a_deleted_keys_routes_still_meet_its_teams_faults(team: XaiTeam) -> None:
+    """A DELETE retried after a lost answer must meet the same faults as the first one."""
+    key_id = team.mint()["apiKeyId"]
+    with team.client() as c:
+        c.delete(f"/auth/api-keys/{key_id}").raise_for_status()
+        team.faults({"502": 1.0})
+        try:
+            again = c.delete(f"/auth/api-keys/{key_id}")
+        finally:
+            team.faults({})
+        assert_xai_error(again, 502)
+        assert_xai_error(c.delete(f"/auth/api-keys/{key_id}"), 404)
+
+
 def test_minted_keys_survive_a_restart_with_state(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     doc = {"xai": {"teams": [{"id": "team-s"}],

@@ -9,7 +9,8 @@ Faults and latency reach these routes through the emulator's fault layer like
 any ModuleX route. Its per-org plans (`POST /_emulator/faults {"org": ...}`) are
 keyed here by **xAI team id**: `management_scope` names the team a request
 concerns (from the path, or from the key's team for `/auth/api-keys/{id}`
-routes), so a test that owns a team can fault that team's calls alone.
+routes, also once the key is deleted), so a test that owns a team can fault that
+team's calls alone.
 """
 
 from __future__ import annotations
@@ -115,8 +116,7 @@ def management_scope(world: XaiWorld) -> Callable[[dict[str, Any]], str | None]:
         if parts[:2] == ["auth", "teams"] and len(parts) >= 3:
             return parts[2]
         if parts[:2] == ["auth", "api-keys"] and len(parts) >= 3:
-            key = world.api_keys.get(parts[2])
-            return key.team_id if key else None
+            return world.team_of_key(parts[2])
         return None
 
     return scope_of

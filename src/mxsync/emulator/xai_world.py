@@ -152,6 +152,8 @@ class XaiWorld:
         self.api_keys: dict[str, ApiKey] = {}  # by apiKeyId, in creation order
         self.by_secret: dict[str, ApiKey] = {}
         self.deleted_secrets: set[str] = set()  # a deleted key stays rejected, never "unknown"
+        # The team of each deleted key id, so that a retried DELETE still meets its team's faults.
+        self.deleted_ids: dict[str, str] = {}
         self.propagation_s = 0.0
         self._seq = 0
 
@@ -193,6 +195,7 @@ class XaiWorld:
             "management_keys": [asdict(k) for k in self.management_keys.values()],
             "api_keys": [asdict(k) for k in self.api_keys.values()],
             "deleted_secrets": sorted(self.deleted_secrets),
+            "deleted_ids": self.deleted_ids,
             "propagation_s": self.propagation_s,
         }
 
@@ -209,6 +212,7 @@ class XaiWorld:
             world.api_keys[key.api_key_id] = key
             world.by_secret[key.secret] = key
             world._seq = max(world._seq, key.seq)
+        world.deleted_ids = dict(doc.get("deleted_ids") or {})
         world.propagation_s = float(doc.get("propagation_s") or 0.0)
         return world
 
@@ -348,6 +352,11 @@ class XaiWorld:
         del self.api_keys[api_key_id]
         del self.by_secret[key.secret]
         self.deleted_secrets.add(key.secret)
+        self.deleted_ids[api_key_id] = key.team_id
+
+    def team_of_key(self, api_key_id: str) -> str | None:
+        key = self.api_keys.get(api_key_id)
+        return key.team_id if key else self.deleted_ids.get(api_key_id)
 
     def propagated(self, caller: ManagementKey, api_key_id: str) -> bool:
         return time.time() >= self.key_for(caller, api_key_id).propagated_at
