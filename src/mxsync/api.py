@@ -53,9 +53,8 @@ from mxsync.urls import cleartext_to_remote
 
 __all__ = [
     "DEFAULT_BASE_URL", "PAGE_LIMIT", "POOL_SIZE", "RETRY_STATUSES", "ApiError", "CallProgress",
-    "ClientStats",
-    "MalformedAnswer", "ModulexClient", "OutcomeUnknown", "ResponseTooLarge", "RetryPolicy",
-    "Unreachable", "check_base_url",
+    "ClientStats", "MalformedAnswer", "ModulexClient", "OutcomeUnknown", "ResponseTooLarge",
+    "RetryPolicy", "Unreachable", "check_base_url",
 ]
 
 log = logging.getLogger("mxsync.http")
