@@ -211,6 +211,11 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     if out is not None:
         save_plan(the_plan, out)
     _emit_plan(the_plan, "json" if as_json else fmt, obj.color)
+    if as_json or fmt != "text":  # stdout is for a machine or a file: say what failed here too
+        from mxsync.render.reasons import sentence
+
+        for org_id, error in the_plan.errors:
+            click.echo(f"Error: org {org_id}: {sentence(error)}", err=True)
     if out is not None and not as_json:
         click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
     if the_plan.errors:
