@@ -14,7 +14,7 @@ before. Only when it is not there is it created again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,7 +24,7 @@ from mxsync.inputs import Inputs
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
-from mxsync.state import LiveCredential, live_digest
+from mxsync.state import LiveCredential, OrgSettings, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -44,6 +44,12 @@ class Api(Protocol):
                                 ) -> dict[str, Any]: ...
     async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool: ...
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]: ...
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]: ...
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Sequence[Mapping[str, Any]]) -> dict[str, Any]: ...
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -117,6 +123,7 @@ class _OrgRun:
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
+        self.new_ids: dict[int, str] = {}  # create or replace -> the credential it made
         self.steps: list[Step] = []
 
     def record(self, change: Change, status: Status, message: str = "",
@@ -174,6 +181,7 @@ class _OrgRun:
                          self.test)
         await self.phase(self.of("create", "replace"), self.create)
         await self.phase(self.of("set-default"), self.set_default)
+        await self.phase(self.of("set-models", "set-assistant"), self.settings)
         await self.phase(self.of("update", "adopt"), self.update)
         await asyncio.gather(self.phase(self.of("delete"), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
@@ -211,6 +219,7 @@ class _OrgRun:
                               "got no answer, and it is not in the live state; re-run apply")
         new_id = str(created["credential_id"])
         self.known_ids.add(new_id)
+        self.new_ids[index] = new_id
         if change.action == "create":
             self.finish(index, "ok", credential_id=new_id)
             if change.make_default:
@@ -235,6 +244,24 @@ class _OrgRun:
         await self.api.set_default(self.token, self.org.org, _target(change))
         self.finish(index, "ok")
 
+    async def settings(self, index: int) -> None:
+        change = self.org.changes[index]
+        if change.action == "set-models":
+            await self.api.put_model_visibility(self.token, self.org.org, "xai",
+                                                [{"id": m} for m in change.models or ()])
+            self.finish(index, "ok")
+            return
+        credential_id = change.credential_id
+        if change.credential_from is not None:
+            credential_id = self.new_ids.get(change.credential_from)
+        if credential_id is None or change.model_id is None:
+            raise MxsyncError(f"{change.address}: the plan names no model or credential for the "
+                              "Assistant", hint="the plan file is damaged; run `mxsync plan` again")
+        await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
+                                        provider_id="xai", model_id=change.model_id,
+                                        credential_id=credential_id)
+        self.finish(index, "ok", f"now on credential {credential_id}", credential_id=credential_id)
+
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
         await self.api.update_credential(self.token, self.org.org, _target(change),
@@ -257,6 +284,14 @@ class _OrgRun:
                                  for i in movers):
                 self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
                                              "old one: it holds the default, which could not be "
+                                             "moved; re-run apply")
+                return
+        if (change.before or {}).get("is_pinned"):
+            # The Assistant runs on the old credential: it goes only once the pin has moved.
+            movers = [i for i, c in enumerate(self.org.changes) if c.action == "set-assistant"]
+            if not movers or any(self.outcome.get(i) != "ok" for i in movers):
+                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
+                                             "old one: the Assistant runs on it and could not be "
                                              "moved; re-run apply")
                 return
         try:
@@ -292,7 +327,10 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
-            if live_digest([LiveCredential.from_api(r) for r in records]) != org.live_digest:
+            settings = (OrgSettings.from_api(await api.org_settings(token, org.org))
+                        if org.settings_read else None)
+            if (live_digest([LiveCredential.from_api(r) for r in records], settings)
+                    != org.live_digest):
                 return OrgReport(org.org, "failed", error=(
                     f"plan is stale for org {org.org}: its live state changed since the plan; "
                     "nothing was changed there. Run plan again"))
