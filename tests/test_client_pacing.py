@@ -202,3 +202,22 @@ def test_eta_only_when_the_limit_sets_the_pace() -> None:
     assert limiter.eta_s(40) is None  # within what is left: latency sets the pace
     eta = limiter.eta_s(170)
     assert eta is not None and eta > 100  # 120 calls past this window at 60 a minute
+
+
+def test_calls_before_the_announcement_count_as_expected() -> None:
+    token = Secret(CANARY_TOKEN)
+    seen: list[CallProgress] = []
+
+    async def run(client: ModulexClient) -> tuple[CallProgress, CallProgress]:
+        await _many(client, [token], 2)
+        before = client.snapshot()
+        client.expect(3)
+        after = client.snapshot()
+        await _many(client, [token], 3)
+        return before, after
+
+    with HostileServer(canned([json_reply({"organizations": []})])) as server:
+        before, after = with_client(server.url, run, progress=seen.append)
+    assert (before.expected, before.left) == (0, 0)
+    assert (after.done, after.expected, after.left) == (2, 5, 3)
+    assert (seen[-1].done, seen[-1].left) == (5, 0)
