@@ -173,15 +173,40 @@ def test_an_answer_is_taken_to_exclude_the_calls_still_in_flight() -> None:
     limiter, _ = _limiter()
 
     async def go() -> None:
-        await limiter.acquire()  # the first call of a token goes alone, to learn the limit
+        probe = await limiter.acquire()  # the first call of a token goes alone, to learn the limit
+        assert probe.probe
         limiter.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "59"})
-        limiter.release(answered=True)
+        limiter.release(probe, answered=True)
         for _ in range(3):
             await limiter.acquire()
         limiter.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "10"})
 
     asyncio.run(go())
     assert limiter._remaining == 10 - 2  # two others still in flight may not be counted yet
+
+
+def test_only_the_probe_ends_the_probe() -> None:
+    """A slow call of the old window that ends first must not let the waiting calls in."""
+    limiter, clock = _limiter()
+
+    async def go() -> list[bool]:
+        first = await limiter.acquire()
+        limiter.observe({"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1",
+                         "x-ratelimit-reset": "10"})
+        limiter.release(first, answered=True)
+        slow = await limiter.acquire()  # the last call of this window, still in flight
+        clock.now += 11  # the window has reset: the next call goes alone
+        probe = await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        limiter.release(slow, answered=True)
+        await asyncio.sleep(0)
+        held = not waiter.done()
+        limiter.observe({"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1"})
+        limiter.release(probe, answered=True)
+        await waiter
+        return [probe.probe, held]
+
+    assert asyncio.run(go()) == [True, True]
 
 
 def test_a_far_reset_or_block_is_clamped_to_the_longest_wait() -> None:

@@ -253,7 +253,7 @@ class ModulexClient:
         waited = 0.0
         try:
             while True:
-                await limiter.acquire()
+                permit = await limiter.acquire()
                 answered = False
                 try:
                     async with self._gate:
@@ -264,7 +264,7 @@ class ModulexClient:
                     if got.headers is not None:
                         limiter.observe(got.headers)
                 finally:
-                    limiter.release(answered)
+                    limiter.release(permit, answered)
                 log.debug("%s %s org=%s -> %s (%.0f ms)", method, path, org or "-",
                           got.status if answered else got.failure_text,
                           (time.monotonic() - started) * 1000)
