@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from mxsync import ownership
 from mxsync.secrets import fingerprint
@@ -188,3 +189,24 @@ def test_the_pin_never_dangles_under_faults(new_org: OrgFactory, tmp_path: Path,
     [new] = managed(org, "p")
     assert new["credentials_metadata"][ownership.FINGERPRINT] == fingerprint(key)
     assert pin_of(org) == new["credential_id"]
+
+
+def test_import_writes_models_and_assistant_and_plans_only_adopts(new_org: OrgFactory,
+                                                                  tmp_path: Path) -> None:
+    key = fake_key()
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "main",
+                                "api_key": key, "credential_id": "cred-main", "is_default": True}],
+                  org_fields={"settings": {
+                      "llm_model_visibility": {"xai": [{"id": "grok-4-fast"}]},
+                      "composer_llm": {"integration_name": "xai", "provider_id": "xai",
+                                       "model_id": "grok-4-fast", "credential_id": "cred-main"}}})
+    out = tmp_path / "imported.yaml"
+    run = mxsync("import", "--org", org.id, "--owner", OWNER, "-o", str(out), env=env_for(org))
+    assert run.code == 0, run.both
+    xai = yaml.safe_load(out.read_text())["orgs"][0]["xai"]
+    assert xai["models"] == ["grok-4-fast"]
+    assert xai["assistant"] == {"model": "grok-4-fast", "credential": "main"}
+    [entry] = xai["credentials"]
+    plan = mxsync("plan", "-f", str(out), "--json", env=env_for(org, **{entry["api_key_env"]: key}))
+    assert plan.code == 0, plan.both
+    assert [c["mxsync_actions"] for c in json.loads(plan.out)["resource_changes"]] == [["adopt"]]
