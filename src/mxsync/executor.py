@@ -90,7 +90,8 @@ class ApplyReport:
 
         return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
                 "adopted": n("adopt"), "deleted": n("delete"),
-                "default_changed": n("set-default") + n("default")}
+                "default_changed": n("set-default") + n("default"),
+                "deduplicated": n("dedupe")}
 
     def summary(self) -> str:
         if self.failed:
@@ -99,6 +100,8 @@ class ApplyReport:
         c = self.counts()
         parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
         parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
+        if c["deduplicated"]:
+            parts.append(f"{c['deduplicated']} late duplicate(s) removed")
         parts += [f"{c['deleted']} deleted",
                   f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
         return "Apply complete: " + ", ".join(parts) + "."
@@ -117,9 +120,10 @@ Progress = Callable[[Step], None]
 
 class _OrgRun:
     def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, settle_s: float = 0.0) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
-        self.inputs, self.progress = inputs, progress
+        self.inputs, self.progress, self.settle_s = inputs, progress, settle_s
+        self.ambiguous = False  # a create went unanswered: it may still land later
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
@@ -185,6 +189,28 @@ class _OrgRun:
         await self.phase(self.of("update", "adopt"), self.update)
         await asyncio.gather(self.phase(self.of("delete"), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
+        if self.ambiguous:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """A create whose answer never came may reach the service late (a proxy can hold
+        it past the timeout) and make a second credential after this run made the first.
+        Wait until such a request has landed, or would be far later than any answer this
+        client accepts, then re-read: every entry created here keeps exactly the credential
+        this run recorded (which the default and the Assistant point at) and loses the rest."""
+        await asyncio.sleep(self.settle_s)
+        records = await self.api.list_credentials(self.token, self.org.org)
+        creds = [LiveCredential.from_api(r) for r in records]
+        for index, kept in self.new_ids.items():
+            change = self.org.changes[index]
+            extras = [c for c in creds if c.claim() == (self.owner, change.name)
+                      and c.id not in self.org.known_ids and c.id != kept]
+            for extra in extras:
+                if extra.is_default:  # a late create with make_default took the default
+                    await self.api.set_default(self.token, self.org.org, kept)
+                gone_now = await self.api.delete_credential(self.token, self.org.org, extra.id)
+                self.record(change, "ok", "a late duplicate of this entry was removed"
+                            if gone_now else "", action="dedupe", credential_id=extra.id)
 
     async def test(self, index: int) -> None:
         change = self.org.changes[index]
@@ -211,6 +237,7 @@ class _OrgRun:
                     make_default=change.make_default, expires_at=change.expires_at)
                 break
             except OutcomeUnknown:
+                self.ambiguous = True
                 created = await self.find_created(change)
                 if created is not None:
                     break
@@ -314,7 +341,7 @@ def _target(change: Change) -> str:
 
 
 async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
-                   progress: Progress | None) -> OrgReport:
+                   progress: Progress | None, settle_s: float) -> OrgReport:
     if org.errors:
         return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
     if not org.changes:
@@ -323,7 +350,7 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     if token is None:
         why = inputs.problems.get(org.org) or []
         return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
-    run = _OrgRun(api, org, plan.owner, token, inputs, progress)
+    run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s)
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
@@ -342,8 +369,10 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
 
 
 async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
-                  progress: Progress | None = None) -> ApplyReport:
-    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress)
-                                     for org in plan.orgs))
+                  progress: Progress | None = None, settle_s: float = 0.0) -> ApplyReport:
+    """`settle_s`: after a create went unanswered, how long a late copy of it may still
+    take to land before the org is re-read for duplicates."""
+    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
+                                              settle_s) for org in plan.orgs))
     return ApplyReport(list(reports))
 

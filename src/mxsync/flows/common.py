@@ -33,6 +33,13 @@ class RunOptions:
     skip_tests: bool = False
     targets: tuple[Target, ...] = ()
     read_progress: ReadProgress | None = None
+    # After a create went unanswered: how long its late copy may take to land (see executor);
+    # None: twice the timeout.
+    settle_s: float | None = None
+
+    @property
+    def settle_window_s(self) -> float:
+        return 2 * self.timeout_s if self.settle_s is None else self.settle_s
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,
