@@ -43,6 +43,8 @@ class Api(Protocol):
                                 display_name: str | None, metadata: dict[str, Any] | None
                                 ) -> dict[str, Any]: ...
     async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool: ...
+    async def get_credential(self, token: Secret, org: str, credential_id: str, *,
+                             include_masked: bool = False) -> dict[str, Any]: ...
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]: ...
     async def org_settings(self, token: Secret, org: str) -> dict[str, Any]: ...
     async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
@@ -291,6 +293,17 @@ class _OrgRun:
 
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
+        if change.action == "adopt":
+            # Another owner may have adopted it since the plan (or while a person read it):
+            # adopt only what is still unmarked, right before writing.
+            now = LiveCredential.from_api(await self.api.get_credential(
+                self.token, self.org.org, _target(change)))
+            owner, _ = now.claim()
+            if owner is not None:
+                self.finish(index, "failed", f"owner '{owner}' took this credential under "
+                                             "management since the plan; nothing was changed. "
+                                             "Run plan again")
+                return
         await self.api.update_credential(self.token, self.org.org, _target(change),
                                          display_name=change.display_name, metadata=change.metadata)
         self.finish(index, "ok")

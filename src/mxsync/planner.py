@@ -104,6 +104,7 @@ class _OrgPlanner:
     live: LiveOrg
     prune: bool
     skip_tests: bool
+    take_default: bool = False
     changes: list[Change] = field(default_factory=list)
     errors: list[Reason] = field(default_factory=list)
     notes: list[Reason] = field(default_factory=list)
@@ -256,6 +257,18 @@ class _OrgPlanner:
                         self.set_default(change.name, keeper, Reason("default-was-duplicate"))
             self.guard_default_deletes()
             return
+        holder = next((c for c in self.live.credentials if c.is_default), None)
+        if holder is not None and not self.take_default and (want in self.created or (
+                want in self.kept and not self.kept[want].is_default)):
+            theirs, _ = holder.claim()
+            if theirs is not None and theirs != self.owner:
+                # Two manifests that both want the default would take it from each other on
+                # every run: a conflict to settle, not a change to make.
+                self.errors.append(Reason("default-held-by-other-owner", {
+                    "entry": want, "owner": theirs, "credential": holder.display_name,
+                    "id": holder.id}))
+                self.guard_default_deletes()
+                return
         # A replace of another entry whose old credential held the default must not take it.
         for i, other in enumerate(self.changes):
             if other.make_default and other.name != want:
@@ -423,8 +436,10 @@ def _with_default(change: Change, value: bool = True) -> Change:
 
 
 def plan_org(org: OrgEntry, owner: str, token_env: str, keys: Mapping[str, Secret], live: LiveOrg,
-             *, prune: bool = False, skip_tests: bool = False) -> OrgPlan:
-    planned = _OrgPlanner(org, owner, keys, live, prune or org.prune, skip_tests).run()
+             *, prune: bool = False, skip_tests: bool = False, take_default: bool = False
+             ) -> OrgPlan:
+    planned = _OrgPlanner(org, owner, keys, live, prune or org.prune, skip_tests,
+                          take_default).run()
     return replace(planned, token_env=token_env)
 
 
@@ -436,6 +451,7 @@ def make_plan(
     unread: Mapping[str, Reason] | None = None,
     prune: bool = False,
     skip_tests: bool = False,
+    take_default: bool = False,
     targets: Sequence[Target] = (),
     api_url: str | None = None,
 ) -> Plan:
@@ -453,7 +469,7 @@ def make_plan(
             continue
         org_keys = {e.name: keys[(org.id, e.name)] for e in org.credentials}
         planned = plan_org(org, manifest.owner, token_env, org_keys, state, prune=prune,
-                           skip_tests=skip_tests)
+                           skip_tests=skip_tests, take_default=take_default)
         names = {t.name for t in targets if t.org == org.id}
         if names and None not in names:
             planned = _only(planned, names)
@@ -463,7 +479,7 @@ def make_plan(
         orgs=tuple(orgs),
         manifest_digest=manifest.digest,
         api_url=api_url,
-        options={"prune": prune, "skip_tests": skip_tests,
+        options={"prune": prune, "skip_tests": skip_tests, "take_default": take_default,
                  "targets": [f"{t.org}/{t.name}" if t.name else t.org for t in targets]},
     )
 

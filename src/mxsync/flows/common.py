@@ -31,6 +31,7 @@ class RunOptions:
     timeout_s: float = 30.0
     prune: bool = False
     skip_tests: bool = False
+    take_default: bool = False  # take the default from another owner's credential on purpose
     targets: tuple[Target, ...] = ()
     read_progress: ReadProgress | None = None
     # After a create went unanswered: how long its late copy may take to land (see executor);

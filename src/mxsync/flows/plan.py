@@ -45,7 +45,8 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
 
     def plan() -> Plan:
         return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
-                         skip_tests=options.skip_tests, targets=options.targets,
+                         skip_tests=options.skip_tests, take_default=options.take_default,
+                         targets=options.targets,
                          api_url=client.base_url)
 
     first = plan()

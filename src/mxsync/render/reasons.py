@@ -58,6 +58,12 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"required model(s) {_names(p.get('missing'))} are not in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
     "unread": lambda p: str(p.get("message") or "the live state was not read"),
+    "default-held-by-other-owner": lambda p: (
+        f"the manifest makes '{p.get('entry')}' the org's default, but the default is "
+        f"'{p.get('credential')}' ({p.get('id')}), managed by owner '{p.get('owner')}': two "
+        "manifests that both set xai.default would take it from each other on every run. "
+        "Agree on one owner of the default (remove xai.default from one manifest), or take it "
+        "on purpose with --take-default"),
     "models-differ": lambda p: "the Grok models members see differ from the manifest's xai.models",
     "models-unknown": lambda p: (
         "unknown model id(s) in xai.models or xai.assistant: " + ", ".join(
