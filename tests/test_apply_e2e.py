@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
+import select
 import subprocess
 import sys
 import uuid
@@ -238,17 +240,33 @@ def assert_no_canary(runs: list[Run], keys: dict[str, str], token: str) -> None:
         assert "CANARY" not in run.both and token not in run.both
 
 
+def creates_done(org: TestOrg) -> dict[str, int]:
+    """How many `POST /credentials` the service carried out in the org, by display name,
+    counting those whose answer was lost or held: a duplicate deleted later still counts."""
+    stats = httpx.get(f"{org.url}/_emulator/stats").json()
+    return dict(stats["created"].get(org.id, {}))
+
+
+def assert_created_once(org: TestOrg, before: dict[str, int], names: list[str]) -> None:
+    """Exactly one create carried out per entry since `before`, and none for anything else."""
+    after = creates_done(org)
+    made = {n: after.get(n, 0) - before.get(n, 0) for n in set(after) | set(before)}
+    assert {n: c for n, c in made.items() if c} == dict.fromkeys(names, 1), made
+
+
 @pytest.mark.parametrize("kind", ["500", "502", "503", "429", "reset", "timeout", "lost-response"])
 def test_each_fault_kind_converges_exactly_once(new_org: OrgFactory, tmp_path: Path,
                                                 kind: str) -> None:
     org, path, env, keys, untouched = fault_scenario(new_org, tmp_path, kind)
     injected = httpx.get(f"{org.url}/_emulator/stats").json()["faults"].get(kind, 0)
+    before = creates_done(org)
     org.faults({kind: 0.35}, seed=7, hold_s=1.0)
     try:
         runs = apply_until_ok(path, env, "--timeout", "0.5", rounds=12)
     finally:
         org.faults({})
     assert httpx.get(f"{org.url}/_emulator/stats").json()["faults"][kind] > injected
+    assert_created_once(org, before, ["rotate", "a", "b"])  # the replace creates once too
     assert_converged(org, keys, "a", untouched)
     assert_no_canary(runs, keys, org.token)
     assert mxsync("plan", "-f", path, "--detailed-exitcode", env=env).code == 0
@@ -272,6 +290,7 @@ def test_fifty_seeded_fault_mixes(new_org: OrgFactory, tmp_path: Path) -> None:
         org.faults(mix, seed=seed, hold_s=1.0)
     path = write_manifest(tmp_path / "m.yaml", manifest)
     injected = sum(httpx.get(f"{first.url}/_emulator/stats").json()["faults"].values())
+    before = {org.id: creates_done(org) for org in orgs}
     try:
         runs = apply_until_ok(path, env, "--timeout", "0.5", "--parallelism", "32", rounds=15)
     finally:
@@ -279,35 +298,122 @@ def test_fifty_seeded_fault_mixes(new_org: OrgFactory, tmp_path: Path) -> None:
             org.faults({})
     assert sum(httpx.get(f"{first.url}/_emulator/stats").json()["faults"].values()) > injected + 20
     for org in orgs:
+        assert_created_once(org, before[org.id], ["a", "b"])
         assert_converged(org, keys[org.id], "b", [])
     assert_no_canary(runs, {}, first.token)
 
 
-def test_two_simultaneous_applies_end_without_duplicates(new_org: OrgFactory,
-                                                         tmp_path: Path) -> None:
+def _read_until(proc: subprocess.Popen[bytes], text: bytes, seen: bytearray) -> None:
+    """Read the process's stdout until `text` shows (a prompt has no newline to wait for)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    while text not in seen:
+        ready, _, _ = select.select([fd], [], [], 60)
+        chunk = os.read(fd, 4096) if ready else b""
+        if not chunk:
+            raise AssertionError(f"no {text!r} from mxsync: {bytes(seen)!r}")
+        seen.extend(chunk)
+
+
+def _reported_creates(out: str) -> int:
+    """What a text report says was created: the `N created` of its last line, or the ok
+    create lines of a failed run."""
+    match = re.search(r"Apply complete: (\d+) created", out)
+    if match:
+        return int(match.group(1))
+    return len(re.findall(r"^\s*ok\s+create\s", out, flags=re.MULTILINE))
+
+
+def test_two_simultaneous_applies_report_what_they_did(new_org: OrgFactory,
+                                                       tmp_path: Path) -> None:
+    """Both runs plan before either applies (each waits at its prompt until both have
+    planned): each ends with a clear outcome, and together their reports count every
+    credential the service created; one more apply then leaves each entry once."""
     org = new_org()
     keys = {n: fake_key() for n in ("a", "b", "c")}
     path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {
         "default": "a", "credentials": [{"name": n, "api_key_env": f"K_{n}"} for n in keys]}}])
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MODULEX_")},
            **env_for(org, **{f"K_{n}": k for n, k in keys.items()})}
-    cmd = [sys.executable, "-m", "mxsync", "apply", "-f", path, "--auto-approve"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL) for _ in range(2)]
-    for proc in procs:
-        proc.communicate(timeout=120)
+    before = creates_done(org)
+    terminals = [pty.openpty() for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "mxsync", "apply", "-f", path], env=env,
+                              stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _, slave in terminals]
+    outputs = [bytearray(), bytearray()]
+    try:
+        for proc, seen in zip(procs, outputs, strict=True):
+            _read_until(proc, b"Only 'yes' will be accepted", seen)
+        assert all(b"Plan: 3 to create" in seen for seen in outputs)  # both planned the same
+        for master, _ in terminals:
+            os.write(master, b"yes\n")
+        results = []
+        for proc, seen in zip(procs, outputs, strict=True):
+            out, err = proc.communicate(timeout=120)
+            results.append((proc.returncode, (bytes(seen) + out).decode(), err.decode()))
+    finally:
+        for master, slave in terminals:
+            os.close(master)
+            os.close(slave)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for code, out, err in results:
+        assert code in (0, 1) and "Traceback" not in out + err, (code, out, err)
+        assert ("Apply complete:" in out) == (code == 0), out
+        assert code == 0 or "Apply failed" in out or "Error:" in err, (out, err)
+    carried_out = sum(creates_done(org).values()) - sum(before.values())
+    assert sum(_reported_creates(out) for _, out, _ in results) == carried_out, results
     apply_until_ok(path, env)
     assert_converged(org, keys, "a", [])
 
 
 def test_progress_lines_and_json_report_hold_no_secret(new_org: OrgFactory, tmp_path: Path) -> None:
-    org = new_org()
-    key = canary_key("k")
-    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {"credentials": [
+    """Progress lines (stderr on a terminal, --debug on) and the --json report hold neither
+    the key nor the token."""
+    first, second = new_org(), new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": first.id, "xai": {"default": "p",
+                                                "credentials": [
+        {"name": "p", "api_key_env": "K"}, {"name": "q", "api_key_env": "K2"}]}}])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MODULEX_")},
+           **env_for(first, K=canary_key("k"), K2=canary_key("k2"))}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mxsync", "--debug", "apply", "-f", path,
+                             "--auto-approve"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = _drain(master).decode()  # until mxsync closes the terminal: it never fills up
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, shown)
+    # The progress lines really were shown: one per step, on the terminal.
+    for line in (f"{first.id}: ok      test        {first.id}/xai/p",
+                 f"{first.id}: ok      create      {first.id}/xai/q",
+                 f"{first.id}: ok      default     {first.id}/xai/p"):
+        assert line in shown, shown
+    assert "POST /credentials" in shown  # and --debug logged the exchanges there
+    for text in (shown, out.decode()):
+        assert "CANARY" not in text and first.token not in text
+
+    path = write_manifest(tmp_path / "m2.yaml", [{"id": second.id, "xai": {"credentials": [
         {"name": "p", "api_key_env": "K"}]}}])
     run = mxsync("--debug", "apply", "-f", path, "--auto-approve", "--json",
-                 env=env_for(org, K=key))
+                 env=env_for(second, K=canary_key("j")))
     assert run.code == 0, run.both
     report: dict[str, Any] = json.loads(run.out)["apply"]
     assert report["ok"] and report["summary"]["created"] == 1
-    assert "CANARY" not in run.both and org.token not in run.both
+    assert "CANARY" not in run.both and second.token not in run.both
+
+
+def _drain(master: int) -> bytes:
+    """Everything a pseudo-terminal showed, until the program on it has closed it."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return b"".join(chunks)
