@@ -172,6 +172,7 @@ def test_no_canary_leaves_by_any_command_or_format(sweep: Sweep) -> None:
     # apply: the saved plan (text), then the manifest (json); the echo org's tests fail
     applied = s.run("apply", str(planfile), expect=(1,))
     assert "key test failed: xAI answered 400" in applied.out  # the echo did come back
+    s.run("apply", "-f", path, "--auto-approve", expect=(1,))
     s.run("apply", "-f", path, "--auto-approve", "--json", expect=(1,))
 
     # audit in every format, with the stored key tested at the echoing gateway
