@@ -42,10 +42,11 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 
 @cache
 def _validator() -> Any:
+    """jsonschema, only once the fast gate found a problem (it lists every error with its
+    path). The schema itself is checked by the test suite, not on every run."""
     from jsonschema import Draft202012Validator
 
     schema = manifest_schema()
-    Draft202012Validator.check_schema(schema)
     return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
