@@ -50,3 +50,15 @@ def test_the_shipped_schemas_are_valid_json_schema(which: str) -> None:
 
     text = resources.files("mxsync").joinpath(f"schemas/{which}.schema.json").read_text("utf-8")
     Draft202012Validator.check_schema(json.loads(text))
+
+
+def test_the_shipped_gate_is_made_from_the_current_schema() -> None:
+    """validate runs the pre-generated gate only while it matches the schema (else it
+    compiles one each run, correct but slow): a schema change must regenerate it."""
+    from mxsync.manifest import schema, schema_gate
+
+    assert schema._digest(schema._flat_schema()) == schema_gate.SCHEMA_DIGEST, (
+        "src/mxsync/manifest/schema_gate.py is out of date: run "
+        "`python -c 'from mxsync.manifest.schema import write_gate; write_gate()'`")
+    schema._fast_check.cache_clear()
+    assert schema._fast_check() is schema_gate.validate
