@@ -48,18 +48,28 @@ class Measured:
     code: int
     rss_mb: float
     out: str
+    cpu_s: float = 0.0  # user + system time of the process
+
+
+def measured_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a measured run. Without PYTHONDONTWRITEBYTECODE, which some
+    shells set: an installed mxsync runs from the .pyc files pip wrote, and a run that
+    compiles every module from source measures the compiler, not mxsync."""
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**base, **(env or {})}
 
 
 def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run a command; wall time and the peak RSS of that process alone (wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, text=True)
+                            env=measured_env(env), text=True)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(wall, proc.returncode, usage.ru_maxrss / 1024, out)
+    return Measured(wall, proc.returncode, usage.ru_maxrss / 1024, out,
+                    usage.ru_utime + usage.ru_stime)
 
 
 def mxsync(*args: str) -> list[str]:
@@ -129,6 +139,10 @@ class Emulator:
 
     def calls(self) -> int:
         return int(httpx.get(f"{self.url}/_emulator/stats", timeout=30).json()["total"])
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -299,6 +313,8 @@ class Targets:
     version_s: float
     validate_s: float
     plan_walls: list[float]
+    plan_cpu: list[tuple[float, float]]  # (mxsync, emulator) CPU seconds of each run
+    load: tuple[float, float]  # the 1-minute load average before and after
     plan_floor_s: float
     timeline: list[tuple[str, float]]
     runs: int
@@ -341,18 +357,23 @@ options = RunOptions(api_url=sys.argv[2], parallelism=32)
 orgs = select_orgs(manifest, ())
 inputs = for_manifest(manifest, orgs)
 mark("read the token and every key")
-first = []
-original = ModulexClient.list_credentials
-async def timed(self, *args, **kwargs):
-    if not first:
-        first.append(time.perf_counter() - t0)
-    return await original(self, *args, **kwargs)
-ModulexClient.list_credentials = timed
+seen = {}
+def timed(name):
+    original = getattr(ModulexClient, name)
+    async def wrapper(self, *args, **kwargs):
+        seen.setdefault(f"first {name} sent", time.perf_counter() - t0)
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            seen[f"last {name} answered"] = time.perf_counter() - t0
+    setattr(ModulexClient, name, wrapper)
+timed("my_organizations")
+timed("list_credentials")
 async def run():
     async with client_for(None, options) as client:
         return await read_and_plan(client, manifest, orgs, inputs, options)
 plan = asyncio.run(run())
-marks.append(("first credential list sent", first[0]))
+marks += seen.items()
 mark("every org read and planned")
 text = render_plan(plan, color=False)
 mark("plan rendered")
@@ -367,7 +388,7 @@ def timeline(folder: Path, manifest: Path, url: str, env: dict[str, str]) -> lis
     script = folder / "timeline.py"
     script.write_text(TIMELINE)
     proc = subprocess.run([sys.executable, str(script), str(manifest), url], capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=300)
+                          text=True, env=measured_env(env), timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return [(what, float(at)) for at, what in (line.split("\t") for line in proc.stdout.splitlines())]
@@ -377,6 +398,7 @@ def targets(folder: Path, runs: int) -> Targets:
     one = folder / "one.yaml"
     one.write_text("version: 1\norgs: [{id: org-a, xai: {credentials: "
                    "[{name: p, api_key_env: XAI_KEY}]}}]\n")
+    measure(mxsync("validate", "-f", str(one)))  # writes the .pyc files a pip install has
     quick = interleaved_medians({
         "click": [sys.executable, "-c", "import click"],
         "version": mxsync("--version"),
@@ -384,19 +406,23 @@ def targets(folder: Path, runs: int) -> Targets:
     }, runs * 3)
     fixture, same, _, env = write_world(folder, 1000)
     emulator = Emulator(fixture, LATENCY_MS)
+    load_before = os.getloadavg()[0]
     try:
-        walls = []
+        walls, cpu = [], []
         for _ in range(runs):
-            row = run_mxsync(emulator, "plan, no changes", 1000, 32,
-                             ["plan", "-f", str(same), "--detailed-exitcode"], env, 1001, {0})
-            if not row.ok or row.calls != row.min_calls:
-                raise RuntimeError(f"the no-change plan made {row.calls} calls or failed")
-            walls.append(row.wall_s)
+            calls, emulator_cpu = emulator.calls(), emulator.cpu_s()
+            run = measure(mxsync("plan", "-f", str(same), "--detailed-exitcode",
+                                 "--parallelism", "32", "--api-url", emulator.url), env)
+            calls = emulator.calls() - calls
+            if run.code != 0 or calls != 1001:
+                raise RuntimeError(f"the no-change plan made {calls} calls, exit {run.code}")
+            walls.append(run.wall_s)
+            cpu.append((run.cpu_s, emulator.cpu_s() - emulator_cpu))
         steps = timeline(folder, same, emulator.url, env)
     finally:
         emulator.stop()
-    return Targets(quick["click"], quick["version"], quick["validate"], walls,
-                   floor_s(1001, 32), steps, runs)
+    return Targets(quick["click"], quick["version"], quick["validate"], walls, cpu,
+                   (load_before, os.getloadavg()[0]), floor_s(1001, 32), steps, runs)
 
 
 def targets_section(t: Targets) -> str:
@@ -419,11 +445,14 @@ def targets_section(t: Targets) -> str:
              f"{verdict(version_ratio <= 1.3)} |",
              f"| `mxsync validate`, one org | {t.validate_s:.3f} s | 0.100 s | "
              f"{verdict(t.validate_s <= 0.1)} |", "",
-             f"The plan's runs: {walls} s.", "",
+             f"The plan's runs: {walls} s. CPU per run, mxsync + emulator: "
+             + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in t.plan_cpu)
+             + f"; 1-minute load average {t.load[0]:.1f} before, {t.load[1]:.1f} after "
+             f"({os.cpu_count()} cores).", "",
              "Where the plan's time goes (one process, instrumented; seconds since the "
              "interpreter ran its first line, which `python -c pass` puts at ~0.02-0.05 s "
              "after exec):", "", "| at s | step |", "|---:|---|"]
-    lines += [f"| {at:.3f} | {what} |" for what, at in t.timeline]
+    lines += [f"| {at:.3f} | {what} |" for what, at in sorted(t.timeline, key=lambda m: m[1])]
     return "\n".join(lines) + "\n" + TARGETS_END + "\n"
 
 
