@@ -241,7 +241,29 @@ def load_plan(path: Path) -> Plan:
             f"{data.get('mxsync_version') or 'unknown'}); this mxsync reads format {PLAN_FILE_FORMAT}",
             hint=f"{again} with this version")
     try:
-        return Plan.from_dict(data)
+        plan = Plan.from_dict(data)
+        problem = _shape_problem(data, plan)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MxsyncError(f"plan file {path} is damaged ({type(exc).__name__})",
                           hint=again) from None
+    if problem:
+        raise MxsyncError(f"plan file {path} is damaged ({problem})", hint=again)
+    return plan
+
+
+def _shape_problem(data: dict[str, Any], plan: Plan) -> str | None:
+    """What `from_dict` lets through but apply cannot carry out: lists that are not lists,
+    an action apply does not know (it would silently do nothing), a dependency on a change
+    that is not there."""
+    for org in data["orgs"]:
+        for key in ("changes", "orphans", "known_ids", "errors", "notes"):
+            if not isinstance(org.get(key, []), list):
+                return f"{key} of org {org.get('org')!r} is not a list"
+    for org_plan in plan.orgs:
+        for index, change in enumerate(org_plan.changes):
+            if change.action not in ACTION_ORDER:
+                return f"unknown action {change.action!r} in org {org_plan.org}"
+            if any(not isinstance(d, int) or not 0 <= d < len(org_plan.changes) or d == index
+                   for d in change.depends_on):
+                return f"{change.address} depends on a change that is not in the plan"
+    return None

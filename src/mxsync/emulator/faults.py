@@ -99,15 +99,23 @@ class Stats:
     orgs: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)  # answers sent, by HTTP status
+    # `POST /credentials` the service carried out (answered 201, whether or not the answer
+    # reached the client), by org and display name: exactly-once tests count these, since a
+    # duplicate that is deleted later leaves no other trace.
+    created: Counter[tuple[str, str]] = field(default_factory=Counter)
     xai_calls: int = 0
 
     def snapshot(self) -> dict[str, Any]:
+        created: dict[str, dict[str, int]] = {}
+        for (org, name), count in sorted(self.created.items()):
+            created.setdefault(org, {})[name] = count
         return {
             "total": sum(self.routes.values()),
             "routes": dict(sorted(self.routes.items())),
             "orgs": dict(sorted(self.orgs.items())),
             "faults": dict(sorted(self.faults.items())),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "created": created,
             "xai_calls": self.xai_calls,
         }
 
@@ -116,6 +124,7 @@ class Stats:
         self.orgs.clear()
         self.faults.clear()
         self.statuses.clear()
+        self.created.clear()
         self.xai_calls = 0
 
 
@@ -152,6 +161,7 @@ class FaultLayer:
         org = _header(scope, b"x-organization-id") or (self.scope_of and self.scope_of(scope))
         route = f"{method} {self.template(scope)}"
         self.stats.routes[route] += 1
+        app = self._counting_creates(org or "") if route == "POST /credentials" else self.app
         if org:
             self.stats.orgs[org] += 1
         if self.latency_s:
@@ -165,7 +175,7 @@ class FaultLayer:
                     statuses[message["status"]] += 1
                 await send(message)
 
-            await self.app(scope, receive, counted)
+            await app(scope, receive, counted)
             return
         self.stats.faults[kind] += 1
         if kind in _STATUS_TEXT:
@@ -175,7 +185,7 @@ class FaultLayer:
         elif kind == "reset":
             await _drop_connection(send, receive)
         elif kind == "lost-response":
-            await self.app(scope, receive, _discard)
+            await app(scope, receive, _discard)
             await _drop_connection(send, receive)
         elif kind == "late":  # the service sees the write only after the hold
             body = await _read_body(receive)
@@ -188,19 +198,51 @@ class FaultLayer:
                 with contextlib.suppress(Exception):  # the client may have given up long ago
                     await send(message)
 
-            await self.app(scope, replayed, maybe_gone)
+            await app(scope, replayed, maybe_gone)
         else:  # timeout: the change happens, the answer comes too late
             held: list[dict[str, Any]] = []
 
             async def hold(message: dict[str, Any]) -> None:
                 held.append(message)
 
-            await self.app(scope, receive, hold)
+            await app(scope, receive, hold)
             await asyncio.sleep(plan.hold_s if plan else 30.0)
             for message in held:
                 if message["type"] == "http.response.start":
                     statuses[message["status"]] += 1
                 await send(message)
+
+    def _counting_creates(self, org: str) -> Any:
+        """The API, for one create: a 201 is counted under the display name it asked for,
+        before any fault discards or holds the answer (the transport stays untouched, so
+        `reset` can still drop the connection)."""
+        app, created = self.app, self.stats.created
+
+        async def counted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            body = bytearray()
+
+            async def recording_receive() -> dict[str, Any]:
+                message = await receive()
+                if message["type"] == "http.request":
+                    body.extend(message.get("body", b""))
+                return message
+
+            async def watching_send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start" and message["status"] == 201:
+                    created[(org, _display_name(bytes(body)))] += 1
+                await send(message)
+
+            await app(scope, recording_receive, watching_send)
+
+        return counted
+
+
+def _display_name(body: bytes) -> str:
+    try:
+        name = json.loads(body).get("display_name")
+    except (ValueError, AttributeError):
+        return ""
+    return name if isinstance(name, str) else ""
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
