@@ -3,6 +3,7 @@ disabled), rate-limited, unreachable. Over real HTTP against the emulator's xAI 
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +122,13 @@ def test_xai_unreachable_is_not_a_bad_key(xai_down: str, tmp_path: Path) -> None
 ])
 def test_no_answer_from_xai_is_unreachable(answer: dict[str, object]) -> None:
     assert classify_answer(answer).verdict is Verdict.UNREACHABLE
+
+
+def test_audit_of_a_stored_key_xai_does_not_answer_is_untested(xai_down: str) -> None:
+    org = OrgFactory(xai_down)(credentials=[{"integration_name": "xai", "display_name": "p",
+                                             "api_key": fake_key(), "is_default": True}])
+    run = mxsync("audit", "--org", org.id, "--test-keys", "--no-usage", "--format", "json",
+                 env=env_for(org))
+    found = [f for f in json.loads(run.out)["findings"] if f["code"].startswith("key-")]
+    assert [(f["code"], f["severity"]) for f in found] == [("key-untested", "warning")]
+    assert "xAI could not be reached" in found[0]["message"]
