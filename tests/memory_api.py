@@ -20,6 +20,9 @@ class MemoryApi:
         self.world = world
         self.user = world.users[token]
 
+    def expect(self, calls: int, token: Secret | None = None) -> None:
+        """The client's progress announcement: nothing to show here."""
+
     async def my_organizations(self, token: Secret) -> list[dict[str, Any]]:
         return [{"id": org, "role": role} for org, role in self.user.memberships.items()]
 

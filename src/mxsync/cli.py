@@ -158,9 +158,10 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     from mxsync.planner import Target
     from mxsync.render.progress import reading_progress
 
+    progress = reading_progress() if sys.stderr.isatty() else None
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
-                      read_progress=reading_progress() if sys.stderr.isatty() else None)
+                      read_progress=progress, call_progress=progress.calls if progress else None)
 
 
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
