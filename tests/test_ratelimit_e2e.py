@@ -151,3 +151,36 @@ def test_progress_line_phases() -> None:
     line.calls(CallProgress(done=15, expected=15, eta_s=None))
     assert out.getvalue() == ("\rChecking: 12 calls done, 3 left\x1b[K"
                               "\rChecking: 15 calls done, 0 left\x1b[K\n")
+
+
+def test_an_overtaken_answer_does_not_raise_the_estimate() -> None:
+    """Two calls in flight under a limit of 5: the server counts A (4 left) then B (3 left),
+    but B's answer arrives first. Believing A's late '4' would let 4 more calls go where the
+    server has room for 3: a 429. Within one window the estimate may only fall."""
+    import asyncio
+
+    from mxsync.ratelimit import TokenLimiter
+
+    wall = 1_000_000.0
+    reset = {"x-ratelimit-limit": "5", "x-ratelimit-reset": str(int(wall) + 60)}
+
+    async def scenario() -> int:
+        limiter = TokenLimiter("t", clock=lambda: 0.0, wall=lambda: wall)
+        await limiter.acquire()  # the first call learns the window alone
+        limiter.observe({**reset, "x-ratelimit-remaining": "5"})
+        limiter.release(True)
+        await limiter.acquire()  # A
+        await limiter.acquire()  # B
+        limiter.observe({**reset, "x-ratelimit-remaining": "3"})  # B's answer first
+        limiter.release(True)
+        limiter.observe({**reset, "x-ratelimit-remaining": "4"})  # then A's, overtaken
+        limiter.release(True)
+        sent = 0
+        while True:  # how many more go now, without waiting for the window?
+            try:
+                await asyncio.wait_for(limiter.acquire(), timeout=0.05)
+            except TimeoutError:
+                return sent
+            sent += 1
+
+    assert asyncio.run(scenario()) <= 3
