@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxsync import keytest
 from mxsync.emulator.store import XAI_MODELS, ApiError, World
 from mxsync.secrets import Secret
 
@@ -18,6 +19,9 @@ class MemoryApi:
     def __init__(self, world: World, token: str) -> None:
         self.world = world
         self.user = world.users[token]
+
+    def expect(self, calls: int, token: Secret | None = None) -> None:
+        """The client's progress announcement: nothing to show here."""
 
     async def my_organizations(self, token: Secret) -> list[dict[str, Any]]:
         return [{"id": org, "role": role} for org, role in self.user.memberships.items()]
@@ -37,6 +41,10 @@ class MemoryApi:
                        ) -> dict[str, Any]:
         valid = key.reveal() not in self.world.xai.invalid_keys
         return {"is_valid": valid, "status_code": 200 if valid else 400, "message": ""}
+
+    async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None
+                        ) -> keytest.KeyTestResult:
+        return keytest.classify_answer(await self.test_key(token, org, key, base_url))
 
     async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
                                 display_name: str, metadata: dict[str, Any], make_default: bool,

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.inputs import Inputs
+from mxsync.keytest import KeyTestResult, Refusal, Verdict
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
@@ -34,8 +35,8 @@ class Api(Protocol):
     """What the executor needs of the API client (tests pass an in-memory one)."""
 
     async def list_credentials(self, token: Secret, org: str) -> list[dict[str, Any]]: ...
-    async def test_key(self, token: Secret, org: str, key: Secret, base_url: str | None
-                       ) -> dict[str, Any]: ...
+    async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None
+                        ) -> KeyTestResult: ...
     async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
                                 display_name: str, metadata: dict[str, Any], make_default: bool,
                                 expires_at: str | None) -> dict[str, Any]: ...
@@ -215,16 +216,16 @@ class _OrgRun:
                             if gone_now else "", action="dedupe", credential_id=extra.id)
 
     async def test(self, index: int) -> None:
+        """Test the key before anything is stored; only a key xAI accepted goes on. A key that
+        could not be tested (busy, unreachable) is not called invalid, but is not stored either."""
         change = self.org.changes[index]
-        result = await self.api.test_key(self.token, self.org.org, self.key(change), change.base_url)
-        if result.get("is_valid"):
+        result = await self.api.check_key(self.token, self.org.org, self.key(change),
+                                          change.base_url)
+        if result.passed:
             self.record(change, "ok", action="test")
             return
-        self.finish(index, "failed",
-                    f"key test failed: xAI answered {result.get('status_code')} "
-                    f"({result.get('message') or 'invalid'}) for the key in "
-                    f"{change.key.describe() if change.key else 'the minted key'}; "
-                    "nothing was changed for this entry")
+        where = change.key.describe() if change.key else "the minted key"
+        self.finish(index, "failed", key_test_message(result, where))
 
     async def create(self, index: int) -> None:
         change = self.org.changes[index]
@@ -343,6 +344,44 @@ class _OrgRun:
         self.finish(index, "ok", f"new credential {new_id}", credential_id=new_id)
         if change.make_default and not (change.before or {}).get("is_default"):
             self.record(change, "ok", action="default", credential_id=new_id)
+
+
+_KEPT = "nothing was stored for this entry"
+
+
+def key_test_message(result: KeyTestResult, where: str) -> str:
+    """Which of rejected, refused, rate-limited, unreachable or could-not-test it was, in
+    words that say what to do; `where` names the key's source (never the key)."""
+    said = f" (xAI said: {result.reason})" if result.reason else ""
+    status = result.status_code
+    if result.verdict is Verdict.REJECTED:
+        return (f"key test failed: xAI answered {status or 'no status'}, rejected: the key in "
+                f"{where} is wrong, unknown or deleted{said}; {_KEPT}; put a working key there "
+                "and apply again")
+    if result.verdict is Verdict.REFUSED:
+        why, fix = {
+            Refusal.NO_CREDITS: ("its xAI team has no credits left or reached its monthly "
+                                 "spending limit", "add credits or raise the limit in the xAI "
+                                 "console"),
+            Refusal.DISABLED: ("the key or its xAI team is disabled or blocked",
+                               "enable it in the xAI console or use another key"),
+            None: ("the key is disabled or its xAI team has no credits",
+                   "check the key and the team's credits in the xAI console"),
+        }[result.refusal]
+        return (f"key test failed: xAI answered {status or 403}, refused: the key in {where} "
+                f"is real but {why}{said}; {_KEPT}; {fix}, then apply again")
+    if result.verdict is Verdict.RATE_LIMITED:
+        return (f"key test could not be made now: xAI answered {status or 429}, rate-limited: "
+                f"the key in {where} is over its own xAI rate limit, which says nothing about "
+                f"the key{said}; {_KEPT}; apply again later (or pass --skip-tests)")
+    if result.verdict is Verdict.UNREACHABLE:
+        code = f" (HTTP {status})" if status else ""
+        return (f"key test could not be made now: unreachable: xAI could not be reached{code} "
+                f"to test the key in {where}{said}; {_KEPT}; apply again later")
+    code = f" answered {status}" if status else " failed"
+    detail = f" ({result.reason})" if result.reason else ""
+    return (f"key test could not be made: ModuleX's key test{code}{detail} for the key in "
+            f"{where}; {_KEPT}; apply again later (or pass --skip-tests)")
 
 
 def _target(change: Change) -> str:

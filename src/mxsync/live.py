@@ -82,6 +82,14 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
                     ) -> tuple[dict[str, LiveOrg], dict[str, Reason]]:
     """Every org concurrently: its state, or why it could not be read. One org's failure
     (a token that may not manage it, an error answer, a malformed one) is that org's alone."""
+    # Announce the calls this costs (one org list per token, one credential list per org, a
+    # catalog where asked), so progress can say what is left.
+    calls: dict[Secret, int] = {}
+    for r in requests:
+        first = 0 if directory.knows(r.token) else 1
+        calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog)
+    for token, count in calls.items():
+        client.expect(count, token)
     await directory.prefetch([r.token for r in requests])
     done = 0
 

@@ -32,6 +32,7 @@ log = logging.getLogger("mxsync.ratelimit")
 _EPOCH_THRESHOLD = 1e8
 WINDOW_S = 60.0  # the service's limits are per minute
 RESET_MARGIN_S = 0.25  # Unix seconds are whole: wake a little after the window really resets
+_SAME_RESET_S = 0.5  # resets closer than this (they are whole seconds) are the same window
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,22 @@ class TokenLimiter:
         now = self._clock()
         if info.limit is not None:
             self.limit = info.limit
-        if info.remaining is not None:
-            # Calls still in flight may not be counted in this answer yet.
-            self._remaining = info.remaining - max(0, self._in_flight - 1)
+        reset_at = None
         if info.reset_in_s is not None:
             reset_in = min(info.reset_in_s, self.max_wait_s)
-            self._reset_at = now + reset_in + (RESET_MARGIN_S if info.reset_in_s > 0 else 0.0)
+            reset_at = now + reset_in + (RESET_MARGIN_S if info.reset_in_s > 0 else 0.0)
+        if info.remaining is not None:
+            # Calls still in flight may not be counted in this answer yet.
+            estimate = info.remaining - max(0, self._in_flight - 1)
+            # Answers can arrive out of order: one overtaken by a later answer counts fewer
+            # calls than were made. Within one window (the same reset) the estimate may
+            # only fall; only a later reset says that slots were freed.
+            same_window = (self._remaining is not None and self._reset_at is not None
+                           and (reset_at is None or reset_at < self._reset_at + _SAME_RESET_S))
+            self._remaining = min(self._remaining, estimate) if same_window and \
+                self._remaining is not None else estimate
+        if reset_at is not None:
+            self._reset_at = reset_at if self._reset_at is None else max(self._reset_at, reset_at)
         self._changed.set()
 
     def block_for(self, seconds: float, why: str) -> None:
