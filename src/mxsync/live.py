@@ -90,16 +90,20 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
         calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog)
     for token, count in calls.items():
         client.expect(count, token)
-    await directory.prefetch([r.token for r in requests])
     done = 0
 
     async def one(req: OrgRequest) -> LiveOrg | Reason:
+        """The org's lists go out with the token's org list, not after it: one round trip
+        less. The org list still decides: a refusal wins over whatever the lists answered."""
         nonlocal done
+        reading = asyncio.create_task(read_org(client, req))
         try:
             refusal = await directory.refusal(req.token, req.token_env, req.org_id)
             if refusal is not None:
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
                 return refusal
-            return await read_org(client, req)
+            return await reading
         except ApiError as exc:
             if exc.status == 403:
                 return Reason("forbidden", {"org": req.org_id, "env": req.token_env,
@@ -108,6 +112,8 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
         except MxsyncError as exc:
             return Reason("unread", {"message": exc.message})
         finally:
+            if not reading.done():
+                reading.cancel()
             done += 1
             if progress:
                 progress(done, len(requests))

@@ -12,6 +12,8 @@ from mxsync.errors import MxsyncError
 from mxsync.plan import Reason
 
 if TYPE_CHECKING:
+    import asyncio
+
     from mxsync.api import CallProgress, ModulexClient
     from mxsync.manifest.model import Manifest, OrgEntry
     from mxsync.planner import Target
@@ -93,48 +95,41 @@ class OrgDirectory:
     answers, so an import or audit never lists the same token's orgs twice."""
 
     client: ModulexClient
-    _answers: dict[Secret, list[dict[str, Any]] | MxsyncError] = field(default_factory=dict)
+    _calls: dict[Secret, asyncio.Future[list[dict[str, Any]]]] = field(default_factory=dict)
+    _roles: dict[Secret, dict[str, str]] = field(default_factory=dict)
 
     async def orgs_of(self, token: Secret) -> list[dict[str, Any]]:
-        """The orgs the token belongs to; raises what the service answered, every time."""
-        if token not in self._answers:
-            try:
-                self._answers[token] = await self.client.my_organizations(token)
-            except MxsyncError as exc:
-                self._answers[token] = exc
-        answer = self._answers[token]
-        if isinstance(answer, MxsyncError):
-            raise answer
-        return answer
+        """The orgs the token belongs to. Concurrent askers share one call; its error is
+        raised to each of them."""
+        import asyncio
+
+        if token not in self._calls:
+            self._calls[token] = asyncio.ensure_future(self.client.my_organizations(token))
+        return await asyncio.shield(self._calls[token])
 
     def knows(self, token: Secret) -> bool:
         """Whether this token's orgs were already asked for (no call left to make)."""
-        return token in self._answers
+        return token in self._calls
 
-    async def prefetch(self, tokens: Sequence[Secret]) -> None:
-        import asyncio
-
-        await asyncio.gather(*(self._swallow(t) for t in dict.fromkeys(tokens)))
-
-    async def _swallow(self, token: Secret) -> None:
-        import contextlib
-
-        with contextlib.suppress(MxsyncError):  # kept in _answers; `refusal` reports it
-            await self.orgs_of(token)
+    async def roles(self, token: Secret) -> dict[str, str]:
+        """org id -> the token's role there; built once per token, not once per org."""
+        if token not in self._roles:
+            self._roles[token] = {str(o.get("id")): str(o.get("role"))
+                                  for o in await self.orgs_of(token) if isinstance(o, dict)}
+        return self._roles[token]
 
     async def refusal(self, token: Secret, token_env: str, org_id: str) -> Reason | None:
         """None when the token is owner or admin of the org; otherwise why it cannot manage it."""
         from mxsync.api import ApiError
 
         try:
-            orgs = await self.orgs_of(token)
+            roles = await self.roles(token)
         except ApiError as exc:
             if exc.status == 401:
                 return Reason("token-rejected", {"env": token_env, "detail": exc.detail})
             return Reason("unread", {"message": exc.message})
         except MxsyncError as exc:
             return Reason("unread", {"message": exc.message})
-        roles = {str(o.get("id")): str(o.get("role")) for o in orgs if isinstance(o, dict)}
         role = roles.get(org_id)
         if role in MANAGE_ROLES:
             return None
