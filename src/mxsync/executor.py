@@ -24,7 +24,8 @@ from mxsync.inputs import Inputs
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
-from mxsync.state import LiveCredential, live_digest
+from mxsync.staleness import ALREADY_APPLIED, verdict
+from mxsync.state import LiveCredential
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -66,6 +67,7 @@ class OrgReport:
     status: Literal["ok", "failed", "unchanged"]
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
+    note: str | None = None  # e.g. a saved plan found already applied
 
 
 @dataclass
@@ -99,7 +101,7 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "orgs": [{"org": o.org, "status": o.status, "error": o.error,
+            "orgs": [{"org": o.org, "status": o.status, "error": o.error, "note": o.note,
                       "steps": [asdict(s) for s in o.steps]} for o in self.orgs],
             "summary": {**self.counts(), "orgs": len(self.orgs), "failed_orgs": len(self.failed)},
             "ok": not self.failed,
@@ -292,7 +294,10 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
-            if live_digest([LiveCredential.from_api(r) for r in records]) != org.live_digest:
+            found = verdict(org, plan.owner, [LiveCredential.from_api(r) for r in records])
+            if found == "already-applied":
+                return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
+            if found == "stale":
                 return OrgReport(org.org, "failed", error=(
                     f"plan is stale for org {org.org}: its live state changed since the plan; "
                     "nothing was changed there. Run plan again"))
