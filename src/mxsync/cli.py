@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from mxsync import __version__
 
@@ -259,6 +260,9 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     color = use_color(obj.color)
     if planfile is not None:
         the_plan = load_plan(planfile)
+        _refuse_changes_to_saved_plan(planfile, targets=targets, prune=prune,
+                                      skip_tests=skip_tests)
+        _refuse_other_api_url(planfile, the_plan.api_url, api_url)
     else:
         from mxsync.manifest import load_or_raise
 
@@ -287,6 +291,53 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     else:
         click.echo(render_report(report, color=color), color=color)
     sys.exit(1 if report.failed else 0)
+
+
+def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], prune: bool,
+                                  skip_tests: bool) -> None:
+    """A saved plan is applied exactly as it was reviewed (Terraform refuses -target with a
+    saved plan too): an option that would change what it does is an error, not ignored."""
+    from mxsync.errors import MxsyncError
+
+    given = []
+    if click.get_current_context().get_parameter_source("files") != ParameterSource.DEFAULT:
+        given.append("-f")
+    given += [flag for flag, on in (("--target", targets), ("--prune", prune),
+                                    ("--skip-tests", skip_tests)) if on]
+    if given:
+        raise MxsyncError(
+            f"{' and '.join(given)} cannot be used with a saved plan: {planfile} is applied "
+            "exactly as it was reviewed; nothing was changed",
+            hint=f"make a new plan with {'them' if len(given) > 1 else 'it'} (`mxsync plan "
+                 f"{' '.join(given)} ... --out {planfile}`), review it, then "
+                 f"`mxsync apply {planfile}`")
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | None) -> None:
+    """A saved plan is applied to the API it was made against, nowhere else.
+
+    The URL apply calls is the usual one: --api-url, else MODULEX_BASE_URL, else (instead of
+    the manifest's, which a saved plan does not read) the plan's own. When that is another
+    API than the plan's, the plan's digests and credential ids describe a different world:
+    refuse before any call."""
+    from mxsync.errors import MxsyncError
+    from mxsync.flows.common import api_url
+
+    if not planned:
+        return
+    now = api_url(cli_url, planned)
+    if _same_url(now, planned):
+        return
+    source = "--api-url" if cli_url else "MODULEX_BASE_URL"
+    raise MxsyncError(
+        f"{planfile} was planned against {planned}, but {source} says to call {now}; "
+        "nothing was changed",
+        hint=f"apply it where it was planned (pass --api-url {planned}, or unset "
+             f"MODULEX_BASE_URL), or make a new plan against {now}")
 
 
 # -- audit, import, catalog ------------------------------------------------------------------

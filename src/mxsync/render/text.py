@@ -119,6 +119,8 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
     lines: list[str] = []
     for org in report.orgs:
         if org.status == "unchanged":
+            if org.note:
+                lines += [_style(org.org, color, bold=True), f"  {org.note}", ""]
             continue
         lines.append(_style(org.org, color, bold=True))
         for step in org.steps:
@@ -126,7 +128,11 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
         if org.error:
             lines.append("  " + _style(f"failed: {org.error}", color, fg="red"))
         lines.append("")
-    lines.append(_style(report.summary(), color, bold=True, fg="red" if report.failed else None))
+    closing = report.summary()
+    if not report.failed and any(o.note for o in report.orgs) and not any(
+            o.steps for o in report.orgs):
+        closing = "Nothing to apply: the plan was already applied."
+    lines.append(_style(closing, color, bold=True, fg="red" if report.failed else None))
     return "\n".join(lines)
 
 
