@@ -12,6 +12,7 @@ import click
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.diff import field_diff
 from mxsync.render.reasons import sentence
+from mxsync.render.words import plural
 
 if TYPE_CHECKING:  # only for annotations: `show` must not import the HTTP stack
     from mxsync.audit import AuditResult
@@ -37,10 +38,6 @@ def use_color(flag: bool | None, stream: object = None) -> bool:
 
 def _style(text: str, color: bool, **kwargs: object) -> str:
     return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def change_diff(change: Change) -> tuple[str, ...]:
@@ -80,7 +77,7 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
     if not org.changes and not org.errors:
         lines.append("    no changes")
     if org.unmanaged:
-        lines.append(f"    {_plural(org.unmanaged, 'unmanaged xai credential')} left alone")
+        lines.append(f"    {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
     lines.extend(f"    note: {sentence(note)}" for note in org.notes)
     lines.extend(_style(f"    error: {sentence(error)}", color, fg="red") for error in org.errors)
     return lines
@@ -88,7 +85,7 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
 
 def plan_summary(plan: Plan) -> str:
     if plan.errors and not plan.has_changes:
-        return f"No changes planned; {_plural(len(plan.errors), 'error')}."
+        return f"No changes planned; {plural(len(plan.errors), 'error')}."
     if not plan.has_changes:
         return "No changes. Live state matches the manifest."
     s = plan.summary()
@@ -98,7 +95,7 @@ def plan_summary(plan: Plan) -> str:
     if s["adopt"]:
         parts.append(f"{s['adopt']} to adopt")
     parts.append(f"{s['delete']} to delete")
-    parts.append(_plural(s["set_default"], "default change"))
+    parts.append(plural(s["set_default"], "default change"))
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -149,6 +146,6 @@ def render_audit(result: AuditResult, color: bool = False) -> str:
     s = result.summary()
     if not result.findings:
         lines = ["No findings."]
-    lines.append(f"Audit: {_plural(s['orgs'], 'org')}, {_plural(s['errors'], 'error')}, "
-                 f"{_plural(s['warnings'], 'warning')}.")
+    lines.append(f"Audit: {plural(s['orgs'], 'org')}, {plural(s['errors'], 'error')}, "
+                 f"{plural(s['warnings'], 'warning')}.")
     return "\n".join(lines)
