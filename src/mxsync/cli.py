@@ -99,6 +99,7 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from mxsync.errors import MxsyncError
+        from mxsync.render.safe import printable
         from mxsync.secrets import redact
 
         debug = _context().debug
@@ -107,7 +108,7 @@ def handle_errors(func: F) -> F:
         except MxsyncError as exc:
             if debug:
                 raise
-            click.echo(redact(f"Error: {exc}"), err=True)
+            click.echo(printable(redact(f"Error: {exc}"), keep_newlines=True), err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -120,8 +121,8 @@ def handle_errors(func: F) -> F:
             if debug:
                 raise
             click.echo(
-                redact(f"Error: internal error ({type(exc).__name__}: {exc}). "
-                       "Re-run with --debug for the traceback and report it."),
+                printable(redact(f"Error: internal error ({type(exc).__name__}: {exc}). "
+                                 "Re-run with --debug for the traceback and report it.")),
                 err=True,
             )
             sys.exit(1)
@@ -500,6 +501,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.errors import MxsyncError
     from mxsync.flows.audit import audit as run_audit
     from mxsync.manifest.model import parse_instant
+    from mxsync.render.words import plural
 
     fmt = {"table": "text"}.get(_format(fmt, as_json), _format(fmt, as_json))
     if files and (org_ids or all_orgs):
@@ -526,7 +528,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                      _options(api_url, parallelism, timeout_s))
     result = done.result
     if done.skipped:
-        click.echo(f"Skipped {len(done.skipped)} org(s) the token belongs to but cannot manage "
+        click.echo(f"Skipped {plural(len(done.skipped), 'org')} the token belongs to but cannot manage "
                    f"(not owner or admin): {', '.join(done.skipped)}", err=True)
     if fmt == "json":
         from mxsync.render.json import audit_to_json
@@ -576,11 +578,12 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.importer import import_orgs
     from mxsync.manifest.model import DEFAULT_TOKEN_ENV
     from mxsync.render.reasons import sentence
+    from mxsync.render.words import plural
 
     options = _options(api_url, parallelism, timeout_s)
     read = read_live_orgs(org_ids, all_orgs, options)
     if read.skipped:
-        click.echo(f"Skipped {len(read.skipped)} org(s) the token belongs to but cannot manage "
+        click.echo(f"Skipped {plural(len(read.skipped), 'org')} the token belongs to but cannot manage "
                    f"(not owner or admin): {', '.join(read.skipped)}", err=True)
     for org_id, why in read.failed.items():
         click.echo(f"Error: org {org_id} was not imported: {sentence(why)}", err=True)
@@ -590,8 +593,8 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
         from mxsync.files import atomic_write
 
         atomic_write(output, text)
-        click.echo(f"Wrote {output}: {len(read.states)} org(s), {len(imported.variables)} "
-                   "credential(s).", err=True)
+        click.echo(f"Wrote {output}: {plural(len(read.states), 'org')}, "
+                   f"{plural(len(imported.variables), 'credential')}.", err=True)
     else:
         click.echo(text, nl=False)
     if adopt and read.states:
