@@ -501,6 +501,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.errors import MxsyncError
     from mxsync.flows.audit import audit as run_audit
     from mxsync.manifest.model import parse_instant
+    from mxsync.render.safe import printable
     from mxsync.render.words import plural
 
     fmt = {"table": "text"}.get(_format(fmt, as_json), _format(fmt, as_json))
@@ -529,7 +530,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     result = done.result
     if done.skipped:
         click.echo(f"Skipped {plural(len(done.skipped), 'org')} the token belongs to but cannot manage "
-                   f"(not owner or admin): {', '.join(done.skipped)}", err=True)
+                   f"(not owner or admin): {printable(', '.join(done.skipped))}", err=True)
     if fmt == "json":
         from mxsync.render.json import audit_to_json
 
@@ -578,15 +579,16 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.importer import import_orgs
     from mxsync.manifest.model import DEFAULT_TOKEN_ENV
     from mxsync.render.reasons import sentence
+    from mxsync.render.safe import printable
     from mxsync.render.words import plural
 
     options = _options(api_url, parallelism, timeout_s)
     read = read_live_orgs(org_ids, all_orgs, options)
     if read.skipped:
         click.echo(f"Skipped {plural(len(read.skipped), 'org')} the token belongs to but cannot manage "
-                   f"(not owner or admin): {', '.join(read.skipped)}", err=True)
+                   f"(not owner or admin): {printable(', '.join(read.skipped))}", err=True)
     for org_id, why in read.failed.items():
-        click.echo(f"Error: org {org_id} was not imported: {sentence(why)}", err=True)
+        click.echo(f"Error: org {printable(org_id)} was not imported: {sentence(why)}", err=True)
     imported = import_orgs(read.states, owner, read.names)
     text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
     if output is not None:
@@ -602,7 +604,7 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
 
         plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), options)
         for org_id, error in plan.errors:
-            click.echo(f"not adopted: org {org_id}: {sentence(error)}", err=True)
+            click.echo(f"not adopted: org {printable(org_id)}: {sentence(error)}", err=True)
         click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
         if plan.errors or report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")
@@ -623,12 +625,13 @@ def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: st
 
     from mxsync.catalog import models_table
     from mxsync.flows.catalog import read_catalog
+    from mxsync.render.safe import printable
 
     detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
     if _format(fmt, as_json) == "json":
         click.echo(json.dumps(detail, indent=2))
         return
-    click.echo(f"xAI models in the catalog of {chosen} ({source}); prices in USD per 1M tokens, "
+    click.echo(f"xAI models in the catalog of {printable(chosen)} ({source}); prices in USD per 1M tokens, "
                "billed by xAI to your key (BYOK)")
     click.echo(models_table(detail))
 
