@@ -169,3 +169,16 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path: Path) -> None
     code = proc.wait(timeout=60)
     assert err == ""
     assert code == 141
+
+
+def test_a_mistyped_org_gets_a_did_you_mean(new_org: OrgFactory, tmp_path: Path) -> None:
+    org = new_org()
+    typo = org.id[:-1] + ("x" if org.id[-1] != "x" else "y")
+    env = env_for(org, K=fake_key())
+    audit = mxsync("audit", "--org", typo, env=env)
+    catalog = mxsync("catalog", "--org", typo, env=env)
+    path = write_manifest(tmp_path / "m.yaml", [{"id": typo}])
+    plan = mxsync("plan", "-f", path, env=env)
+    for run in (audit, catalog, plan):
+        assert run.code == 1
+        assert f"Did you mean {org.id}?" in run.both, run.both
