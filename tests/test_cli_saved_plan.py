@@ -126,7 +126,7 @@ def _create(name: str, default: bool = False) -> Change:
 
 def test_verdict_current_when_nothing_moved() -> None:
     live = [_cred("c1")]
-    assert verdict(_org(live, _create("p")), OWNER, live) == "current"
+    assert verdict(_org(live, _create("p")), OWNER, live, live_digest(live)) == "current"
 
 
 def test_verdict_already_applied_when_every_change_is_there() -> None:
@@ -134,7 +134,7 @@ def test_verdict_already_applied_when_every_change_is_there() -> None:
     plan = _org(before, _create("p", default=True),
                 Change("delete", "org", "old", Reason("pruned"), credential_id="c2"))
     after = [_cred("c1"), _cred("c9", "p", default=True)]
-    assert verdict(plan, OWNER, after) == "already-applied"
+    assert verdict(plan, OWNER, after, live_digest(after)) == "already-applied"
 
 
 @pytest.mark.parametrize("after", [
@@ -147,7 +147,7 @@ def test_verdict_stale_when_any_change_is_missing(after: list[LiveCredential]) -
     before = [_cred("c1"), _cred("c2", "old")]
     plan = _org(before, _create("p", default=True),
                 Change("delete", "org", "old", Reason("pruned"), credential_id="c2"))
-    assert verdict(plan, OWNER, after) == "stale"
+    assert verdict(plan, OWNER, after, live_digest(after)) == "stale"
 
 
 def test_an_existing_credential_is_not_taken_for_a_new_one() -> None:
@@ -155,4 +155,4 @@ def test_an_existing_credential_is_not_taken_for_a_new_one() -> None:
     before = [_cred("c1", "p")]
     plan = _org(before, _create("p"))
     moved = [_cred("c1", "p"), _cred("c3")]
-    assert verdict(plan, OWNER, moved) == "stale"
+    assert verdict(plan, OWNER, moved, live_digest(moved)) == "stale"

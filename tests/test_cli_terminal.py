@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -48,15 +49,23 @@ class Terminal:
         os.write(self.master, keys)
 
     def finish(self) -> tuple[int, str]:
-        while self._read():
-            pass
+        while True:
+            ready, _, _ = select.select([self.master], [], [], 60)
+            if not ready:  # still running with nothing to say: it ignored what was typed
+                self.proc.kill()
+                raise AssertionError(f"mxsync did not end; the terminal shows {self.seen!r}")
+            if not self._read():
+                break
         code = self.proc.wait(timeout=60)
         os.close(self.master)
         return code, self.seen.decode(errors="replace")
 
 
-def _take_terminal() -> None:  # in the child, a session leader: make the pty its terminal
+def _take_terminal() -> None:
+    """In the child (a session leader): make the pty its controlling terminal, and let
+    Ctrl-C interrupt it even when the tests run where SIGINT is ignored (a background job)."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def on_terminal(*args: str, env: dict[str, str]) -> Terminal:

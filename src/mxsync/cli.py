@@ -391,8 +391,8 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
                     hint="review with `mxsync plan --out FILE`, then run `mxsync apply FILE`, "
                          "or pass --auto-approve")
             try:
-                answer = click.prompt("\nDo you want to perform these actions? Only 'yes' will "
-                                      "be accepted to approve", default="", show_default=False)
+                answer = ask("\nDo you want to perform these actions? Only 'yes' will be "
+                             "accepted to approve")
             except click.Abort:  # Ctrl-C or Ctrl-D: the user chose not to go on
                 click.echo("\nApply cancelled; nothing was changed.", err=True)
                 sys.exit(130)
@@ -414,6 +414,41 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     else:
         click.echo(render_report(report, color=color), color=color)
     sys.exit(1 if report.failed else 0)
+
+
+def ask(question: str) -> str:
+    """One line typed at the terminal; click.Abort on Ctrl-C or Ctrl-D.
+
+    Not `input()`: a Ctrl-C that lands just before it starts reading is noted by Python but
+    does not interrupt the read, and the prompt then ignores it. Waiting in select() on the
+    terminal and on a signal wakeup fd leaves no such gap."""
+    import os
+    import select
+    import signal
+    import threading
+
+    if os.name == "nt" or threading.current_thread() is not threading.main_thread():
+        return str(click.prompt(question, default="", show_default=False))
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    try:
+        click.echo(f"{question}: ", nl=False)
+        while True:
+            ready, _, _ = select.select([sys.stdin, wake_read], [], [])
+            if wake_read in ready:  # a signal came; a SIGINT has raised by now
+                os.read(wake_read, 512)
+            if sys.stdin in ready:
+                line = sys.stdin.readline()
+                if not line:
+                    raise EOFError
+                return line.rstrip("\r\n")
+    except (KeyboardInterrupt, EOFError):
+        raise click.Abort() from None
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_read)
+        os.close(wake_write)
 
 
 def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], prune: bool,

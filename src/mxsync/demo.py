@@ -116,7 +116,8 @@ class DemoVariables:
     @classmethod
     def of(cls, manifest: Manifest) -> DemoVariables:
         tokens = dict.fromkeys(manifest.token_env_for(org) for org in manifest.orgs)
-        keys = dict.fromkeys(c.key.env for org in manifest.orgs for c in org.credentials if c.key.env)
+        keys = dict.fromkeys(c.key.env for org in manifest.orgs for c in org.credentials
+                             if c.key is not None and c.key.env)  # a minted key has none
         return cls(tuple(tokens), tuple(keys))
 
     def values(self, token: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
 from mxsync.staleness import ALREADY_APPLIED, verdict
-from mxsync.state import LiveCredential
+from mxsync.state import LiveCredential, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -294,7 +294,8 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
-            found = verdict(org, plan.owner, [LiveCredential.from_api(r) for r in records])
+            creds = [LiveCredential.from_api(r) for r in records]
+            found = verdict(org, plan.owner, creds, live_digest(creds))
             if found == "already-applied":
                 return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
             if found == "stale":

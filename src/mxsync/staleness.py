@@ -16,16 +16,19 @@ from collections.abc import Sequence
 from typing import Literal
 
 from mxsync.plan import Change, OrgPlan
-from mxsync.state import LiveCredential, live_digest
+from mxsync.state import LiveCredential
 
 Verdict = Literal["current", "already-applied", "stale"]
 ALREADY_APPLIED = ("plan already applied: the live state already holds every change it lists; "
                    "nothing was changed")
 
 
-def verdict(org: OrgPlan, owner: str, live: Sequence[LiveCredential]) -> Verdict:
-    """"current" (apply it), "already-applied" (nothing to do) or "stale" (refuse)."""
-    if live_digest(live) == org.live_digest:
+def verdict(org: OrgPlan, owner: str, live: Sequence[LiveCredential], digest: str) -> Verdict:
+    """"current" (apply it), "already-applied" (nothing to do) or "stale" (refuse).
+
+    `digest` is the live state's digest now, computed by the caller exactly as the plan's
+    was (whatever it covers besides the credentials)."""
+    if digest == org.live_digest:
         return "current"
     if org.changes and all(_present(change, owner, org, live) for change in org.changes):
         return "already-applied"
@@ -45,6 +48,8 @@ def _present(change: Change, owner: str, org: OrgPlan, live: Sequence[LiveCreden
         return (cred is not None
                 and (change.metadata is None or dict(cred.metadata) == change.metadata)
                 and (change.display_name is None or cred.display_name == change.display_name))
+    if change.action not in ("create", "replace"):
+        return False  # an action this check cannot see in the credentials: not provably done
     # create / replace: a credential that was not there at plan time, carrying this entry's
     # key, base URL and expiry, under this owner (and the old one gone, for a replace).
     if change.action == "replace" and change.credential_id in by_id:
