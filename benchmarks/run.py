@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full set (N = 100, 1,000, 5,000): ~5 minutes
     python benchmarks/run.py --quick    # N = 100 only, for a smoke check
+    python benchmarks/run.py --targets  # start-up and the no-change plan, side by side: ~1 minute
 
 mxsync's work is round trips, so its floor is known: with P calls in flight at
 latency L, C calls cannot take less than ceil(C / P) x L. Each scenario starts the
@@ -47,18 +48,28 @@ class Measured:
     code: int
     rss_mb: float
     out: str
+    cpu_s: float = 0.0  # user + system time of the process
+
+
+def measured_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a measured run. Without PYTHONDONTWRITEBYTECODE, which some
+    shells set: an installed mxsync runs from the .pyc files pip wrote, and a run that
+    compiles every module from source measures the compiler, not mxsync."""
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**base, **(env or {})}
 
 
 def measure(args: list[str], env: dict[str, str] | None = None) -> Measured:
     """Run a command; wall time and the peak RSS of that process alone (wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, text=True)
+                            env=measured_env(env), text=True)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(wall, proc.returncode, usage.ru_maxrss / 1024, out)
+    return Measured(wall, proc.returncode, usage.ru_maxrss / 1024, out,
+                    usage.ru_utime + usage.ru_stime)
 
 
 def mxsync(*args: str) -> list[str]:
@@ -128,6 +139,10 @@ class Emulator:
 
     def calls(self) -> int:
         return int(httpx.get(f"{self.url}/_emulator/stats", timeout=30).json()["total"])
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -287,6 +302,172 @@ def emulator_throughput(seconds: float = 3.0, concurrency: int = 64) -> tuple[fl
         emulator.stop()
 
 
+# -- the #11.6 targets, side by side in one run -------------------------------------------------
+TARGETS_START = "<!-- targets: written by `python benchmarks/run.py --targets` -->"
+TARGETS_END = "<!-- /targets -->"
+
+
+@dataclass
+class Targets:
+    click_s: float
+    version_s: float
+    validate_s: float
+    plan_walls: list[float]
+    plan_cpu: list[tuple[float, float]]  # (mxsync, emulator) CPU seconds of each run
+    load: tuple[float, float]  # the 1-minute load average before and after
+    plan_floor_s: float
+    timeline: list[tuple[str, float]]
+    runs: int
+
+    @property
+    def plan_s(self) -> float:
+        return statistics.median(self.plan_walls)
+
+
+def interleaved_medians(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall time of each command, run in turns so that a busy moment of a shared
+    machine falls on all of them alike."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, args in commands.items():
+            walls[name].append(measure(args).wall_s)
+    return {name: statistics.median(w) for name, w in walls.items()}
+
+
+TIMELINE = r"""
+import asyncio, os, sys, time
+t0 = time.perf_counter()
+marks = []
+def mark(what):
+    marks.append((what, time.perf_counter() - t0))
+import click
+mark("import click")
+from mxsync import cli  # noqa: F401
+mark("import mxsync.cli")
+from mxsync.flows.common import RunOptions, client_for, select_orgs
+from mxsync.flows.plan import read_and_plan
+from mxsync.inputs import for_manifest
+from mxsync.api import ModulexClient
+from mxsync.render.text import render_plan
+mark("import the plan flow (httpx, api, planner)")
+from mxsync.manifest import load_or_raise
+manifest = load_or_raise([sys.argv[1]])
+mark("load and check the manifest")
+options = RunOptions(api_url=sys.argv[2], parallelism=32)
+orgs = select_orgs(manifest, ())
+inputs = for_manifest(manifest, orgs)
+mark("read the token and every key")
+seen = {}
+def timed(name):
+    original = getattr(ModulexClient, name)
+    async def wrapper(self, *args, **kwargs):
+        seen.setdefault(f"first {name} sent", time.perf_counter() - t0)
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            seen[f"last {name} answered"] = time.perf_counter() - t0
+    setattr(ModulexClient, name, wrapper)
+timed("my_organizations")
+timed("list_credentials")
+async def run():
+    async with client_for(None, options) as client:
+        return await read_and_plan(client, manifest, orgs, inputs, options)
+plan = asyncio.run(run())
+marks += seen.items()
+mark("every org read and planned")
+text = render_plan(plan, color=False)
+mark("plan rendered")
+for what, at in marks:
+    print(f"{at:.3f}\t{what}")
+"""
+
+
+def timeline(folder: Path, manifest: Path, url: str, env: dict[str, str]) -> list[tuple[str, float]]:
+    """Where a no-change plan's time goes, from inside one process (interpreter start-up
+    comes from `python -c pass`)."""
+    script = folder / "timeline.py"
+    script.write_text(TIMELINE)
+    proc = subprocess.run([sys.executable, str(script), str(manifest), url], capture_output=True,
+                          text=True, env=measured_env(env), timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return [(what, float(at)) for at, what in (line.split("\t") for line in proc.stdout.splitlines())]
+
+
+def targets(folder: Path, runs: int) -> Targets:
+    one = folder / "one.yaml"
+    one.write_text("version: 1\norgs: [{id: org-a, xai: {credentials: "
+                   "[{name: p, api_key_env: XAI_KEY}]}}]\n")
+    measure(mxsync("validate", "-f", str(one)))  # writes the .pyc files a pip install has
+    quick = interleaved_medians({
+        "click": [sys.executable, "-c", "import click"],
+        "version": mxsync("--version"),
+        "validate": mxsync("validate", "-f", str(one)),
+    }, runs * 3)
+    fixture, same, _, env = write_world(folder, 1000)
+    emulator = Emulator(fixture, LATENCY_MS)
+    load_before = os.getloadavg()[0]
+    try:
+        walls, cpu = [], []
+        for _ in range(runs):
+            calls, emulator_cpu = emulator.calls(), emulator.cpu_s()
+            run = measure(mxsync("plan", "-f", str(same), "--detailed-exitcode",
+                                 "--parallelism", "32", "--api-url", emulator.url), env)
+            calls = emulator.calls() - calls
+            if run.code != 0 or calls != 1001:
+                raise RuntimeError(f"the no-change plan made {calls} calls, exit {run.code}")
+            walls.append(run.wall_s)
+            cpu.append((run.cpu_s, emulator.cpu_s() - emulator_cpu))
+        steps = timeline(folder, same, emulator.url, env)
+    finally:
+        emulator.stop()
+    return Targets(quick["click"], quick["version"], quick["validate"], walls, cpu,
+                   (load_before, os.getloadavg()[0]), floor_s(1001, 32), steps, runs)
+
+
+def targets_section(t: Targets) -> str:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    plan_ratio = t.plan_s / t.plan_floor_s
+    version_ratio = t.version_s / t.click_s
+    walls = ", ".join(f"{w:.2f}" for w in sorted(t.plan_walls))
+    lines = [TARGETS_START, "## Start-up and the latency-bound plan (#11.6 targets)", "",
+             f"Measured side by side in one run on {machine()}, a machine shared with other "
+             f"work: medians of {t.runs * 3} interleaved runs for the quick commands and of "
+             f"{t.runs} runs for the plan.", "",
+             "| target | measured | limit | |", "|---|---:|---:|---|",
+             f"| no-change plan, N = 1,000, P = 32, L = {LATENCY_MS} ms | {t.plan_s:.2f} s = "
+             f"{plan_ratio:.2f} x floor ({t.plan_floor_s:.2f} s) | 1.30 x floor | "
+             f"{verdict(plan_ratio <= 1.3)} |",
+             f"| `mxsync --version` | {t.version_s:.3f} s = {version_ratio:.2f} x "
+             f"`python -c \"import click\"` ({t.click_s:.3f} s) | 1.30 x | "
+             f"{verdict(version_ratio <= 1.3)} |",
+             f"| `mxsync validate`, one org | {t.validate_s:.3f} s | 0.100 s | "
+             f"{verdict(t.validate_s <= 0.1)} |", "",
+             f"The plan's runs: {walls} s. CPU per run, mxsync + emulator: "
+             + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in t.plan_cpu)
+             + f"; 1-minute load average {t.load[0]:.1f} before, {t.load[1]:.1f} after "
+             f"({os.cpu_count()} cores).", "",
+             "Where the plan's time goes (one process, instrumented; seconds since the "
+             "interpreter ran its first line, which `python -c pass` puts at ~0.02-0.05 s "
+             "after exec):", "", "| at s | step |", "|---:|---|"]
+    lines += [f"| {at:.3f} | {what} |" for what, at in sorted(t.timeline, key=lambda m: m[1])]
+    return "\n".join(lines) + "\n" + TARGETS_END + "\n"
+
+
+def write_targets(path: Path, section: str) -> None:
+    """Replace this section of RESULTS.md (or add it at the end); the rest stays as it is."""
+    text = path.read_text() if path.exists() else "# mxsync benchmark results\n"
+    if TARGETS_START in text and TARGETS_END in text:
+        before, rest = text.split(TARGETS_START, 1)
+        after = rest.split(TARGETS_END, 1)[1].lstrip("\n")
+        text = before + section + ("\n" + after if after else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
 # -- report ---------------------------------------------------------------------------------
 FINDINGS = """## What profiling found (and what was changed)
 
@@ -356,7 +537,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 100 only")
     parser.add_argument("--sizes", default=None, help="comma-separated N values")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--targets", action="store_true",
+                        help="only the start-up and no-change-plan targets of #11.6, side by "
+                             "side; rewrites their section of --out and nothing else")
+    parser.add_argument("--runs", type=int, default=5, help="--targets: runs of the plan")
     args = parser.parse_args()
+    if args.targets:
+        section = targets_section(targets(Path(tempfile.mkdtemp(prefix="mxsync-bench-")),
+                                          args.runs))
+        write_targets(Path(args.out), section)
+        print(section)
+        return
     sizes = [100] if args.quick else [int(s) for s in (args.sizes or "100,1000,5000").split(",")]
     folder = Path(tempfile.mkdtemp(prefix="mxsync-bench-"))
     rows: list[Row] = []
@@ -366,7 +557,12 @@ def main() -> None:
     base = {n: baseline(folder, n) for n in sizes if n <= 1000}
     text = report(rows, base, startup(folder), None if args.quick else validate_large(folder),
                   emulator_throughput())
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    old = out.read_text() if out.exists() else ""
+    out.write_text(text)
+    if TARGETS_START in old and TARGETS_END in old:  # the --targets section is kept
+        kept = old[old.index(TARGETS_START):old.index(TARGETS_END) + len(TARGETS_END)]
+        write_targets(out, kept + "\n")
     print(text)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxsync import keytest
 from mxsync.emulator.store import XAI_MODELS, ApiError, World
 from mxsync.secrets import Secret
 
@@ -18,6 +19,9 @@ class MemoryApi:
     def __init__(self, world: World, token: str) -> None:
         self.world = world
         self.user = world.users[token]
+
+    def expect(self, calls: int, token: Secret | None = None) -> None:
+        """The client's progress announcement: nothing to show here."""
 
     async def my_organizations(self, token: Secret) -> list[dict[str, Any]]:
         return [{"id": org, "role": role} for org, role in self.user.memberships.items()]
@@ -37,6 +41,10 @@ class MemoryApi:
                        ) -> dict[str, Any]:
         valid = key.reveal() not in self.world.xai.invalid_keys
         return {"is_valid": valid, "status_code": 200 if valid else 400, "message": ""}
+
+    async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None
+                        ) -> keytest.KeyTestResult:
+        return keytest.classify_answer(await self.test_key(token, org, key, base_url))
 
     async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
                                 display_name: str, metadata: dict[str, Any], make_default: bool,
@@ -63,3 +71,17 @@ class MemoryApi:
 
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]:
         return self.world.set_default(org, credential_id).public()
+
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]:
+        return self.world.orgs[org].settings()
+
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Any) -> dict[str, Any]:
+        return self.world.set_model_visibility(org, integration_name, [dict(m) for m in models])
+
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]:
+        return self.world.set_composer_llm(org, {
+            "integration_name": integration_name, "provider_id": provider_id,
+            "model_id": model_id, "credential_id": credential_id})

@@ -130,3 +130,62 @@ def test_pre_commit_hook_entry(tmp_path: Path) -> None:
     assert mxsync(*entry[1:], str(good), env={}).code == 0
     run = mxsync(*entry[1:], str(good), str(bad), env={})
     assert run.code == 1 and f"{bad}:2:16: orgs[0].api_key:" in run.out
+
+
+def _me_calls(url: str) -> int:
+    return httpx.get(f"{url}/_emulator/stats").json()["routes"].get(
+        "GET /auth/me/organizations", 0)
+
+
+def test_import_all_orgs_skips_what_the_token_cannot_manage(new_org: OrgFactory,
+                                                            tmp_path: Path) -> None:
+    owned = new_org(credentials=[{"integration_name": "xai", "display_name": "a",
+                                  "api_key": fake_key()}])
+    administered = new_org(credentials=[{"integration_name": "xai", "display_name": "b",
+                                         "api_key": fake_key()}])
+    member_only = new_org(credentials=[{"integration_name": "xai", "display_name": "c",
+                                        "api_key": fake_key()}])
+    httpx.post(f"{owned.url}/_emulator/world", json={"users": [{
+        "token": owned.token,
+        "memberships": {administered.id: "admin", member_only.id: "member"}}]}).raise_for_status()
+    out = tmp_path / "all.yaml"
+    calls = _me_calls(owned.url)
+    run = mxsync("import", "--all-orgs", "-o", str(out), env=env_for(owned))
+    assert run.code == 0, run.both
+    assert _me_calls(owned.url) == calls + 1  # the token's orgs are listed once per run
+    doc = yaml.safe_load(out.read_text())
+    assert [o["id"] for o in doc["orgs"]] == [owned.id, administered.id]
+    assert [[c["name"] for c in o["xai"]["credentials"]] for o in doc["orgs"]] == [["a"], ["b"]]
+    assert run.err.count(member_only.id) == 1, run.err  # said once, as skipped
+    assert "Skipped 1 org the token" in run.err and "cannot manage" in run.err
+    assert "Error" not in run.err
+    assert mxsync("validate", "-f", str(out), env={}).code == 0
+
+
+def test_catalog_without_org_reads_the_first_org_the_token_can_manage(
+        new_org: OrgFactory, tmp_path: Path) -> None:
+    member_org = new_org(role="member")
+    managed = new_org()
+    httpx.post(f"{member_org.url}/_emulator/world", json={"users": [{
+        "token": member_org.token, "memberships": {managed.id: "owner"}}]}).raise_for_status()
+    run = mxsync("catalog", env=env_for(member_org, XDG_CACHE_HOME=str(tmp_path)))
+    assert run.code == 0, run.both
+    assert run.out.startswith(f"xAI models in the catalog of {managed.id} (read now)")
+    assert "grok-4-0709" in run.out
+
+
+def test_catalog_without_org_when_the_token_manages_none(new_org: OrgFactory,
+                                                         tmp_path: Path) -> None:
+    member = new_org(role="member")
+    run = mxsync("catalog", env=env_for(member, XDG_CACHE_HOME=str(tmp_path)))
+    assert run.code == 1 and "Traceback" not in run.both
+    assert "the token is not owner or admin of any org" in run.err and "--org" in run.err
+
+
+def test_catalog_and_import_without_a_token_say_which_variable(tmp_path: Path,
+                                                              emulator_url: str) -> None:
+    env = {"MODULEX_BASE_URL": emulator_url, "XDG_CACHE_HOME": str(tmp_path)}
+    for args in (["catalog"], ["import", "--all-orgs"], ["audit", "--all-orgs"]):
+        run = mxsync(*args, env=env)
+        assert run.code == 1, run.both
+        assert "MODULEX_API_KEY" in run.err and "internal error" not in run.err, run.err

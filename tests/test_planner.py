@@ -95,7 +95,8 @@ def test_replace_reasons_and_default_moves_with_it(live: LiveCredential, reason:
     assert reason in sentence(change.reason)
     assert change.make_default  # the old one held the default
     assert plan.summary() == {"create": 0, "replace": 1, "update": 0, "delete": 0, "adopt": 0,
-                              "set_default": 0, "unmanaged": 0, "errors": 0}
+                              "set_default": 0, "set_models": 0, "set_assistant": 0,
+                              "unmanaged": 0, "errors": 0}
 
 
 def test_key_rotation_reason_names_both_fingerprints() -> None:
@@ -243,3 +244,18 @@ def test_target_keeps_what_the_targeted_change_depends_on() -> None:
     plan = plan_for([entry("a"), entry("c")], live, default="c", targets=(Target.parse("org/a"),))
     assert actions(plan) == [("set-default", "c"), ("delete", "a")]
     assert plan.changes[1].credential_id == "1" and plan.changes[1].depends_on == (0,)
+
+
+def test_taking_the_default_from_another_owner_is_a_conflict_unless_asked() -> None:
+    """Two manifests that both set xai.default would flip it on every run."""
+    live = [ours("1", "b", owner="other-team", default=True), ours("2", "a")]
+    org = OrgEntry(id="org", credentials=(entry("a"),), default="a")
+    manifest = Manifest(owner=OWNER, orgs=(org,))
+    state = LiveOrg(id="org", credentials=tuple(live))
+    plan = make_plan(manifest, {("org", "a"): KEYS["a"]}, {"org": state})
+    assert plan.changes == []
+    [(_, error)] = plan.errors
+    assert error.code == "default-held-by-other-owner" and error.params["owner"] == "other-team"
+    assert "--take-default" in sentence(error)
+    taken = make_plan(manifest, {("org", "a"): KEYS["a"]}, {"org": state}, take_default=True)
+    assert actions(taken) == [("set-default", "a")] and taken.errors == []

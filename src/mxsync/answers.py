@@ -135,8 +135,8 @@ def usage(body: Any) -> dict[str, Any]:
 def org_settings(body: Any) -> dict[str, Any]:
     """`GET /organizations/settings`: a visibility map of lists, and a composer or null."""
     settings = obj(body)
-    visibility = settings.get("llm_model_visibility") or {}
-    obj(visibility, "'llm_model_visibility'")
+    visibility = settings.get("llm_model_visibility")
+    visibility = {} if visibility is None else obj(visibility, "'llm_model_visibility'")
     for name in visibility:
         list_of_objects(visibility, name)
     composer = settings.get("composer_llm")

@@ -15,6 +15,7 @@ from mxsync.manifest.model import OrgEntry, parse_instant
 from mxsync.render.words import plural
 
 if TYPE_CHECKING:
+    from mxsync.keytest import KeyTestResult
     from mxsync.plan import OrgPlan
     from mxsync.state import LiveCredential, LiveOrg
 
@@ -30,14 +31,18 @@ SEVERITY: dict[str, Severity] = {
     "expiring": "warning",
     "unused": "warning",
     "key-invalid": "error",
+    "key-refused": "error",
     "key-untested": "warning",
+    "failing": "warning",
+    "usage-unread": "warning",
     "model-missing": "error",
     "unreadable": "error",
 }
 LIVE_CHECKS = ("permission", "unreadable", "no-default", "unmanaged", "expired", "expiring",
                "unused")
 MANIFEST_CHECKS = ("drift", "duplicate", "default-mismatch", "model-missing")
-KEY_TEST_CHECKS = ("key-invalid", "key-untested")
+KEY_TEST_CHECKS = ("key-invalid", "key-refused", "key-untested")
+USAGE_CHECKS = ("failing", "usage-unread")
 
 
 @dataclass(frozen=True, order=True)
@@ -55,6 +60,7 @@ class Finding:
 def checks_for(with_manifest: bool, options: AuditOptions) -> list[str]:
     """The checks an audit ran: each is a JUnit test case, passed when it found nothing."""
     checks = list(LIVE_CHECKS) + (list(MANIFEST_CHECKS) if with_manifest else [])
+    checks += list(USAGE_CHECKS) if options.read_usage else []
     return checks + (list(KEY_TEST_CHECKS) if options.test_keys else [])
 
 
@@ -69,6 +75,10 @@ class AuditOptions:
     expiring_within_days: int = 30
     unused_for_days: int = 90
     test_keys: bool = False
+    # `GET /credentials/{id}/usage`: free at xAI, but one ModuleX call per credential.
+    read_usage: bool = True
+    failing_ratio: float = 0.5  # `failing`: at least this share of the recent calls failed
+    failing_min_calls: int = 20  # ... out of at least this many (fewer say nothing)
 
 
 @dataclass
@@ -194,3 +204,63 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
         if error.code != "models-missing":  # reported above as model-missing
             out.append(finding("drift", live.id, None, sentence(error)))
     return out
+
+
+def key_test_finding(org: str, cred: LiveCredential, result: KeyTestResult) -> Finding | None:
+    """What `POST /credentials/{id}/test` said, as a finding: a wrong key (`key-invalid`) and
+    a real key xAI will not serve now (`key-refused`) need different fixes; a test that could
+    not be made (busy, unreachable, ModuleX's endpoint failing) says nothing about the key."""
+    from mxsync.keytest import Refusal, Verdict
+
+    said = f" ({result.reason})" if result.reason else ""
+    if result.verdict is Verdict.VALID:
+        return None
+    if result.verdict is Verdict.REJECTED:
+        return finding("key-invalid", org, _label(cred), (
+            f"xAI rejected the stored key{_http(result)}: it is wrong, unknown or deleted{said}; "
+            "rotate it: put a working key in the manifest's variable and apply"))
+    if result.verdict is Verdict.REFUSED:
+        why = {Refusal.NO_CREDITS: "its xAI team has no credits left or reached its monthly "
+                                   "spending limit; add credits or raise the limit",
+               Refusal.DISABLED: "the key or its xAI team is disabled or blocked; enable it or "
+                                 "rotate to another key",
+               None: "the key is disabled or its xAI team has no credits; check both in the "
+                     "xAI console"}[result.refusal]
+        return finding("key-refused", org, _label(cred), (
+            f"xAI refused the stored key{_http(result)}: the key is real but {why}{said}"))
+    return finding("key-untested", org, _label(cred), (
+        f"{result.describe()}; this says nothing about the key; try again later"))
+
+
+def _http(result: KeyTestResult) -> str:
+    return f" (HTTP {result.status_code})" if result.status_code else ""
+
+
+def usage_finding(org: str, cred: LiveCredential, usage: dict[str, Any],
+                  options: AuditOptions) -> Finding | None:
+    """`failing`: most of the credential's recent calls failed (from its usage counts, which
+    cost nothing at xAI). The counts are used, not `success_rate`, whose scale (0-1 or
+    0-100) no public source fixes; too few calls say nothing."""
+    total = _count(usage.get("total_calls"))
+    failed = _count(usage.get("failed_calls"))
+    if failed is None and total is not None:
+        ok = _count(usage.get("successful_calls"))
+        failed = None if ok is None else max(0, total - ok)
+    if not total or failed is None or total < options.failing_min_calls:
+        return None
+    share = min(failed, total) / total
+    if share < options.failing_ratio:
+        return None
+    return finding("failing", org, _label(cred), (
+        f"{failed} of its {total} recent calls failed ({share:.0%}); the key may be revoked, "
+        "disabled or out of credits: run `mxsync audit --test-keys` to see which, then rotate it"))
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def usage_unread(org: str, cred: LiveCredential, why: str) -> Finding:
+    return finding("usage-unread", org, _label(cred), (
+        f"could not read its usage ({why}), so whether its calls fail is unknown; "
+        "try again later, or pass --no-usage if this service has no usage endpoint"))

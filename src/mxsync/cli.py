@@ -267,9 +267,10 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     from mxsync.planner import Target
     from mxsync.render.progress import reading_progress
 
+    progress = reading_progress() if sys.stderr.isatty() else None
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
-                      read_progress=reading_progress() if sys.stderr.isatty() else None)
+                      read_progress=progress, call_progress=progress.calls if progress else None)
 
 
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
@@ -319,6 +320,11 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
         save_plan(the_plan, out)
     fmt = _format(fmt, as_json)
     _emit_plan(the_plan, fmt, obj.color)
+    if fmt != "text":  # stdout is for a machine or a file: say what failed here too
+        from mxsync.render.reasons import sentence
+
+        for org_id, error in the_plan.errors:
+            click.echo(f"Error: org {org_id}: {sentence(error)}", err=True)
     if out is not None and fmt != "json":
         click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
     if the_plan.errors:
@@ -513,6 +519,14 @@ def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | No
 @click.option("--test-keys", is_flag=True,
               help="Also test every stored key (POST /credentials/{id}/test). Each test makes "
                    "a minimal, billed xAI call with that key.")
+@click.option("--usage/--no-usage", "read_usage", default=True, show_default=True,
+              help="Read each credential's usage (GET /credentials/{id}/usage: free at xAI, one "
+                   "ModuleX call per credential) to find keys whose calls mostly fail.")
+@click.option("--failing-ratio", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+              show_default=True, metavar="RATIO",
+              help="`failing`: at least this share of a credential's recent calls failed.")
+@click.option("--failing-min-calls", type=click.IntRange(1), default=20, show_default=True,
+              metavar="N", help="`failing` needs at least N recent calls to judge.")
 @click.option("--expiring-within", type=click.IntRange(0), default=30, show_default=True,
               metavar="DAYS", help="Warn about credentials expiring within DAYS.")
 @click.option("--unused-for", type=click.IntRange(1), default=90, show_default=True,
@@ -522,8 +536,9 @@ def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | No
 @handle_errors
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
-          fail_on: str,
-          test_keys: bool, expiring_within: int, unused_for: int, as_of: str | None) -> None:
+          fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
+          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None
+          ) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
@@ -560,7 +575,8 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     except ValueError:
         raise click.BadParameter("not an ISO-8601 timestamp", param_hint="--as-of") from None
     done = run_audit(manifest, org_ids, all_orgs,
-                     AuditOptions(instant, expiring_within, unused_for, test_keys),
+                     AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
+                                  failing_ratio, failing_min_calls),
                      _options(api_url, parallelism, timeout_s))
     result = done.result
     if done.skipped:
@@ -685,7 +701,7 @@ def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: st
 @click.option("--latency-ms", type=float, default=0.0, show_default=True,
               help="Added to every API request.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND:RATE",
-              help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response.")
+              help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response, late.")
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
 @click.option("--hold-s", type=float, default=30.0, show_default=True,
               help="How long a 'timeout' fault holds the answer back.")

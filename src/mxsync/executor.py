@@ -14,18 +14,19 @@ before. Only when it is not there is it created again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.inputs import Inputs
+from mxsync.keytest import KeyTestResult, Refusal, Verdict
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
 from mxsync.staleness import ALREADY_APPLIED, verdict
-from mxsync.state import LiveCredential, live_digest
+from mxsync.state import LiveCredential, OrgSettings, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -35,8 +36,8 @@ class Api(Protocol):
     """What the executor needs of the API client (tests pass an in-memory one)."""
 
     async def list_credentials(self, token: Secret, org: str) -> list[dict[str, Any]]: ...
-    async def test_key(self, token: Secret, org: str, key: Secret, base_url: str | None
-                       ) -> dict[str, Any]: ...
+    async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None
+                        ) -> KeyTestResult: ...
     async def create_credential(self, token: Secret, org: str, *, key: Secret, base_url: str | None,
                                 display_name: str, metadata: dict[str, Any], make_default: bool,
                                 expires_at: str | None) -> dict[str, Any]: ...
@@ -44,7 +45,15 @@ class Api(Protocol):
                                 display_name: str | None, metadata: dict[str, Any] | None
                                 ) -> dict[str, Any]: ...
     async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool: ...
+    async def get_credential(self, token: Secret, org: str, credential_id: str, *,
+                             include_masked: bool = False) -> dict[str, Any]: ...
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]: ...
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]: ...
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Sequence[Mapping[str, Any]]) -> dict[str, Any]: ...
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -86,7 +95,8 @@ class ApplyReport:
 
         return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
                 "adopted": n("adopt"), "deleted": n("delete"),
-                "default_changed": n("set-default") + n("default")}
+                "default_changed": n("set-default") + n("default"),
+                "deduplicated": n("dedupe")}
 
     def summary(self) -> str:
         if self.failed:
@@ -95,6 +105,8 @@ class ApplyReport:
         c = self.counts()
         parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
         parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
+        if c["deduplicated"]:
+            parts.append(f"{c['deduplicated']} late duplicate(s) removed")
         parts += [f"{c['deleted']} deleted",
                   f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
         return "Apply complete: " + ", ".join(parts) + "."
@@ -113,12 +125,14 @@ Progress = Callable[[Step], None]
 
 class _OrgRun:
     def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, settle_s: float = 0.0) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
-        self.inputs, self.progress = inputs, progress
+        self.inputs, self.progress, self.settle_s = inputs, progress, settle_s
+        self.ambiguous = False  # a create went unanswered: it may still land later
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
+        self.new_ids: dict[int, str] = {}  # create or replace -> the credential it made
         self.steps: list[Step] = []
 
     def record(self, change: Change, status: Status, message: str = "",
@@ -176,21 +190,44 @@ class _OrgRun:
                          self.test)
         await self.phase(self.of("create", "replace"), self.create)
         await self.phase(self.of("set-default"), self.set_default)
+        await self.phase(self.of("set-models", "set-assistant"), self.settings)
         await self.phase(self.of("update", "adopt"), self.update)
         await asyncio.gather(self.phase(self.of("delete"), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
+        if self.ambiguous:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """A create whose answer never came may reach the service late (a proxy can hold
+        it past the timeout) and make a second credential after this run made the first.
+        Wait until such a request has landed, or would be far later than any answer this
+        client accepts, then re-read: every entry created here keeps exactly the credential
+        this run recorded (which the default and the Assistant point at) and loses the rest."""
+        await asyncio.sleep(self.settle_s)
+        records = await self.api.list_credentials(self.token, self.org.org)
+        creds = [LiveCredential.from_api(r) for r in records]
+        for index, kept in self.new_ids.items():
+            change = self.org.changes[index]
+            extras = [c for c in creds if c.claim() == (self.owner, change.name)
+                      and c.id not in self.org.known_ids and c.id != kept]
+            for extra in extras:
+                if extra.is_default:  # a late create with make_default took the default
+                    await self.api.set_default(self.token, self.org.org, kept)
+                gone_now = await self.api.delete_credential(self.token, self.org.org, extra.id)
+                self.record(change, "ok", "a late duplicate of this entry was removed"
+                            if gone_now else "", action="dedupe", credential_id=extra.id)
 
     async def test(self, index: int) -> None:
+        """Test the key before anything is stored; only a key xAI accepted goes on. A key that
+        could not be tested (busy, unreachable) is not called invalid, but is not stored either."""
         change = self.org.changes[index]
-        result = await self.api.test_key(self.token, self.org.org, self.key(change), change.base_url)
-        if result.get("is_valid"):
+        result = await self.api.check_key(self.token, self.org.org, self.key(change),
+                                          change.base_url)
+        if result.passed:
             self.record(change, "ok", action="test")
             return
-        self.finish(index, "failed",
-                    f"key test failed: xAI answered {result.get('status_code')} "
-                    f"({result.get('message') or 'invalid'}) for the key in "
-                    f"{change.key.describe() if change.key else 'the minted key'}; "
-                    "nothing was changed for this entry")
+        where = change.key.describe() if change.key else "the minted key"
+        self.finish(index, "failed", key_test_message(result, where))
 
     async def create(self, index: int) -> None:
         change = self.org.changes[index]
@@ -205,6 +242,7 @@ class _OrgRun:
                     make_default=change.make_default, expires_at=change.expires_at)
                 break
             except OutcomeUnknown:
+                self.ambiguous = True
                 created = await self.find_created(change)
                 if created is not None:
                     break
@@ -213,6 +251,7 @@ class _OrgRun:
                               "got no answer, and it is not in the live state; re-run apply")
         new_id = str(created["credential_id"])
         self.known_ids.add(new_id)
+        self.new_ids[index] = new_id
         if change.action == "create":
             self.finish(index, "ok", credential_id=new_id)
             if change.make_default:
@@ -237,8 +276,37 @@ class _OrgRun:
         await self.api.set_default(self.token, self.org.org, _target(change))
         self.finish(index, "ok")
 
+    async def settings(self, index: int) -> None:
+        change = self.org.changes[index]
+        if change.action == "set-models":
+            await self.api.put_model_visibility(self.token, self.org.org, "xai",
+                                                [{"id": m} for m in change.models or ()])
+            self.finish(index, "ok")
+            return
+        credential_id = change.credential_id
+        if change.credential_from is not None:
+            credential_id = self.new_ids.get(change.credential_from)
+        if credential_id is None or change.model_id is None:
+            raise MxsyncError(f"{change.address}: the plan names no model or credential for the "
+                              "Assistant", hint="the plan file is damaged; run `mxsync plan` again")
+        await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
+                                        provider_id="xai", model_id=change.model_id,
+                                        credential_id=credential_id)
+        self.finish(index, "ok", f"now on credential {credential_id}", credential_id=credential_id)
+
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
+        if change.action == "adopt":
+            # Another owner may have adopted it since the plan (or while a person read it):
+            # adopt only what is still unmarked, right before writing.
+            now = LiveCredential.from_api(await self.api.get_credential(
+                self.token, self.org.org, _target(change)))
+            owner, _ = now.claim()
+            if owner is not None:
+                self.finish(index, "failed", f"owner '{owner}' took this credential under "
+                                             "management since the plan; nothing was changed. "
+                                             "Run plan again")
+                return
         await self.api.update_credential(self.token, self.org.org, _target(change),
                                          display_name=change.display_name, metadata=change.metadata)
         self.finish(index, "ok")
@@ -261,6 +329,14 @@ class _OrgRun:
                                              "old one: it holds the default, which could not be "
                                              "moved; re-run apply")
                 return
+        if (change.before or {}).get("is_pinned"):
+            # The Assistant runs on the old credential: it goes only once the pin has moved.
+            movers = [i for i, c in enumerate(self.org.changes) if c.action == "set-assistant"]
+            if not movers or any(self.outcome.get(i) != "ok" for i in movers):
+                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
+                                             "old one: the Assistant runs on it and could not be "
+                                             "moved; re-run apply")
+                return
         try:
             await self.api.delete_credential(self.token, self.org.org, _target(change))
         except MxsyncError as exc:
@@ -272,6 +348,44 @@ class _OrgRun:
             self.record(change, "ok", action="default", credential_id=new_id)
 
 
+_KEPT = "nothing was stored for this entry"
+
+
+def key_test_message(result: KeyTestResult, where: str) -> str:
+    """Which of rejected, refused, rate-limited, unreachable or could-not-test it was, in
+    words that say what to do; `where` names the key's source (never the key)."""
+    said = f" (xAI said: {result.reason})" if result.reason else ""
+    status = result.status_code
+    if result.verdict is Verdict.REJECTED:
+        return (f"key test failed: xAI answered {status or 'no status'}, rejected: the key in "
+                f"{where} is wrong, unknown or deleted{said}; {_KEPT}; put a working key there "
+                "and apply again")
+    if result.verdict is Verdict.REFUSED:
+        why, fix = {
+            Refusal.NO_CREDITS: ("its xAI team has no credits left or reached its monthly "
+                                 "spending limit", "add credits or raise the limit in the xAI "
+                                 "console"),
+            Refusal.DISABLED: ("the key or its xAI team is disabled or blocked",
+                               "enable it in the xAI console or use another key"),
+            None: ("the key is disabled or its xAI team has no credits",
+                   "check the key and the team's credits in the xAI console"),
+        }[result.refusal]
+        return (f"key test failed: xAI answered {status or 403}, refused: the key in {where} "
+                f"is real but {why}{said}; {_KEPT}; {fix}, then apply again")
+    if result.verdict is Verdict.RATE_LIMITED:
+        return (f"key test could not be made now: xAI answered {status or 429}, rate-limited: "
+                f"the key in {where} is over its own xAI rate limit, which says nothing about "
+                f"the key{said}; {_KEPT}; apply again later (or pass --skip-tests)")
+    if result.verdict is Verdict.UNREACHABLE:
+        code = f" (HTTP {status})" if status else ""
+        return (f"key test could not be made now: unreachable: xAI could not be reached{code} "
+                f"to test the key in {where}{said}; {_KEPT}; apply again later")
+    code = f" answered {status}" if status else " failed"
+    detail = f" ({result.reason})" if result.reason else ""
+    return (f"key test could not be made: ModuleX's key test{code}{detail} for the key in "
+            f"{where}; {_KEPT}; apply again later (or pass --skip-tests)")
+
+
 def _target(change: Change) -> str:
     """The live credential a change acts on; a plan without one is damaged."""
     if change.credential_id is None:
@@ -281,7 +395,7 @@ def _target(change: Change) -> str:
 
 
 async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
-                   progress: Progress | None) -> OrgReport:
+                   progress: Progress | None, settle_s: float) -> OrgReport:
     if org.errors:
         return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
     if not org.changes:
@@ -290,12 +404,14 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     if token is None:
         why = inputs.problems.get(org.org) or []
         return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
-    run = _OrgRun(api, org, plan.owner, token, inputs, progress)
+    run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s)
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
+            settings = (OrgSettings.from_api(await api.org_settings(token, org.org))
+                         if org.settings_read else None)
             creds = [LiveCredential.from_api(r) for r in records]
-            found = verdict(org, plan.owner, creds, live_digest(creds))
+            found = verdict(org, plan.owner, creds, live_digest(creds, settings))
             if found == "already-applied":
                 return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
             if found == "stale":
@@ -310,8 +426,10 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
 
 
 async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
-                  progress: Progress | None = None) -> ApplyReport:
-    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress)
-                                     for org in plan.orgs))
+                  progress: Progress | None = None, settle_s: float = 0.0) -> ApplyReport:
+    """`settle_s`: after a create went unanswered, how long a late copy of it may still
+    take to land before the org is re-read for duplicates."""
+    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
+                                              settle_s) for org in plan.orgs))
     return ApplyReport(list(reports))
 

@@ -21,6 +21,8 @@ from typing import Any
 from mxsync.secrets import redact
 
 _STATUS_IN_TEXT = re.compile(r"\b(?:HTTP|status(?: code)?)[ :=(]*([1-5]\d\d)\b", re.IGNORECASE)
+# ModuleX says status 0 (or "HTTP 0" in a stored test's message) when xAI gave no answer at all.
+_NO_ANSWER_IN_TEXT = re.compile(r"\b(?:HTTP|status(?: code)?)[ :=(]*0\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_REASON = 200
 
@@ -106,6 +108,8 @@ def classify_answer(answer: Any, secrets: Sequence[str] = ()) -> KeyTestResult:
     status = _status(answer.get("status_code"), message)
     if answer.get("is_valid") is True and status in (None, 200):
         return KeyTestResult(Verdict.VALID, status, reason)
+    if status is None and (answer.get("status_code") == 0 or _NO_ANSWER_IN_TEXT.search(message)):
+        return KeyTestResult(Verdict.UNREACHABLE, None, reason or "xAI gave no answer")
     if status == 403:
         return KeyTestResult(Verdict.REFUSED, status, reason, refusal_from_text(message))
     if status == 429:

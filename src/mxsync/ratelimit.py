@@ -32,6 +32,15 @@ log = logging.getLogger("mxsync.ratelimit")
 _EPOCH_THRESHOLD = 1e8
 WINDOW_S = 60.0  # the service's limits are per minute
 RESET_MARGIN_S = 0.25  # Unix seconds are whole: wake a little after the window really resets
+_SAME_RESET_S = 0.5  # resets closer than this (they are whole seconds) are the same window
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Leave to send one call: hand it back to `release` when the call is over."""
+
+    waited_s: float
+    probe: bool  # this call goes alone to learn the window; the others wait for its answer
 
 
 @dataclass(frozen=True)
@@ -107,22 +116,23 @@ class TokenLimiter:
         self.on_wait: Callable[[float], None] | None = None  # told when a timed wait starts
 
     # -- before a call ----------------------------------------------------------
-    async def acquire(self) -> float:
-        """Wait until this token may send one more call; returns the seconds waited."""
+    async def acquire(self) -> Permit:
+        """Wait until this token may send one more call."""
         waited = 0.0
         while True:
             now = self._clock()
             delay, why = self._delay(now)
+            probe = False
             if delay is None:  # may go now
                 if self._probe_pending and not self._probing:
-                    self._probing = True
+                    self._probing = probe = True
                 elif self._probing:
                     delay, why = -1.0, "waiting for the first answer of this token's window"
             if delay is None:
                 if self._remaining is not None:
                     self._remaining -= 1
                 self._in_flight += 1
-                return waited
+                return Permit(waited, probe)
             if delay < 0:  # wait for an answer, not for a time
                 self._changed.clear()
                 await self._changed.wait()
@@ -162,12 +172,22 @@ class TokenLimiter:
         now = self._clock()
         if info.limit is not None:
             self.limit = info.limit
-        if info.remaining is not None:
-            # Calls still in flight may not be counted in this answer yet.
-            self._remaining = info.remaining - max(0, self._in_flight - 1)
+        reset_at = None
         if info.reset_in_s is not None:
             reset_in = min(info.reset_in_s, self.max_wait_s)
-            self._reset_at = now + reset_in + (RESET_MARGIN_S if info.reset_in_s > 0 else 0.0)
+            reset_at = now + reset_in + (RESET_MARGIN_S if info.reset_in_s > 0 else 0.0)
+        if info.remaining is not None:
+            # Calls still in flight may not be counted in this answer yet.
+            estimate = info.remaining - max(0, self._in_flight - 1)
+            # Answers can arrive out of order: one overtaken by a later answer counts fewer
+            # calls than were made. Within one window (the same reset) the estimate may
+            # only fall; only a later reset says that slots were freed.
+            same_window = (self._remaining is not None and self._reset_at is not None
+                           and (reset_at is None or reset_at < self._reset_at + _SAME_RESET_S))
+            self._remaining = min(self._remaining, estimate) if same_window and \
+                self._remaining is not None else estimate
+        if reset_at is not None:
+            self._reset_at = reset_at if self._reset_at is None else max(self._reset_at, reset_at)
         self._changed.set()
 
     def block_for(self, seconds: float, why: str) -> None:
@@ -180,11 +200,11 @@ class TokenLimiter:
             self._reset_at = until
         self._changed.set()
 
-    def release(self, answered: bool) -> None:
+    def release(self, permit: Permit, answered: bool) -> None:
         """A call of this token is over (with or without an answer)."""
         self._in_flight -= 1
         self.done += 1
-        if self._probing:
+        if permit.probe:
             self._probing = False
             self._probe_pending = False
             if not answered:

@@ -11,7 +11,7 @@ from mxsync.retry import RetryPolicy
 
 T = TypeVar("T")
 # A token no redaction pattern knows: only the client's knowledge of the value can hide it.
-CANARY_TOKEN = "zq7CANARYtok3n-of-an-unknown-shape_42"
+CANARY_TOKEN = "zq7CANARYtok3n-Qx9vW2kLp8_rT5mZ"
 CANARY_KEY = "xai-CANARYkeyAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 QUICK = RetryPolicy(attempts=2, base_s=0.01, cap_s=0.05)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.audit import AuditOptions, AuditResult, Finding
     from mxsync.manifest.model import Manifest
-    from mxsync.state import LiveOrg
+    from mxsync.state import LiveCredential, LiveOrg
 
 
 @dataclass
@@ -67,10 +67,8 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                 code = "permission" if why.code in PERMISSION_CODES else "unreadable"
                 findings.append(finding(code, org_id, None, sentence(why)))
             entries = {o.id: o for o in orgs}
-            for req in requests:
-                state = live.get(req.org_id)
-                if state is None:
-                    continue
+            read = [(req, live[req.org_id]) for req in requests if req.org_id in live]
+            for req, state in read:
                 from mxsync.audit import live_findings, manifest_findings
 
                 findings += live_findings(state, audit_options, manifest.owner if manifest else None)
@@ -80,8 +78,9 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                             if (state.id, e.name) in inputs.keys}
                     org_plan = plan_org(entry, manifest.owner, req.token_env, keys, state)
                     findings += manifest_findings(entry, manifest.owner, state, org_plan)
-                if audit_options.test_keys:
-                    findings += await _test_keys(client, req, state)
+            for found in await asyncio.gather(*(_health(client, req, state, audit_options)
+                                                for req, state in read)):
+                findings += found
             from mxsync.audit import checks_for
 
             result = AuditResult(orgs=order, checks=checks_for(manifest is not None, audit_options),
@@ -94,27 +93,32 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
 PERMISSION_CODES = frozenset({"not-manageable", "forbidden", "token-rejected"})
 
 
-async def _test_keys(client: ModulexClient, req: OrgRequest, state: LiveOrg) -> list[Finding]:
-    """`POST /credentials/{id}/test` for every xai credential: one minimal, billed xAI call
-    each. A test that could not be made is a finding of its own and stops nothing."""
-    from mxsync.audit import finding
+async def _health(client: ModulexClient, req: OrgRequest, state: LiveOrg,
+                  options: AuditOptions) -> list[Finding]:
+    """Every credential's usage (`failing`; free at xAI, one ModuleX call each) and, with
+    --test-keys, its key test (one minimal, billed xAI call each), all orgs at once. A call
+    that fails is a finding of its own for that credential and stops nothing else."""
+    from mxsync.audit import key_test_finding, usage_finding, usage_unread
     from mxsync.errors import MxsyncError
+    from mxsync.keytest import classify_unreachable
 
-    async def one(cred_id: str) -> dict[str, object] | MxsyncError:
+    per_credential = int(options.read_usage) + int(options.test_keys)
+    client.expect(per_credential * len(state.credentials), req.token)
+
+    async def usage(cred: LiveCredential) -> Finding | None:
         try:
-            return await client.test_stored(req.token, req.org_id, cred_id)
+            answer = await client.credential_usage(req.token, req.org_id, cred.id)
         except MxsyncError as exc:
-            return exc
+            return usage_unread(state.id, cred, exc.message)
+        return usage_finding(state.id, cred, answer, options)
 
-    results = await asyncio.gather(*(one(c.id) for c in state.credentials))
-    out: list[Finding] = []
-    for cred, result in zip(state.credentials, results, strict=True):
-        label = f"{cred.display_name} ({cred.id})"
-        if isinstance(result, MxsyncError):
-            out.append(finding("key-untested", state.id, label, (
-                f"could not test the stored key ({result.message}); try again later")))
-        elif not result.get("is_valid"):
-            out.append(finding("key-invalid", state.id, label, (
-                f"the stored key failed ModuleX's test ({result.get('message') or 'invalid'}); "
-                "rotate it: put a working key in the manifest's variable and apply")))
-    return out
+    async def test(cred: LiveCredential) -> Finding | None:
+        try:
+            result = await client.check_stored_key(req.token, req.org_id, cred.id)
+        except MxsyncError as exc:  # e.g. an answer that was lost: still only this credential's
+            result = classify_unreachable(exc.message)
+        return key_test_finding(state.id, cred, result)
+
+    calls = [usage(c) for c in state.credentials] if options.read_usage else []
+    calls += [test(c) for c in state.credentials] if options.test_keys else []
+    return [f for f in await asyncio.gather(*calls) if f is not None]

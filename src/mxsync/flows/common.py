@@ -12,7 +12,7 @@ from mxsync.errors import MxsyncError
 from mxsync.plan import Reason
 
 if TYPE_CHECKING:
-    from mxsync.api import ModulexClient
+    from mxsync.api import CallProgress, ModulexClient
     from mxsync.manifest.model import Manifest, OrgEntry
     from mxsync.planner import Target
     from mxsync.secrets import Secret
@@ -31,8 +31,18 @@ class RunOptions:
     timeout_s: float = 30.0
     prune: bool = False
     skip_tests: bool = False
+    take_default: bool = False  # take the default from another owner's credential on purpose
     targets: tuple[Target, ...] = ()
     read_progress: ReadProgress | None = None
+    # The API client's hook: calls done and left, and an ETA when a rate limit sets the pace.
+    call_progress: Callable[[CallProgress], None] | None = None
+    # After a create went unanswered: how long its late copy may take to land (see executor);
+    # None: twice the timeout.
+    settle_s: float | None = None
+
+    @property
+    def settle_window_s(self) -> float:
+        return 2 * self.timeout_s if self.settle_s is None else self.settle_s
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,
@@ -46,7 +56,7 @@ def client_for(manifest_url: str | None, options: RunOptions) -> ModulexClient:
     from mxsync.api import ModulexClient
 
     return ModulexClient(api_url(options.api_url, manifest_url), parallelism=options.parallelism,
-                         timeout_s=options.timeout_s)
+                         timeout_s=options.timeout_s, progress=options.call_progress)
 
 
 def did_you_mean(wanted: str, known: Sequence[str]) -> str:
@@ -96,6 +106,10 @@ class OrgDirectory:
         if isinstance(answer, MxsyncError):
             raise answer
         return answer
+
+    def knows(self, token: Secret) -> bool:
+        """Whether this token's orgs were already asked for (no call left to make)."""
+        return token in self._answers
 
     async def prefetch(self, tokens: Sequence[Secret]) -> None:
         import asyncio

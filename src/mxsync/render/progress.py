@@ -1,25 +1,97 @@
-"""Progress on stderr, for people at a terminal: one line rewritten in place."""
+"""Progress on stderr, for people at a terminal: one line rewritten in place.
+
+While the live state is read the line counts orgs; the API client's call progress rides on
+it: calls done, calls left and, when the token's rate limit (not latency) sets the pace, an
+ETA, or how long a call is waiting for the limit right now. Once reading is done the line
+goes on only while announced calls remain (an audit's usage reads and key tests), so the
+step lines of an apply are never interleaved with it.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from mxsync.api import CallProgress
+
+_CLEAR_TO_END = "\x1b[K"
+_MIN_INTERVAL_S = 0.1  # a redraw per call would cost more than the call at L = 0
 
 
 def reading_progress(stream: TextIO | None = None) -> ReadingProgress:
     return ReadingProgress(stream or sys.stderr)
 
 
-class ReadingProgress:
-    """`Reading the live state: 12/40 orgs`, ended with a newline when all are read."""
+def _duration(seconds: float) -> str:
+    whole = max(1, round(seconds))
+    if whole < 90:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes} min {secs:02d} s"
 
-    def __init__(self, stream: TextIO) -> None:
+
+def calls_text(p: CallProgress) -> str:
+    """`52 calls done, 29 left, about 40 s to go at the rate limit` (parts only when known)."""
+    parts = [f"{p.done:,} call{'s' if p.done != 1 else ''} done"]
+    if p.expected:
+        parts.append(f"{p.left:,} left")
+    if p.waiting_s > 0:
+        parts.append(f"waiting {_duration(p.waiting_s)} for the rate limit")
+    elif p.eta_s is not None:
+        parts.append(f"about {_duration(p.eta_s)} to go at the rate limit")
+    return ", ".join(parts)
+
+
+class ReadingProgress:
+    """`Reading the live state: 12/40 orgs; 52 calls done, 29 left, about 40 s to go at the
+    rate limit`, ended with a newline when all orgs are read (and again when the announced
+    calls that follow are done)."""
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
+        self.clock = clock
+        self.orgs: tuple[int, int] | None = None
+        self.reading_done = False
+        self.last: CallProgress | None = None
+        self._drawn_at = float("-inf")
+        self._open = False  # a line without its newline is on screen
 
     def __call__(self, done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        self.stream.write(f"\rReading the live state: {done}/{total} orgs{end}")
+        self.orgs = (done, total)
+        if done == total:
+            self.reading_done = True
+            self._draw(end=True)
+        else:
+            self._draw()
+
+    def calls(self, progress: CallProgress) -> None:
+        """The API client's progress hook."""
+        self.last = progress
+        if not self.reading_done:
+            self._draw(force=progress.waiting_s > 0)
+        elif progress.expected and progress.done < progress.expected:
+            self._draw(force=progress.waiting_s > 0, label="Checking")
+        elif self._open:  # the announced calls are done
+            self._draw(end=True, label="Checking")
+
+    def _draw(self, *, end: bool = False, force: bool = False, label: str = "") -> None:
+        now = self.clock()
+        if not (end or force) and now - self._drawn_at < _MIN_INTERVAL_S:
+            return
+        self._drawn_at = now
+        if label:
+            text = f"{label}: {calls_text(self.last)}" if self.last else label
+        else:
+            parts = [f"{self.orgs[0]}/{self.orgs[1]} orgs"] if self.orgs else []
+            if self.last is not None and self.last.done:
+                parts.append(calls_text(self.last))
+            text = "Reading the live state: " + "; ".join(parts)
+        self.stream.write(f"\r{text}{_CLEAR_TO_END}{chr(10) if end else ''}")
         self.stream.flush()
+        self._open = not end
 
 
 class ApplyProgress:

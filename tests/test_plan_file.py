@@ -1,0 +1,124 @@
+"""Saved plan files that are damaged, of another format, or not plans at all: `show` and
+`apply PLANFILE` say what is wrong and what to do, and change nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import Run, mxsync, write_manifest
+from tests.conftest import OrgFactory, TestOrg, fake_key
+
+
+def env_for(org: TestOrg, **keys: str) -> dict[str, str]:
+    return {"MODULEX_BASE_URL": org.url, "MODULEX_API_KEY": org.token, **keys}
+
+
+def saved_plan(org: TestOrg, tmp_path: Path, env: dict[str, str]) -> Path:
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "p", "api_key_env": "K"}]}}])
+    planfile = tmp_path / "plan.json"
+    run = mxsync("plan", "-f", path, "--out", str(planfile), env=env)
+    assert run.code == 0, run.both
+    return planfile
+
+
+def assert_refused(run: Run, *phrases: str) -> None:
+    """Exit 1 with one `Error:` paragraph naming the problem, no traceback."""
+    assert run.code == 1, run.both
+    assert "Traceback" not in run.both and "internal error" not in run.both, run.both
+    assert run.err.startswith("Error: "), run.err
+    for phrase in phrases:
+        assert phrase in run.err, run.err
+
+
+def test_a_format_1_plan_says_which_format_and_what_to_do(new_org: OrgFactory,
+                                                          tmp_path: Path) -> None:
+    org = new_org()
+    env = env_for(org, K=fake_key())
+    planfile = saved_plan(org, tmp_path, env)
+    doc = json.loads(planfile.read_text())
+    assert doc["mxsync_plan_file"] == 2  # what this version writes
+    doc["mxsync_plan_file"], doc["mxsync_version"] = 1, "0.0.9"
+    planfile.write_text(json.dumps(doc))
+    for run in (mxsync("show", str(planfile), env={}), mxsync("apply", str(planfile), env=env)):
+        assert_refused(run, f"plan file {planfile} has format 1 (written by mxsync 0.0.9)",
+                       "this mxsync reads format 2", f"run `mxsync plan --out {planfile}` again")
+    assert org.xai() == []
+
+
+def _truncate(text: str) -> str:
+    return text[: len(text) // 2]
+
+
+def _set(path: tuple[Any, ...], value: Any) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        doc = json.loads(text)
+        node = doc
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+        return json.dumps(doc)
+    return edit
+
+
+def _drop(path: tuple[Any, ...]) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        doc = json.loads(text)
+        node = doc
+        for step in path[:-1]:
+            node = node[step]
+        del node[path[-1]]
+        return json.dumps(doc)
+    return edit
+
+
+DAMAGE: dict[str, tuple[Callable[[str], str], str]] = {
+    "cut in half": (_truncate, "is damaged (not JSON)"),
+    "not an object": (lambda _: "[1, 2, 3]", "is not an mxsync plan file"),
+    "no format field": (_drop(("mxsync_plan_file",)), "is not an mxsync plan file"),
+    "format as text": (_set(("mxsync_plan_file",), "2"), "has format '2'"),
+    "no owner": (_drop(("owner",)), "is damaged"),
+    "orgs not a list": (_set(("orgs",), 7), "is damaged"),
+    "org without token variable": (_drop(("orgs", 0, "token_env")), "is damaged"),
+    "change without action": (_drop(("orgs", 0, "changes", 0, "action")), "is damaged"),
+    "reason as a sentence": (_set(("orgs", 0, "changes", 0, "reason"), "because"), "is damaged"),
+    "unknown field": (_set(("orgs", 0, "changes", 0, "surprise"), 1), "is damaged"),
+    "unknown action": (_set(("orgs", 0, "changes", 0, "action"), "explode"),
+                       "unknown action 'explode'"),
+    "dependency out of range": (_set(("orgs", 0, "changes", 0, "depends_on"), [5]),
+                                "depends on a change that is not in the plan"),
+    "ids as a string": (_set(("orgs", 0, "known_ids"), "abc"), "known_ids of org"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_plan_is_refused_and_changes_nothing(new_org: OrgFactory, tmp_path: Path,
+                                                       damage: str) -> None:
+    org = new_org()
+    env = env_for(org, K=fake_key())
+    planfile = saved_plan(org, tmp_path, env)
+    edit, phrase = DAMAGE[damage]
+    planfile.write_text(edit(planfile.read_text()))
+    assert_refused(mxsync("show", str(planfile), env={}), phrase)
+    assert_refused(mxsync("apply", str(planfile), env=env), phrase, "mxsync plan")
+    assert org.xai() == []
+
+
+def test_files_that_are_not_plans(tmp_path: Path) -> None:
+    manifest = tmp_path / "mxsync.yaml"
+    manifest.write_text("version: 1\norgs: [{id: org-a}]\n")
+    assert_refused(mxsync("show", str(manifest), env={}), "is a manifest, not a saved plan",
+                   f"mxsync apply -f {manifest}")
+    binary = tmp_path / "plan.bin"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert_refused(mxsync("show", str(binary), env={}), "cannot read plan file", "not UTF-8")
+    assert_refused(mxsync("show", str(tmp_path / "missing.json"), env={}), "does not exist",
+                   "mxsync plan --out FILE")
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    assert_refused(mxsync("show", str(empty), env={}), "is damaged (not JSON)")
