@@ -24,12 +24,13 @@ class Run:
         return self.out + self.err
 
 
-def mxsync(*args: str, env: dict[str, str], timeout: float = 120, stdin: str | None = None) -> Run:
+def mxsync(*args: str, env: dict[str, str], timeout: float = 120, stdin: str | None = None,
+           cwd: Path | None = None) -> Run:
     base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("MODULEX_", "XAI_", "NO_COLOR"))}
+            if not k.startswith(("MODULEX_", "XAI_", "NO_COLOR", "MXSYNC_"))}
     proc = subprocess.run([sys.executable, "-m", "mxsync", *args], env={**base, **env},
                           capture_output=True, text=True, timeout=timeout,
-                          input=stdin if stdin is not None else "")
+                          input=stdin if stdin is not None else "", cwd=cwd)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -93,8 +93,14 @@ def test_every_finding_code_in_json(world: World) -> None:
                                                        for f in doc["findings"]),
                               "warnings": sum(f["severity"] == "warning" for f in doc["findings"])}
     for f in doc["findings"]:
-        assert set(f) == {"org", "code", "credential", "message", "severity"}
+        assert set(f) == {"org", "code", "credential", "credential_name", "credential_id",
+                          "message", "severity"}
         assert f["message"]
+        if f["credential_id"] is not None:  # a live credential: its label is "NAME (ID)"
+            assert f["credential"] == f"{f['credential_name']} ({f['credential_id']})"
+        else:
+            assert f["credential_name"] == f["credential"]
+    assert any(f["credential_id"] for f in doc["findings"])
 
 
 def test_fail_on_levels(world: World, new_org: OrgFactory, tmp_path: Path) -> None:
@@ -145,6 +151,8 @@ def test_live_audit_of_all_orgs(world: World) -> None:
     assert not any(code in ("drift", "default-mismatch") for _, code in codes)  # no manifest
 
 
-def test_audit_needs_a_manifest_or_orgs(world: World) -> None:
-    run = mxsync("audit", env=world.env)
-    assert run.code == 1 and "needs either a manifest" in run.err
+def test_audit_needs_a_manifest_or_orgs(world: World, tmp_path: Path) -> None:
+    run = mxsync("audit", env=world.env, cwd=tmp_path)  # a folder without mxsync.yaml
+    assert run.code == 1 and "nothing to audit" in run.err
+    both = mxsync("audit", "-f", world.path, "--org", world.a.id, env=world.env)
+    assert both.code == 1 and "not both" in both.err

@@ -157,7 +157,7 @@ def test_import_all_orgs_skips_what_the_token_cannot_manage(new_org: OrgFactory,
     assert [o["id"] for o in doc["orgs"]] == [owned.id, administered.id]
     assert [[c["name"] for c in o["xai"]["credentials"]] for o in doc["orgs"]] == [["a"], ["b"]]
     assert run.err.count(member_only.id) == 1, run.err  # said once, as skipped
-    assert "Skipped 1 org(s)" in run.err and "cannot manage" in run.err
+    assert "Skipped 1 org the token" in run.err and "cannot manage" in run.err
     assert "Error" not in run.err
     assert mxsync("validate", "-f", str(out), env={}).code == 0
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mxsync import ownership
 from mxsync.manifest.model import OrgEntry, parse_instant
+from mxsync.render.words import plural
 
 if TYPE_CHECKING:
     from mxsync.keytest import KeyTestResult
@@ -125,7 +126,7 @@ def live_findings(org: LiveOrg, options: AuditOptions, owner: str | None) -> lis
     creds = org.credentials
     if creds and not any(c.is_default for c in creds):
         out.append(finding("no-default", org.id, None, (
-            f"the org has {len(creds)} xai credential(s) but none is the default, so workflows "
+            f"the org has {plural(len(creds), 'xai credential')} but none is the default, so workflows "
             "without an explicit credential fail; set xai.default in the manifest and apply, "
             "or set one with POST /credentials/{id}/set-default")))
     for cred in creds:
@@ -135,8 +136,9 @@ def live_findings(org: LiveOrg, options: AuditOptions, owner: str | None) -> lis
             whose = (f"managed by another owner ('{cred.metadata.get(ownership.OWNER)}')"
                      if ownership.has_marker(cred.metadata) else "not managed by mxsync")
             out.append(finding("unmanaged", org.id, _label(cred), (
-                f"{whose}; bring it under management (`mxsync import --org {org.id} --adopt`) "
-                "or delete it if nobody needs it")))
+                f"{whose}; bring it under management (`mxsync import --org {org.id} --owner "
+                f"{owner or 'OWNER'} --adopt -o imported.yaml`, then merge its entries into your "
+                "manifest) or delete it if nobody needs it")))
         expires = _instant(cred.expires_at)
         if expires is not None:
             if expires <= options.as_of:

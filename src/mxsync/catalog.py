@@ -57,8 +57,6 @@ def models_table(detail: dict[str, Any]) -> str:
                      count("max_input_tokens"), count("max_output_tokens"),
                      {True: "yes", False: "no"}.get(m.get("supports_vision"), "-"),
                      money("input_per_million"), money("output_per_million")))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {2, 3, 5, 6}
-    return "\n".join("  ".join(c.rjust(w) if i in right and n else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
-                     for n, r in enumerate(rows))
+    from mxsync.render.table import table
+
+    return "\n".join(table(rows, right={2, 3, 5, 6}))

@@ -11,9 +11,10 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from mxsync import __version__
 
@@ -26,24 +27,93 @@ class Context:
         self.color = color
 
 
+def _context() -> Context:
+    """The run's settings; a command invoked on its own (tests) gets the defaults."""
+    ctx = click.get_current_context()
+    obj = ctx.find_object(Context)
+    if obj is None:
+        obj = ctx.obj = Context(debug=False, color=None)
+    return obj
+
+
+def _enable_debug() -> None:
+    """Log each HTTP exchange on stderr, redacted by the run's secrets and the patterns."""
+    from mxsync.secrets import install_log_redaction
+
+    _context().debug = True
+    logging.basicConfig(  # a no-op when logging is set up already (twice --debug, tests)
+        stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
+    )
+    logging.getLogger().setLevel(logging.DEBUG)
+    install_log_redaction()  # right away: the first record may already name a secret
+    for noisy in ("httpcore", "httpx", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _on_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _enable_debug()
+
+
+def _on_no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _context().color = False
+
+
+DEBUG_HELP = "Log each HTTP exchange (secrets redacted) and show tracebacks (also: MXSYNC_DEBUG=1)."
+NO_COLOR_HELP = "Never colour output (also: NO_COLOR)."
+
+
+class Group(click.Group):
+    """Every command also takes --debug and --no-color after its name: users type
+    `mxsync plan --debug` as often as `mxsync --debug plan`, and both must work."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params += [
+            click.Option(["--debug"], is_flag=True, expose_value=False, callback=_on_debug,
+                         help=DEBUG_HELP),
+            click.Option(["--no-color"], is_flag=True, expose_value=False,
+                         callback=_on_no_color, help=NO_COLOR_HELP),
+        ]
+        super().add_command(cmd, name)
+
+
+def quiet_broken_pipe() -> NoReturn:
+    """The reader went away (`mxsync validate ... | head`): stop quietly, as CLI tools do.
+
+    Whatever is still buffered goes to /dev/null, so the interpreter's last flush cannot
+    complain either; the exit status is the shell's for a command ended by SIGPIPE."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(128 + 13)
+
+
 def handle_errors(func: F) -> F:
     """Expected failures print one paragraph and exit 1; a traceback only with --debug."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from mxsync.errors import MxsyncError
+        from mxsync.render.safe import printable
         from mxsync.secrets import redact
 
-        debug = bool(click.get_current_context().find_object(Context).debug)
+        debug = _context().debug
         try:
             return func(*args, **kwargs)
         except MxsyncError as exc:
             if debug:
                 raise
-            click.echo(redact(f"Error: {exc}"), err=True)
+            click.echo(printable(redact(f"Error: {exc}"), keep_newlines=True), err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
@@ -51,8 +121,8 @@ def handle_errors(func: F) -> F:
             if debug:
                 raise
             click.echo(
-                redact(f"Error: internal error ({type(exc).__name__}: {exc}). "
-                       "Re-run with --debug for the traceback and report it."),
+                printable(redact(f"Error: internal error ({type(exc).__name__}: {exc}). "
+                                 "Re-run with --debug for the traceback and report it.")),
                 err=True,
             )
             sys.exit(1)
@@ -60,27 +130,51 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mxsync")
-@click.option("--debug", is_flag=True, help="Log each HTTP exchange (secrets redacted) and show tracebacks.")
-@click.option("--no-color", is_flag=True, help="Never colour output (also: NO_COLOR).")
+@click.option("--debug", is_flag=True, envvar="MXSYNC_DEBUG", help=DEBUG_HELP)
+@click.option("--no-color", is_flag=True, help=NO_COLOR_HELP)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
     """Manage ModuleX xAI (Grok) credentials as code: validate, plan, apply."""
-    ctx.obj = Context(debug=debug, color=False if no_color else None)
+    ctx.obj = Context(debug=False, color=False if no_color else None)
     if debug:
-        logging.basicConfig(
-            stream=sys.stderr, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s"
-        )
-        for noisy in ("httpcore", "httpx", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        _enable_debug()
+
+
+DEFAULT_MANIFEST = "mxsync.yaml"
 
 
 def manifest_option(func: F) -> F:
     return click.option(
-        "-f", "--file", "files", multiple=True, default=("mxsync.yaml",), show_default=True,
+        "-f", "--file", "files", multiple=True, default=(DEFAULT_MANIFEST,), show_default=True,
         help="Manifest file or folder (all its *.yaml/*.yml); repeatable.",
     )(func)
+
+
+FORMAT_HELP = {
+    "text": "for people",
+    "json": "for programs",
+    "markdown": "for a pull-request comment or CI step summary",
+    "junit": "JUnit XML, for CI test reports",
+    "table": "the same as text (its earlier name)",
+}
+
+
+def format_options(*formats: str) -> Callable[[F], F]:
+    """One `--format` for every command that prints results, and `--json` as its alias
+    (the first spelling users learnt, kept so scripts keep working)."""
+    def decorate(func: F) -> F:
+        described = "; ".join(f"{f}: {FORMAT_HELP[f]}" for f in formats if f in FORMAT_HELP)
+        func = click.option("--json", "as_json", is_flag=True,
+                            help="Same as --format json.")(func)
+        return click.option("--format", "fmt", type=click.Choice(list(formats)),
+                            default=formats[0], show_default=True, help=described + ".")(func)
+    return decorate
+
+
+def _format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
 
 
 # -- validate and schema -----------------------------------------------------------------
@@ -90,9 +184,10 @@ def manifest_option(func: F) -> F:
 @click.option("--check-env", is_flag=True,
               help="Also check that every key variable/file and token variable is set and well-formed "
                    "(values are never shown).")
-@click.option("--json", "as_json", is_flag=True, help="Problems as a JSON array.")
+@format_options("text", "json")
 @handle_errors
-def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, as_json: bool) -> None:
+def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, fmt: str,
+             as_json: bool) -> None:
     """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message.
 
     PATHS (as pre-commit passes them) are checked one by one, each as a whole manifest."""
@@ -100,17 +195,23 @@ def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, as
 
     from mxsync.manifest import load
     from mxsync.manifest.problems import summary
+    from mxsync.render.words import plural
 
+    fmt = _format(fmt, as_json)
     if paths:
         results = [load([p], check_env=check_env) for p in paths]
         problems = sorted(p for r in results for p in r.problems)
-        for problem in problems:
-            click.echo(problem.format())
         errors = [p for p in problems if p.severity == "error"]
-        click.echo(summary(problems) if errors else f"{len(paths)} manifest(s) valid.")
+        if fmt == "json":
+            click.echo(json.dumps([p.to_json() for p in problems], indent=2))
+        else:
+            for problem in problems:
+                click.echo(problem.format())
+            click.echo(summary(problems) if errors
+                       else f"{plural(len(paths), 'manifest')} valid.")
         sys.exit(1 if errors else 0)
     result = load(list(files), check_env=check_env)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps([p.to_json() for p in result.problems], indent=2))
     else:
         for problem in result.problems:
@@ -120,10 +221,9 @@ def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, as
         elif result.manifest is not None:
             m = result.manifest
             warnings = len(result.problems)
-            warned = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
-            click.echo(f"{', '.join(files)}: {len(m.orgs)} org{'s' if len(m.orgs) != 1 else ''}, "
-                       f"{m.credential_count} credential{'s' if m.credential_count != 1 else ''}, "
-                       f"valid{warned}.")
+            warned = f" ({plural(warnings, 'warning')})" if warnings else ""
+            click.echo(f"{', '.join(files)}: {plural(len(m.orgs), 'org')}, "
+                       f"{plural(m.credential_count, 'credential')}, valid{warned}.")
     sys.exit(1 if result.errors else 0)
 
 
@@ -137,11 +237,15 @@ def schema(which: str) -> None:
                nl=False)
 
 
-def run_options(func: F) -> F:
+URL_FROM_MANIFEST = ("ModuleX API base URL (else MODULEX_BASE_URL, else the manifest's api.url, "
+                     "else https://api.modulex.dev).")
+URL_WITHOUT_MANIFEST = "ModuleX API base URL (else MODULEX_BASE_URL, else https://api.modulex.dev)."
+
+
+def run_options(func: F, url_help: str = URL_FROM_MANIFEST) -> F:
     """Options of every command that talks to the API."""
     options = [
-        click.option("--api-url", metavar="URL",
-                     help="ModuleX API base URL (else MODULEX_BASE_URL, else the manifest's api.url)."),
+        click.option("--api-url", metavar="URL", help=url_help),
         click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True,
                      help="API calls in flight at once."),
         click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=30.0,
@@ -150,6 +254,11 @@ def run_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def live_run_options(func: F) -> F:
+    """`run_options` for the commands that read no manifest (import, catalog, audit --org)."""
+    return run_options(func, URL_WITHOUT_MANIFEST)
 
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
@@ -189,9 +298,7 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Plan only this org, or this entry of it; repeatable.")
-@click.option("--json", "as_json", is_flag=True, help="The plan as JSON (schemas/plan.schema.json).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="markdown: for a pull-request comment or CI step summary.")
+@format_options("text", "json", "markdown")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -211,13 +318,14 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
                                                 targets))
     if out is not None:
         save_plan(the_plan, out)
-    _emit_plan(the_plan, "json" if as_json else fmt, obj.color)
-    if as_json or fmt != "text":  # stdout is for a machine or a file: say what failed here too
+    fmt = _format(fmt, as_json)
+    _emit_plan(the_plan, fmt, obj.color)
+    if fmt != "text":  # stdout is for a machine or a file: say what failed here too
         from mxsync.render.reasons import sentence
 
         for org_id, error in the_plan.errors:
             click.echo(f"Error: org {org_id}: {sentence(error)}", err=True)
-    if out is not None and not as_json:
+    if out is not None and fmt != "json":
         click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
     if the_plan.errors:
         sys.exit(1)
@@ -226,31 +334,37 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
 
 @cli.command()
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="The plan as JSON.")
+@format_options("text", "json", "markdown")
 @click.pass_obj
 @handle_errors
-def show(obj: Context, planfile: Path, as_json: bool) -> None:
-    """Show a plan saved with `mxsync plan --out FILE`."""
+def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
+    """Show a plan saved with `mxsync plan --out FILE` (offline: reads only the file).
+
+    `--format markdown` renders the very plan that `apply FILE` will carry out, for the
+    pull-request comment that reviews it."""
     from mxsync.plan import load_plan
 
-    _emit_plan(load_plan(planfile), "json" if as_json else "text", obj.color)
+    _emit_plan(load_plan(planfile), _format(fmt, as_json), obj.color)
 
 
 @cli.command()
 @manifest_option
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@run_options
+@functools.partial(run_options, url_help=(
+    "ModuleX API base URL (else MODULEX_BASE_URL, else the manifest's api.url, else "
+    "https://api.modulex.dev). With a PLANFILE: the plan's own URL is the default, and any "
+    "other URL is refused."))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
 @click.option("--prune", is_flag=True, help="Delete this owner's credentials no longer listed, in every org.")
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Apply only this org, or this entry of it; repeatable.")
-@click.option("--json", "as_json", is_flag=True, help="The plan and the apply report as JSON.")
+@format_options("text", "json")
 @click.pass_obj
 @handle_errors
 def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
-          targets: tuple[str, ...], as_json: bool) -> None:
+          targets: tuple[str, ...], fmt: str, as_json: bool) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     import json
 
@@ -261,10 +375,14 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     from mxsync.render.json import plan_to_json
     from mxsync.render.text import render_plan, render_report, use_color
 
+    as_json = _format(fmt, as_json) == "json"
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets)
     color = use_color(obj.color)
     if planfile is not None:
         the_plan = load_plan(planfile)
+        _refuse_changes_to_saved_plan(planfile, targets=targets, prune=prune,
+                                      skip_tests=skip_tests)
+        _refuse_other_api_url(planfile, the_plan.api_url, api_url)
     else:
         from mxsync.manifest import load_or_raise
 
@@ -278,21 +396,112 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
                     "--auto-approve was not given; nothing was changed",
                     hint="review with `mxsync plan --out FILE`, then run `mxsync apply FILE`, "
                          "or pass --auto-approve")
-            answer = click.prompt("\nDo you want to perform these actions? Only 'yes' will be "
-                                  "accepted to approve", default="", show_default=False)
+            try:
+                answer = ask("\nDo you want to perform these actions? Only 'yes' will be "
+                             "accepted to approve")
+            except click.Abort:  # Ctrl-C or Ctrl-D: the user chose not to go on
+                click.echo("\nApply cancelled; nothing was changed.", err=True)
+                sys.exit(130)
             if answer.strip() != "yes":
                 click.echo("Apply cancelled; nothing was changed.", err=True)
                 sys.exit(1)
     progress = None
     if sys.stderr.isatty() and not as_json:
-        def progress(step: Any) -> None:
-            click.echo(f"{step.org}: {step.line()}", err=True)
-    report = apply_plan(the_plan, options, saved=planfile is not None, progress=progress)
+        from mxsync.render.progress import ApplyProgress
+
+        progress = ApplyProgress(len(the_plan.changes))
+    try:
+        report = apply_plan(the_plan, options, saved=planfile is not None, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     if as_json:
         click.echo(json.dumps({"plan": plan_to_json(the_plan), "apply": report.to_json()}, indent=2))
     else:
         click.echo(render_report(report, color=color), color=color)
     sys.exit(1 if report.failed else 0)
+
+
+def ask(question: str) -> str:
+    """One line typed at the terminal; click.Abort on Ctrl-C or Ctrl-D.
+
+    Not `input()`: a Ctrl-C that lands just before it starts reading is noted by Python but
+    does not interrupt the read, and the prompt then ignores it. Waiting in select() on the
+    terminal and on a signal wakeup fd leaves no such gap."""
+    import os
+    import select
+    import signal
+    import threading
+
+    if os.name == "nt" or threading.current_thread() is not threading.main_thread():
+        return str(click.prompt(question, default="", show_default=False))
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    try:
+        click.echo(f"{question}: ", nl=False)
+        while True:
+            ready, _, _ = select.select([sys.stdin, wake_read], [], [])
+            if wake_read in ready:  # a signal came; a SIGINT has raised by now
+                os.read(wake_read, 512)
+            if sys.stdin in ready:
+                line = sys.stdin.readline()
+                if not line:
+                    raise EOFError
+                return line.rstrip("\r\n")
+    except (KeyboardInterrupt, EOFError):
+        raise click.Abort() from None
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_read)
+        os.close(wake_write)
+
+
+def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], prune: bool,
+                                  skip_tests: bool) -> None:
+    """A saved plan is applied exactly as it was reviewed (Terraform refuses -target with a
+    saved plan too): an option that would change what it does is an error, not ignored."""
+    from mxsync.errors import MxsyncError
+
+    given = []
+    if click.get_current_context().get_parameter_source("files") != ParameterSource.DEFAULT:
+        given.append("-f")
+    given += [flag for flag, on in (("--target", targets), ("--prune", prune),
+                                    ("--skip-tests", skip_tests)) if on]
+    if given:
+        raise MxsyncError(
+            f"{' and '.join(given)} cannot be used with a saved plan: {planfile} is applied "
+            "exactly as it was reviewed; nothing was changed",
+            hint=f"make a new plan with {'them' if len(given) > 1 else 'it'} (`mxsync plan "
+                 f"{' '.join(given)} ... --out {planfile}`), review it, then "
+                 f"`mxsync apply {planfile}`")
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | None) -> None:
+    """A saved plan is applied to the API it was made against, nowhere else.
+
+    The URL apply calls is the usual one: --api-url, else MODULEX_BASE_URL, else (instead of
+    the manifest's, which a saved plan does not read) the plan's own. When that is another
+    API than the plan's, the plan's digests and credential ids describe a different world:
+    refuse before any call."""
+    from mxsync.errors import MxsyncError
+    from mxsync.flows.common import api_url
+
+    if not planned:
+        return
+    now = api_url(cli_url, planned)
+    if _same_url(now, planned):
+        return
+    source = "--api-url" if cli_url else "MODULEX_BASE_URL"
+    raise MxsyncError(
+        f"{planfile} was planned against {planned}, but {source} says to call {now}; "
+        "nothing was changed",
+        hint=f"apply it where it was planned (pass --api-url {planned}, or unset "
+             f"MODULEX_BASE_URL), or make a new plan against {now}")
 
 
 # -- audit, import, catalog ------------------------------------------------------------------
@@ -301,9 +510,10 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
               help="Audit the manifest's orgs against it (file or folder; repeatable).")
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Audit this org's live state.")
 @click.option("--all-orgs", is_flag=True, help="Audit every org the token belongs to.")
-@run_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "junit"]),
-              default="table", show_default=True)
+@functools.partial(run_options, url_help=(
+    "ModuleX API base URL (else MODULEX_BASE_URL, else, with a manifest, its api.url, else "
+    "https://api.modulex.dev)."))
+@format_options("text", "json", "markdown", "junit", "table")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]), default="error",
               show_default=True, help="Which findings make the exit code 1.")
 @click.option("--test-keys", is_flag=True,
@@ -325,10 +535,14 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
 @click.pass_obj
 @handle_errors
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
-          api_url: str | None, parallelism: int, timeout_s: float, fmt: str, fail_on: str,
-          test_keys: bool, read_usage: bool, failing_ratio: float, failing_min_calls: int,
-          expiring_within: int, unused_for: int, as_of: str | None) -> None:
-    """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys."""
+          api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
+          fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
+          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None
+          ) -> None:
+    """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
+
+    Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
+    or live orgs on their own (--org / --all-orgs)."""
     import json
     import os
     from datetime import UTC, datetime
@@ -337,9 +551,20 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.errors import MxsyncError
     from mxsync.flows.audit import audit as run_audit
     from mxsync.manifest.model import parse_instant
+    from mxsync.render.safe import printable
+    from mxsync.render.words import plural
 
-    if bool(files) == bool(org_ids or all_orgs):
-        raise MxsyncError("audit needs either a manifest (-f) or live orgs (--org / --all-orgs)")
+    fmt = {"table": "text"}.get(_format(fmt, as_json), _format(fmt, as_json))
+    if files and (org_ids or all_orgs):
+        raise MxsyncError("audit takes either a manifest (-f) or live orgs (--org / --all-orgs), "
+                          "not both")
+    if not files and not (org_ids or all_orgs):
+        if not Path(DEFAULT_MANIFEST).is_file():
+            raise MxsyncError(
+                f"nothing to audit: no -f, no --org or --all-orgs, and no {DEFAULT_MANIFEST} here",
+                hint="pass -f MANIFEST to audit its orgs against it, or --org ID / --all-orgs "
+                     "to audit live orgs")
+        files = (DEFAULT_MANIFEST,)
     manifest = None
     if files:
         from mxsync.manifest import load_or_raise
@@ -355,10 +580,12 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                      _options(api_url, parallelism, timeout_s))
     result = done.result
     if done.skipped:
-        click.echo(f"Skipped {len(done.skipped)} org(s) the token belongs to but cannot manage "
-                   f"(not owner or admin): {', '.join(done.skipped)}", err=True)
+        click.echo(f"Skipped {plural(len(done.skipped), 'org')} the token belongs to but cannot manage "
+                   f"(not owner or admin): {printable(', '.join(done.skipped))}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2))
+        from mxsync.render.json import audit_to_json
+
+        click.echo(json.dumps(audit_to_json(result), indent=2))
     elif fmt == "junit":
         from mxsync.render.junit import audit_junit
 
@@ -389,7 +616,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.option("--adopt", is_flag=True,
               help="Mark live credentials as managed where their key variable is set and the "
                    "masked key matches; a mismatch is reported, not adopted.")
-@run_options
+@live_run_options
 @click.pass_obj
 @handle_errors
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
@@ -403,22 +630,24 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.importer import import_orgs
     from mxsync.manifest.model import DEFAULT_TOKEN_ENV
     from mxsync.render.reasons import sentence
+    from mxsync.render.safe import printable
+    from mxsync.render.words import plural
 
     options = _options(api_url, parallelism, timeout_s)
     read = read_live_orgs(org_ids, all_orgs, options)
     if read.skipped:
-        click.echo(f"Skipped {len(read.skipped)} org(s) the token belongs to but cannot manage "
-                   f"(not owner or admin): {', '.join(read.skipped)}", err=True)
+        click.echo(f"Skipped {plural(len(read.skipped), 'org')} the token belongs to but cannot manage "
+                   f"(not owner or admin): {printable(', '.join(read.skipped))}", err=True)
     for org_id, why in read.failed.items():
-        click.echo(f"Error: org {org_id} was not imported: {sentence(why)}", err=True)
+        click.echo(f"Error: org {printable(org_id)} was not imported: {sentence(why)}", err=True)
     imported = import_orgs(read.states, owner, read.names)
     text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
     if output is not None:
         from mxsync.files import atomic_write
 
         atomic_write(output, text)
-        click.echo(f"Wrote {output}: {len(read.states)} org(s), {len(imported.variables)} "
-                   "credential(s).", err=True)
+        click.echo(f"Wrote {output}: {plural(len(read.states), 'org')}, "
+                   f"{plural(len(imported.variables), 'credential')}.", err=True)
     else:
         click.echo(text, nl=False)
     if adopt and read.states:
@@ -426,7 +655,7 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
 
         plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), options)
         for org_id, error in plan.errors:
-            click.echo(f"not adopted: org {org_id}: {sentence(error)}", err=True)
+            click.echo(f"not adopted: org {printable(org_id)}: {sentence(error)}", err=True)
         click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
         if plan.errors or report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")
@@ -437,22 +666,23 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
 @cli.command()
 @click.option("--org", metavar="ID", help="The org whose catalog to read (default: the token's first).")
 @click.option("--refresh", is_flag=True, help="Read it again even if the local copy is fresh.")
-@click.option("--json", "as_json", is_flag=True, help="The catalog detail as JSON.")
-@run_options
+@format_options("text", "json")
+@live_run_options
 @handle_errors
-def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, parallelism: int,
-            timeout_s: float) -> None:
+def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: str | None,
+            parallelism: int, timeout_s: float) -> None:
     """List the xAI models of an org's catalog, with limits and prices (cached 10 minutes)."""
     import json
 
     from mxsync.catalog import models_table
     from mxsync.flows.catalog import read_catalog
+    from mxsync.render.safe import printable
 
     detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
-    if as_json:
+    if _format(fmt, as_json) == "json":
         click.echo(json.dumps(detail, indent=2))
         return
-    click.echo(f"xAI models in the catalog of {chosen} ({source}); prices in USD per 1M tokens, "
+    click.echo(f"xAI models in the catalog of {printable(chosen)} ({source}); prices in USD per 1M tokens, "
                "billed by xAI to your key (BYOK)")
     click.echo(models_table(detail))
 
@@ -539,4 +769,7 @@ def demo(obj: Context, examples: Path | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="mxsync")
+    try:
+        cli(prog_name="mxsync")
+    except BrokenPipeError:  # outside a command: --help or --version into `head`
+        quiet_broken_pipe()

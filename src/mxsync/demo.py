@@ -88,9 +88,9 @@ def live_table(state: dict[str, list[dict]]) -> str:
                 f"mxsync ({owner})" if meta.get("managed_by") == "mxsync" else "-",
                 str(meta.get("mxsync_key_fingerprint") or "-"),
             ))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+    from mxsync.render.table import table
+
+    return "\n".join(table(rows))
 
 
 def fixture_token(fixture: Path) -> str:
@@ -116,7 +116,8 @@ class DemoVariables:
     @classmethod
     def of(cls, manifest: Manifest) -> DemoVariables:
         tokens = dict.fromkeys(manifest.token_env_for(org) for org in manifest.orgs)
-        keys = dict.fromkeys(c.key.env for org in manifest.orgs for c in org.credentials if c.key.env)
+        keys = dict.fromkeys(c.key.env for org in manifest.orgs for c in org.credentials
+                             if c.key is not None and c.key.env)  # a minted key has none
         return cls(tuple(tokens), tuple(keys))
 
     def values(self, token: str) -> dict[str, str]:

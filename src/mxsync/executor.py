@@ -25,6 +25,7 @@ from mxsync.keytest import KeyTestResult, Refusal, Verdict
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
+from mxsync.staleness import ALREADY_APPLIED, verdict
 from mxsync.state import LiveCredential, OrgSettings, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
@@ -75,6 +76,7 @@ class OrgReport:
     status: Literal["ok", "failed", "unchanged"]
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
+    note: str | None = None  # e.g. a saved plan found already applied
 
 
 @dataclass
@@ -111,7 +113,7 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "orgs": [{"org": o.org, "status": o.status, "error": o.error,
+            "orgs": [{"org": o.org, "status": o.status, "error": o.error, "note": o.note,
                       "steps": [asdict(s) for s in o.steps]} for o in self.orgs],
             "summary": {**self.counts(), "orgs": len(self.orgs), "failed_orgs": len(self.failed)},
             "ok": not self.failed,
@@ -407,9 +409,12 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
         if check_stale:
             records = await api.list_credentials(token, org.org)
             settings = (OrgSettings.from_api(await api.org_settings(token, org.org))
-                        if org.settings_read else None)
-            if (live_digest([LiveCredential.from_api(r) for r in records], settings)
-                    != org.live_digest):
+                         if org.settings_read else None)
+            creds = [LiveCredential.from_api(r) for r in records]
+            found = verdict(org, plan.owner, creds, live_digest(creds, settings))
+            if found == "already-applied":
+                return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
+            if found == "stale":
                 return OrgReport(org.org, "failed", error=(
                     f"plan is stale for org {org.org}: its live state changed since the plan; "
                     "nothing was changed there. Run plan again"))

@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mxsync.render.safe import printable
 from mxsync.secrets import redact
 
 
 def _show(value: Any) -> str:
-    return redact(f'"{value}"' if isinstance(value, str) else repr(value))
+    return printable(redact(f'"{value}"' if isinstance(value, str) else repr(value)))
 
 
 def _walk(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str
           ) -> Iterator[tuple[str, str]]:
     for key in sorted(set(before) | set(after), key=str):
-        path = f"{prefix}{key}"
+        path = f"{prefix}{printable(str(key))}"
         if key not in after:
             yield path, f"- {path}: {_show(before[key])}"
         elif key not in before:

@@ -4,11 +4,15 @@ with `address` and `change.actions/before/after`, and sensitive markers."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from mxsync.plan import Change, Plan
 from mxsync.render.reasons import sentence
 from mxsync.render.text import change_diff
+
+if TYPE_CHECKING:
+    from mxsync.audit import AuditResult, Finding
 
 FORMAT_VERSION = "1.0"
 _ACTIONS = {
@@ -85,3 +89,30 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "errors": [f"org {org}: {sentence(e)}" for org, e in plan.errors],
     }
+
+
+# How audit labels a live credential: "DISPLAY NAME (ID)"; ids carry no blanks or brackets.
+_LABEL = re.compile(r"(?P<name>.*) \((?P<id>[^()\s]+)\)", re.DOTALL)
+
+
+def credential_fields(finding: Finding) -> tuple[str | None, str | None]:
+    """(name, id) of the credential a finding is about; either may be None.
+
+    A finding names a live credential as "NAME (ID)" and a manifest entry by its name alone;
+    programs need the two apart (the id to call the API with, the name to show)."""
+    name, cred_id = getattr(finding, "credential_name", None), getattr(finding, "credential_id", None)
+    if name is not None or cred_id is not None or finding.credential is None:
+        return name, cred_id
+    match = _LABEL.fullmatch(finding.credential)
+    return (match["name"], match["id"]) if match else (finding.credential, None)
+
+
+def audit_to_json(result: AuditResult) -> dict[str, Any]:
+    """The audit for programs: each finding with `credential_name` and `credential_id` apart
+    (and `credential`, the combined label, kept for existing readers)."""
+    data = result.to_json()
+    findings = []
+    for finding, shown in zip(result.ordered(), data["findings"], strict=True):
+        name, cred_id = credential_fields(finding)
+        findings.append({**shown, "credential_name": name, "credential_id": cred_id})
+    return {**data, "findings": findings}

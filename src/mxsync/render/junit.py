@@ -5,6 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+from mxsync.render.safe import xml_text
+from mxsync.render.words import plural
+
 if TYPE_CHECKING:
     from mxsync.audit import AuditResult
 
@@ -14,17 +17,17 @@ def audit_junit(result: AuditResult) -> str:
     total = failures = 0
     for org in result.orgs:
         found = [f for f in result.findings if f.org == org]
-        suite = ET.SubElement(suites, "testsuite", name=org)
+        suite = ET.SubElement(suites, "testsuite", name=xml_text(org))
         org_failures = 0
         for check in result.checks:
-            case = ET.SubElement(suite, "testcase", classname=org, name=check)
+            case = ET.SubElement(suite, "testcase", classname=xml_text(org), name=xml_text(check))
             hits = [f for f in found if f.code == check]
             if hits:
                 org_failures += 1
                 failure = ET.SubElement(case, "failure", type=hits[0].severity,
-                                        message=f"{len(hits)} {check} finding(s)")
-                failure.text = "\n".join(
-                    f"[{f.severity}] {f.credential + ': ' if f.credential else ''}{f.message}"
+                                        message=plural(len(hits), f"{check} finding"))
+                failure.text = "\n".join(xml_text(
+                    f"[{f.severity}] {f.credential + ': ' if f.credential else ''}{f.message}")
                     for f in hits)
         suite.set("tests", str(len(result.checks)))
         suite.set("failures", str(org_failures))

@@ -6,33 +6,45 @@ from typing import TYPE_CHECKING
 
 from mxsync.plan import Plan
 from mxsync.render.reasons import sentence
-from mxsync.render.text import SYMBOLS, change_diff, plan_summary
+from mxsync.render.safe import printable
+from mxsync.render.text import SYMBOLS, change_diff, default_note, plan_summary
+from mxsync.render.words import plural
 
 if TYPE_CHECKING:
     from mxsync.audit import AuditResult
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a table cell or list item: printable, and unable to end the cell, open an
+    HTML tag or a code span (names come from the service; the comment is rendered)."""
+    return (printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|"))
+
+
+def _code(text: str) -> str:
+    """`text` as a code span; a backtick inside would end it, so it is shown as a quote."""
+    return "`" + printable(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def plan_markdown(plan: Plan) -> str:
     lines = ["## mxsync plan", "", f"**{plan_summary(plan)}**", ""]
     for org in plan.orgs:
         title = f"{org.org} ({org.label})" if org.label else org.org
-        lines += [f"### {title}", ""]
+        lines += [f"### {_cell(title)}", ""]
         if org.changes:
             lines += ["| | Action | Address | Why |", "|---|---|---|---|"]
             for change in org.changes:
                 symbol = SYMBOLS[change.action][0]
-                why = sentence(change.reason) + "".join(f"<br>`{d}`" for d in change_diff(change))
-                lines.append(f"| `{symbol}` | {change.action} | `{change.address}` | {_cell(why)} |")
+                note = default_note(change)
+                why = (_cell(sentence(change.reason)) + (f"<br>{_cell(note)}" if note else "")
+                       + "".join(f"<br>{_code(d)}" for d in change_diff(change)))
+                lines.append(f"| `{symbol}` | {change.action} | {_code(change.address)} | {why} |")
         elif not org.errors:
             lines.append("No changes.")
         lines += [f"- note: {_cell(sentence(n))}" for n in org.notes]
         lines += [f"- **error**: {_cell(sentence(e))}" for e in org.errors]
         if org.unmanaged:
-            lines.append(f"- {org.unmanaged} unmanaged xai credential(s) left alone")
+            lines.append(f"- {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
         lines.append("")
     return "\n".join(lines)
 
@@ -40,10 +52,11 @@ def plan_markdown(plan: Plan) -> str:
 def audit_markdown(result: AuditResult) -> str:
     s = result.summary()
     lines = ["## mxsync audit", "",
-             f"**{s['orgs']} orgs, {s['errors']} errors, {s['warnings']} warnings**", ""]
+             f"**{plural(s['orgs'], 'org')}, {plural(s['errors'], 'error')}, "
+             f"{plural(s['warnings'], 'warning')}**", ""]
     for org in result.orgs:
         found = [f for f in result.ordered() if f.org == org]
-        lines += [f"### {org}", ""]
+        lines += [f"### {_cell(org)}", ""]
         if not found:
             lines += ["No findings.", ""]
             continue

@@ -92,3 +92,40 @@ class ReadingProgress:
         self.stream.write(f"\r{text}{_CLEAR_TO_END}{chr(10) if end else ''}")
         self.stream.flush()
         self._open = not end
+
+
+class ApplyProgress:
+    """`Applying: 3/7 changes done (org-a)`, one line rewritten in place, then wiped.
+
+    Every step is shown once, in the report printed at the end; while apply runs, the user
+    only needs to see that it moves. Writing each step as it happens *and* in the report
+    showed everything twice on a terminal."""
+
+    EXTRA_STEPS = frozenset({"test", "default"})  # recorded besides a change, not changes
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.width = 0  # of the line on screen, to wipe it
+
+    def __call__(self, step: object) -> None:
+        if getattr(step, "action", None) in self.EXTRA_STEPS:
+            return
+        self.done += 1
+        self._show(f"Applying: {self.done}/{self.total} changes done ({getattr(step, 'org', '')})")
+
+    def _show(self, text: str) -> None:
+        from mxsync.render.safe import printable
+
+        text = printable(text)
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = max(self.width, len(text))
+
+    def close(self) -> None:
+        """Wipe the status line, so the report starts on a clean line."""
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0

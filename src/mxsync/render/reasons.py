@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mxsync.plan import Reason
+from mxsync.render.safe import printable
+from mxsync.render.words import plural
 from mxsync.secrets import redact
 
 
@@ -43,8 +45,9 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"manifest default (currently {p['current']})" if p.get("current")
         else "manifest default (the org has no default)"),
     "orphans-kept": lambda p: (
-        f"{len(p.get('names') or ())} credential(s) managed by owner '{p.get('owner')}' are no "
-        f"longer in the manifest and are kept: {_names(p.get('names'))} "
+        f"{plural(len(p.get('names') or ()), 'credential')} managed by owner '{p.get('owner')}' "
+        f"{'is' if len(p.get('names') or ()) == 1 else 'are'} no longer in the manifest and "
+        f"{'is' if len(p.get('names') or ()) == 1 else 'are'} kept: {_names(p.get('names'))} "
         "(set prune: true or use --prune)"),
     "default-left-empty": lambda p: (
         f"deleting '{p.get('entry')}' leaves the org without a default xAI credential; set "
@@ -55,7 +58,9 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"does not match {p.get('source')}. Rename the entry, delete or rename that credential in "
         "ModuleX, or point the entry at the key it holds (then it is adopted)"),
     "models-missing": lambda p: (
-        f"required model(s) {_names(p.get('missing'))} are not in the org's xAI catalog (it has: "
+        f"required {'model' if len(p.get('missing') or ()) == 1 else 'models'} "
+        f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
+        "in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
     "unread": lambda p: str(p.get("message") or "the live state was not read"),
     "default-held-by-other-owner": lambda p: (
@@ -106,8 +111,10 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def sentence(reason: Reason) -> str:
-    """Words for a reason, redacted (params may carry text that came from the service)."""
+    """Words for a reason, redacted and printable (params may carry text that came from the
+    service: a display name, an error detail)."""
     render = _SENTENCES.get(reason.code)
     if render is None:
-        return redact(f"{reason.code} {reason.params}" if reason.params else reason.code)
-    return redact(render(reason.params))
+        return printable(redact(f"{reason.code} {reason.params}" if reason.params
+                                else reason.code))
+    return printable(redact(render(reason.params)))

@@ -12,6 +12,9 @@ import click
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.diff import field_diff
 from mxsync.render.reasons import sentence
+from mxsync.render.safe import printable
+from mxsync.render.table import table
+from mxsync.render.words import plural
 
 if TYPE_CHECKING:  # only for annotations: `show` must not import the HTTP stack
     from mxsync.audit import AuditResult
@@ -41,15 +44,33 @@ def _style(text: str, color: bool, **kwargs: object) -> str:
     return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
 def change_diff(change: Change) -> tuple[str, ...]:
     """What an in-place change alters, field by field."""
     if change.action not in ("update", "adopt"):
         return ()
     return field_diff(change.before, change.after)
+
+
+def default_note(change: Change) -> str | None:
+    """What a create or replace does to the org's default, when it touches it: the plan's
+    summary counts these as default changes, so every rendering must show them."""
+    if change.action not in ("create", "replace") or not change.make_default:
+        return None
+    if change.action == "replace" and (change.before or {}).get("is_default"):
+        return "the new credential keeps the org's default"
+    return "made the org's default on create"
+
+
+def orphans_line(plan: Plan) -> str:
+    """How many of this owner's managed credentials are no longer listed (kept: no prune)."""
+    names = [name for org in plan.orgs for note in org.notes if note.code == "orphans-kept"
+             for name in note.params.get("names") or ()]
+    if not names:
+        return ""
+    one = len(names) == 1
+    return (f"{plural(len(names), 'managed credential')} of owner '{plan.owner}' "
+            f"{'is' if one else 'are'} no longer listed and kept "
+            f"(--prune deletes {'it' if one else 'them'}).")
 
 
 def _details(change: Change) -> Iterable[str]:
@@ -60,8 +81,9 @@ def _details(change: Change) -> Iterable[str]:
             yield f"base_url: {change.base_url}"
         if change.expires_at:
             yield f"expires_at: {change.expires_at}"
-        if change.make_default:
-            yield "made the org's default on create"
+        note = default_note(change)
+        if note:
+            yield note
         if change.test:
             yield "the key is tested (test-temporary) before it is stored"
     if change.action in ("set-models", "set-assistant"):
@@ -93,25 +115,31 @@ def _settings_details(change: Change) -> Iterable[str]:
 
 
 def render_org(org: OrgPlan, color: bool) -> list[str]:
-    title = f"{org.org} ({org.label})" if org.label else org.org
+    title = printable(f"{org.org} ({org.label})" if org.label else org.org)
     lines = [_style(title, color, bold=True)]
     for change in org.changes:
         symbol, colour = SYMBOLS[change.action]
-        head = f"  {symbol:>3} {change.action:<11} {change.address}"
+        head = f"  {symbol:>3} {change.action:<11} {printable(change.address)}"
         lines.append(_style(head, color, fg=colour))
-        lines.extend(f"        {line}" for line in _details(change))
+        lines.extend(f"        {printable(line)}" for line in _details(change))
     if not org.changes and not org.errors:
         lines.append("    no changes")
     if org.unmanaged:
-        lines.append(f"    {_plural(org.unmanaged, 'unmanaged xai credential')} left alone")
-    lines.extend(f"    note: {sentence(note)}" for note in org.notes)
-    lines.extend(_style(f"    error: {sentence(error)}", color, fg="red") for error in org.errors)
+        lines.append(f"    {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
+    lines.extend(f"    note: {printable(sentence(note))}" for note in org.notes)
+    lines.extend(_style(f"    error: {printable(sentence(error))}", color, fg="red")
+                 for error in org.errors)
     return lines
 
 
 def plan_summary(plan: Plan) -> str:
+    """The closing line: what apply would do, and what it leaves on purpose."""
+    return " ".join(part for part in (_changes_summary(plan), orphans_line(plan)) if part)
+
+
+def _changes_summary(plan: Plan) -> str:
     if plan.errors and not plan.has_changes:
-        return f"No changes planned; {_plural(len(plan.errors), 'error')}."
+        return f"No changes planned; {plural(len(plan.errors), 'error')}."
     if not plan.has_changes:
         return "No changes. Live state matches the manifest."
     s = plan.summary()
@@ -121,9 +149,9 @@ def plan_summary(plan: Plan) -> str:
     if s["adopt"]:
         parts.append(f"{s['adopt']} to adopt")
     parts.append(f"{s['delete']} to delete")
-    parts.append(_plural(s["set_default"], "default change"))
+    parts.append(plural(s["set_default"], "default change"))
     if s["set_models"] + s["set_assistant"]:
-        parts.append(_plural(s["set_models"] + s["set_assistant"], "setting change"))
+        parts.append(plural(s["set_models"] + s["set_assistant"], "setting change"))
     return "Plan: " + ", ".join(parts) + "."
 
 
@@ -144,30 +172,37 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
     lines: list[str] = []
     for org in report.orgs:
         if org.status == "unchanged":
+            if org.note:
+                lines += [_style(printable(org.org), color, bold=True), f"  {printable(org.note)}",
+                          ""]
             continue
-        lines.append(_style(org.org, color, bold=True))
+        lines.append(_style(printable(org.org), color, bold=True))
         for step in org.steps:
-            lines.append("  " + _style(step.line(), color, fg=_STATUS_COLOURS[step.status]))
+            lines.append("  " + _style(printable(step.line()), color,
+                                       fg=_STATUS_COLOURS[step.status]))
         if org.error:
-            lines.append("  " + _style(f"failed: {org.error}", color, fg="red"))
+            lines.append("  " + _style(f"failed: {printable(org.error)}", color, fg="red"))
         lines.append("")
-    lines.append(_style(report.summary(), color, bold=True, fg="red" if report.failed else None))
+    closing = report.summary()
+    if not report.failed and any(o.note for o in report.orgs) and not any(
+            o.steps for o in report.orgs):
+        closing = "Nothing to apply: the plan was already applied."
+    lines.append(_style(closing, color, bold=True, fg="red" if report.failed else None))
     return "\n".join(lines)
 
 
 def render_audit(result: AuditResult, color: bool = False) -> str:
-    rows = [("ORG", "CODE", "SEVERITY", "CREDENTIAL", "FINDING")]
-    for f in result.ordered():
-        rows.append((f.org, f.code, f.severity, f.credential or "-", f.message))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = []
-    for i, row in enumerate(rows):
-        text = "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-        colour = None if i == 0 else ("red" if row[2] == "error" else "yellow")
-        lines.append(_style(text, color, fg=colour, bold=i == 0))
-    s = result.summary()
     if not result.findings:
         lines = ["No findings."]
-    lines.append(f"Audit: {_plural(s['orgs'], 'org')}, {_plural(s['errors'], 'error')}, "
-                 f"{_plural(s['warnings'], 'warning')}.")
+    else:
+        found = result.ordered()
+        rows = [("ORG", "CODE", "SEVERITY", "CREDENTIAL", "FINDING")]
+        rows += [(f.org, f.code, f.severity, f.credential or "-", f.message) for f in found]
+        lines = []
+        for i, text in enumerate(table(rows)):
+            colour = None if i == 0 else ("red" if found[i - 1].severity == "error" else "yellow")
+            lines.append(_style(text, color, fg=colour, bold=i == 0))
+    s = result.summary()
+    lines.append(f"Audit: {plural(s['orgs'], 'org')}, {plural(s['errors'], 'error')}, "
+                 f"{plural(s['warnings'], 'warning')}.")
     return "\n".join(lines)
