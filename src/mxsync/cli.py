@@ -163,6 +163,15 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
                       read_progress=reading_progress() if sys.stderr.isatty() else None)
 
 
+def _with_replace(options: Any, replace: tuple[str, ...]) -> Any:
+    """`--replace ORG/xai/NAME` (Terraform's -replace), for minted entries."""
+    import dataclasses
+
+    from mxsync.planner import Target
+
+    return dataclasses.replace(options, replace=tuple(Target.parse(r) for r in replace))
+
+
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
     import json
 
@@ -188,6 +197,8 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Plan only this org, or this entry of it; repeatable.")
+@click.option("--replace", "replace", multiple=True, metavar="ORG/xai/NAME",
+              help="Mint a new key for this minted entry now (a rotation); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="The plan as JSON (schemas/plan.schema.json).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="markdown: for a pull-request comment or CI step summary.")
@@ -199,15 +210,15 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
-         fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
+         replace: tuple[str, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
     from mxsync.plan import save_plan
 
     manifest = load_or_raise(list(files))
-    the_plan = plan_manifest(manifest, _options(api_url, parallelism, timeout_s, prune, skip_tests,
-                                                targets))
+    the_plan = plan_manifest(manifest, _with_replace(
+        _options(api_url, parallelism, timeout_s, prune, skip_tests, targets), replace))
     if out is not None:
         save_plan(the_plan, out)
     _emit_plan(the_plan, "json" if as_json else fmt, obj.color)
@@ -244,12 +255,14 @@ def show(obj: Context, planfile: Path, as_json: bool) -> None:
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Apply only this org, or this entry of it; repeatable.")
+@click.option("--replace", "replace", multiple=True, metavar="ORG/xai/NAME",
+              help="Mint a new key for this minted entry now (a rotation); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="The plan and the apply report as JSON.")
 @click.pass_obj
 @handle_errors
 def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
-          targets: tuple[str, ...], as_json: bool) -> None:
+          targets: tuple[str, ...], replace: tuple[str, ...], as_json: bool) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     import json
 
@@ -260,7 +273,8 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     from mxsync.render.json import plan_to_json
     from mxsync.render.text import render_plan, render_report, use_color
 
-    options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets)
+    options = _with_replace(_options(api_url, parallelism, timeout_s, prune, skip_tests, targets),
+                            replace)
     color = use_color(obj.color)
     if planfile is not None:
         the_plan = load_plan(planfile)

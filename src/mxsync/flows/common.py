@@ -33,6 +33,7 @@ class RunOptions:
     skip_tests: bool = False
     targets: tuple[Target, ...] = ()
     read_progress: ReadProgress | None = None
+    replace: tuple[Target, ...] = ()  # --replace: minted entries to give a new key
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,

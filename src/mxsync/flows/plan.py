@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
@@ -14,7 +15,8 @@ from mxsync.planner import make_plan
 if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.manifest.model import Manifest, OrgEntry
-    from mxsync.plan import Plan
+    from mxsync.plan import Plan, Reason
+    from mxsync.state import LiveOrg
 
 
 def org_requests(manifest: Manifest, orgs: Sequence[OrgEntry], inputs: Inputs) -> list[OrgRequest]:
@@ -33,15 +35,30 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
     directory = OrgDirectory(client)
     live, unread = await read_orgs(client, directory, org_requests(manifest, orgs, inputs),
                                    options.read_progress)
+    await _read_xai_teams(orgs, inputs, options, live, unread)
     for org_id, problems in inputs.problems.items():
         unread[org_id] = problems[0] if len(problems) == 1 else Reason(
             "inputs-unreadable", {"problems": [p.to_dict() for p in problems]})
     return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
                      skip_tests=options.skip_tests, targets=options.targets,
-                     api_url=client.base_url)
+                     api_url=client.base_url, now=datetime.now(UTC),
+                     replace_targets=options.replace)
+
+
+async def _read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: RunOptions,
+                          live: dict[str, LiveOrg], unread: dict[str, Reason]) -> None:
+    """Orgs with minted entries also need their xAI team's keys (mxsync.minting)."""
+    from mxsync.minting.live import Clients, attach, mints
+
+    if any(mints(o) for o in orgs):
+        async with Clients(inputs.management, options.timeout_s) as clients:
+            await attach(clients, orgs, live, unread)
 
 
 def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
+    from mxsync.minting.plan import check_replace
+
+    check_replace(manifest, options.replace)
     orgs = select_orgs(manifest, options.targets)
     inputs = for_manifest(manifest, orgs)
 

@@ -51,6 +51,11 @@ def change_diff(change: Change) -> tuple[str, ...]:
 
 
 def _details(change: Change) -> Iterable[str]:
+    if change.mint:
+        from mxsync.minting.render import details
+
+        yield from details(change)
+        return
     if change.action in ("create", "replace"):
         source = change.key.describe() if change.key else "a minted key"
         yield f"api_key: (sensitive) from {source}, fingerprint {change.fingerprint}"
@@ -74,7 +79,7 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
     lines = [_style(title, color, bold=True)]
     for change in org.changes:
         symbol, colour = SYMBOLS[change.action]
-        head = f"  {symbol:>3} {change.action:<11} {change.address}"
+        head = f"  {symbol:>3} {change.label:<11} {change.address}"
         lines.append(_style(head, color, fg=colour))
         lines.extend(f"        {line}" for line in _details(change))
     if not org.changes and not org.errors:
