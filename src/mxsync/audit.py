@@ -192,3 +192,10 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
         if error.code != "models-missing":  # reported above as model-missing
             out.append(finding("drift", live.id, None, sentence(error)))
     return out
+
+
+# Key age and minted keys (mxsync.minting.audit): their own codes, checked with a manifest.
+from mxsync.minting.audit import MINT_CHECKS, MINT_SEVERITY  # noqa: E402
+
+SEVERITY.update(MINT_SEVERITY)
+MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)
