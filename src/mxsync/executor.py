@@ -336,8 +336,8 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
 
 
 async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
-                  progress: Progress | None = None) -> ApplyReport:
-    async with Clients(inputs.management) as clients:  # xAI management clients, for minted keys
+                  progress: Progress | None = None, xai_timeout_s: float = 30.0) -> ApplyReport:
+    async with Clients(inputs.management, xai_timeout_s) as clients:  # for minted keys
         reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
                                                   clients) for org in plan.orgs))
     return ApplyReport(list(reports))

@@ -21,6 +21,7 @@ def apply_plan(plan: Plan, options: RunOptions, *, saved: bool,
 
     async def run() -> ApplyReport:
         async with client_for(plan.api_url, options) as client:
-            return await execute(client, plan, inputs, check_stale=saved, progress=progress)
+            return await execute(client, plan, inputs, check_stale=saved, progress=progress,
+                                 xai_timeout_s=options.timeout_s)
 
     return asyncio.run(run())
