@@ -44,7 +44,7 @@ class MintWorld:
         }], owner=self.owner, api={"url": self.org.url},
             xai_management={"team_id": self.team.id, "key_env": self.key_env, "url": self.team.url})
 
-    def keys(self) -> list[dict[str, Any]]:
+    def team_keys(self) -> list[dict[str, Any]]:
         with self.team.client() as c:
             r = c.get(f"/auth/teams/{self.team.id}/api-keys", params={"pageSize": 100})
         r.raise_for_status()
@@ -94,7 +94,7 @@ class MintWorld:
         orphan; and ModuleX's stored-key test passes with it. Returns that credential."""
         self.clear_faults()
         creds = self.org.xai()
-        keys = self.keys()
+        keys = self.team_keys()
         assert len(creds) == 1, creds
         [cred] = creds
         assert cred["is_default"] is True

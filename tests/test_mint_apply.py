@@ -43,7 +43,7 @@ def test_the_whole_rotation_mints_stores_moves_and_deletes_the_old_key(world: Mi
     second = world.assert_converged()
     assert second["credential_id"] != first["credential_id"]
     assert second["credentials_metadata"][ownership.XAI_KEY_ID] != first_key
-    assert first_key not in {k["apiKeyId"] for k in world.keys()}
+    assert first_key not in {k["apiKeyId"] for k in world.team_keys()}
     assert not world.plan().has_changes
 
 
@@ -81,7 +81,7 @@ def test_a_lost_key_named_by_this_owner_is_deleted_and_others_keys_are_not(world
     assert [(c.reason.code, (c.mint or {}).get("old_key_id")) for c in plan.changes] == [
         ("xai-orphan", lost["apiKeyId"])]
     assert not report.failed
-    left = {k["apiKeyId"] for k in world.keys()}
+    left = {k["apiKeyId"] for k in world.team_keys()}
     assert lost["apiKeyId"] not in left and {foreign["apiKeyId"], by_hand["apiKeyId"]} <= left
 
 
@@ -95,7 +95,7 @@ def test_a_key_that_never_propagates_is_deleted_and_nothing_is_stored(
     message = next(s.message for o in report.orgs for s in o.steps if s.status == "failed")
     assert "did not propagate within" in message
     assert ("revoke", "ok") in actions(report)
-    assert slow.keys() == [] and slow.org.xai() == []
+    assert slow.team_keys() == [] and slow.org.xai() == []
 
 
 class CreateAlwaysFails:
@@ -133,7 +133,7 @@ def test_when_the_modulex_create_fails_for_good_the_minted_key_is_deleted(world:
     creates, report = asyncio.run(run())
     assert creates == 1 and report.failed
     assert ("mint", "ok") in actions(report) and ("revoke", "ok") in actions(report)
-    assert world.keys() == [] and world.org.xai() == []
+    assert world.team_keys() == [] and world.org.xai() == []
 
 
 def test_audit_reports_rotation_due_missing_keys_and_orphans(world: MintWorld) -> None:
