@@ -532,10 +532,17 @@ def emulator(host: str, port: int, fixture: Path | None, print_fixture: bool, st
 @click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder with your own emulator-fixture.yaml and demo.yaml "
                    "(default: the copies that ship with mxsync).")
+@click.option("--minted", is_flag=True,
+              help="Show a key minted through xAI's Management API, then rotated.")
 @click.pass_obj
 @handle_errors
-def demo(obj: Context, examples: Path | None) -> None:
+def demo(obj: Context, examples: Path | None, minted: bool) -> None:
     """Run the whole cycle on the bundled example against an in-process emulator."""
+    if minted:
+        from mxsync.minting.demo import run_minted_demo
+
+        run_minted_demo(color=obj.color)
+        return
     from mxsync.demo import run_demo
 
     run_demo(examples, color=obj.color)

@@ -20,7 +20,8 @@ def details(change: Change) -> Iterator[str]:
         if change.expires_at:
             yield f"expires_at: {change.expires_at}"
         if change.make_default:
-            yield "made the org's default on create"
+            yield ("the default moves to the new credential"
+                   if (change.before or {}).get("is_default") else "made the org's default on create")
         yield ("waits until the key has propagated at xAI"
                + (", then tests it (test-temporary) before it is stored" if change.test else ""))
     if change.action == "replace":
