@@ -188,3 +188,17 @@ def test_an_unreadable_team_fails_only_that_org_and_says_why(world: MintWorld) -
     assert run.code == 1 and "could not be read" in run.both and "Traceback" not in run.both
     assert "mgmt-wrong-key-123456789" not in run.both
     httpx.get(world.org.url + "/system/health")  # the emulator is still serving
+
+
+def test_plan_json_of_minted_changes_follows_the_plan_schema(world: MintWorld) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text())
+    world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead/{world.org.id}")
+    run = mxsync("plan", "-f", str(world.manifest), "--json", env=world.env)
+    assert run.code == 0, run.both
+    doc = json.loads(run.out)
+    jsonschema.validate(doc, schema)
+    assert sorted(r["mxsync_actions"][0] for r in doc["resource_changes"]) == ["create", "delete"]

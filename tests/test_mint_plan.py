@@ -163,3 +163,8 @@ def test_a_minted_keys_name_always_reads_back_as_its_owner_org_and_entry(
     assert parsed is not None and (parsed.entry, parsed.org) == (entry_name, org_id)
     assert names.owned(name, owner + "x", org_id) is None
     assert names.owned(name, owner, org_id + "x") is None
+
+
+def test_a_team_that_was_not_read_is_an_error_never_a_rotation() -> None:
+    planned = plan((cred(),), None)
+    assert planned.changes == () and [e.code for e in planned.errors] == ["xai-unread"]

@@ -198,4 +198,4 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
 from mxsync.minting.audit import MINT_CHECKS, MINT_SEVERITY  # noqa: E402
 
 SEVERITY.update(MINT_SEVERITY)
-MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)
+MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)  # type: ignore[assignment]

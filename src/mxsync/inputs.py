@@ -43,16 +43,21 @@ class Inputs:
         return org not in self.problems
 
 
+def _env(environ: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The readers take a dict (None: the process environment)."""
+    return dict(environ) if environ is not None else None
+
+
 def _token(inputs: Inputs, org: str, token_env: str, environ: Mapping[str, str] | None) -> None:
     try:
-        inputs.tokens[org] = read_token(token_env, environ)
+        inputs.tokens[org] = read_token(token_env, _env(environ))
     except SecretError as exc:
         inputs.fail(org, Reason("token-unreadable", {"env": token_env, "message": str(exc)}))
 
 
 def _key(source: KeySource, environ: Mapping[str, str] | None) -> Secret | Reason:
     try:
-        return read_key(source, environ)
+        return read_key(source, _env(environ))
     except SecretError as exc:
         return Reason("key-unreadable", {"source": source.describe(), "message": str(exc)})
 
@@ -62,7 +67,7 @@ def _management(inputs: Inputs, env: str, environ: Mapping[str, str] | None) -> 
     if env in inputs.management:
         return None
     try:
-        inputs.management[env] = read_management_key(env, dict(environ) if environ else None)
+        inputs.management[env] = read_management_key(env, _env(environ))
     except SecretError as exc:
         return Reason("key-unreadable", {"source": f"${env}", "message": str(exc)})
     return None

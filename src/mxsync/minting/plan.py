@@ -110,7 +110,13 @@ def plan_entry(p: _OrgPlanner, entry: CredentialEntry, mine: list[LiveCredential
     """The minted counterpart of the planner's `plan_entry` (same bookkeeping on `p`)."""
     from mxsync.planner import _pick, _view_live
 
-    keys = {k.api_key_id: k for k in p.live.xai_keys or ()}
+    if p.live.xai_keys is None:  # never plan blind: a key not read is not a key gone
+        p.errors.append(Reason("xai-unread", {
+            "team_id": p.org.xai_management.team_id if p.org.xai_management else None,
+            "message": "they were not read"}))
+        p.touched.update(c.id for c in mine)
+        return
+    keys = {k.api_key_id: k for k in p.live.xai_keys}
     if not mine:
         unmarked = [c for c in p.live.credentials if not ownership.has_marker(c.metadata)
                     and c.display_name == entry.name]
