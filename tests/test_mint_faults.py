@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mxsync.emulator.faults import FAULT_KINDS
-from tests.conftest import OrgFactory
+from tests.conftest import OrgFactory, start_emulator, stop_emulator
 from tests.mint_helpers import MintWorld, mint_world, stats
 
 # Each fault at a rate that makes a rotation meet it more than once, so retries, lost
@@ -47,22 +47,30 @@ def test_a_rotation_under_faults_converges_to_one_live_key(world: MintWorld, emu
 
 
 def test_a_sigkill_at_random_points_of_a_rotation_is_healed_by_the_next_apply(
-        new_org: OrgFactory, emulator_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # A little propagation time widens the window between the mint and the ModuleX create.
-    world = mint_world(new_org, emulator_url, tmp_path, monkeypatch, propagation_s=0.3)
-    world.apply()
-    world.assert_converged()
-    rng = random.Random(14)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MODULEX_", "XAI_"))},
-           **world.env}
-    for _ in range(5):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mxsync", "apply", "-f", str(world.manifest), "--auto-approve",
-             "--replace", f"{world.org.id}/xai/minted"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 3.0))  # the random point of the kill
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        world.converge()
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An emulator of its own with latency on every call, so that a rotation takes a few
+    # seconds and kills at random points land between different steps.
+    emu = start_emulator("--latency-ms", "80")
+    try:
+        world = mint_world(OrgFactory(emu.url), emu.url, tmp_path, monkeypatch, propagation_s=0.5)
+        world.apply()
         world.assert_converged()
+        rng = random.Random(14)
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MODULEX_", "XAI_"))},
+               **world.env}
+        interrupted = 0
+        for _ in range(6):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mxsync", "apply", "-f", str(world.manifest),
+                 "--auto-approve", "--replace", f"{world.org.id}/xai/minted"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(1.0, 4.0))  # the random point of the kill
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            if len(world.team_keys()) != 1 or len(world.org.xai()) != 1:
+                interrupted += 1  # the kill left a key or a credential for the next apply
+            world.converge()
+            world.assert_converged()
+        assert interrupted, "no kill landed inside a rotation; the test proved nothing"
+    finally:
+        stop_emulator(emu)
