@@ -84,9 +84,11 @@ class TestOrg:
             r.raise_for_status()
             return r.json()["credentials"]
 
-    def faults(self, faults: dict[str, float], seed: int = 0, hold_s: float = 30.0) -> None:
+    def faults(self, faults: dict[str, float], seed: int = 0, hold_s: float = 30.0,
+               routes: list[str] | None = None) -> None:
         r = httpx.post(f"{self.url}/_emulator/faults",
-                       json={"org": self.id, "faults": faults, "seed": seed, "hold_s": hold_s})
+                       json={"org": self.id, "faults": faults, "seed": seed, "hold_s": hold_s,
+                             "routes": routes})
         r.raise_for_status()
 
 

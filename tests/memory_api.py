@@ -63,3 +63,17 @@ class MemoryApi:
 
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]:
         return self.world.set_default(org, credential_id).public()
+
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]:
+        return self.world.orgs[org].settings()
+
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Any) -> dict[str, Any]:
+        return self.world.set_model_visibility(org, integration_name, [dict(m) for m in models])
+
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]:
+        return self.world.set_composer_llm(org, {
+            "integration_name": integration_name, "provider_id": provider_id,
+            "model_id": model_id, "credential_id": credential_id})

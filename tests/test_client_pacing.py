@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mxsync.api import ApiError, CallProgress, ModulexClient
-from mxsync.ratelimit import RateInfo, parse_rate_headers, parse_retry_after
+from mxsync.ratelimit import RateInfo, TokenLimiter, parse_rate_headers, parse_retry_after
 from mxsync.retry import RetryPolicy
 from mxsync.secrets import Secret
 from tests.hostile.client import CANARY_TOKEN, outcome, with_client
@@ -154,3 +154,95 @@ def test_a_post_rate_limited_is_sent_again_and_created_once() -> None:
             display_name="a", metadata={}, make_default=False, expires_at=None))
     assert answer["credential_id"] == "c-1"
     assert server.count("POST", "/credentials") == 2  # the 429 proves the first did nothing
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _limiter(max_wait_s: float = 120.0) -> tuple[TokenLimiter, FakeClock]:
+    clock = FakeClock()
+    return TokenLimiter("token #1", max_wait_s=max_wait_s, clock=clock, wall=lambda: NOW), clock
+
+
+def test_an_answer_is_taken_to_exclude_the_calls_still_in_flight() -> None:
+    limiter, _ = _limiter()
+
+    async def go() -> None:
+        probe = await limiter.acquire()  # the first call of a token goes alone, to learn the limit
+        assert probe.probe
+        limiter.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "59"})
+        limiter.release(probe, answered=True)
+        for _ in range(3):
+            await limiter.acquire()
+        limiter.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "10"})
+
+    asyncio.run(go())
+    assert limiter._remaining == 10 - 2  # two others still in flight may not be counted yet
+
+
+def test_only_the_probe_ends_the_probe() -> None:
+    """A slow call of the old window that ends first must not let the waiting calls in."""
+    limiter, clock = _limiter()
+
+    async def go() -> list[bool]:
+        first = await limiter.acquire()
+        limiter.observe({"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1",
+                         "x-ratelimit-reset": "10"})
+        limiter.release(first, answered=True)
+        slow = await limiter.acquire()  # the last call of this window, still in flight
+        clock.now += 11  # the window has reset: the next call goes alone
+        probe = await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        limiter.release(slow, answered=True)
+        await asyncio.sleep(0)
+        held = not waiter.done()
+        limiter.observe({"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1"})
+        limiter.release(probe, answered=True)
+        await waiter
+        return [probe.probe, held]
+
+    assert asyncio.run(go()) == [True, True]
+
+
+def test_a_far_reset_or_block_is_clamped_to_the_longest_wait() -> None:
+    limiter, clock = _limiter(max_wait_s=5.0)
+    limiter.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(NOW + 86_400)})
+    delay, why = limiter._delay(clock.now)
+    assert delay is not None and delay <= 5.0 + 1.0 and "window resets" in why
+    limiter.block_for(86_400, "the service answered 429")
+    delay, _ = limiter._delay(clock.now)
+    assert delay is not None and delay <= 5.0
+
+
+def test_eta_only_when_the_limit_sets_the_pace() -> None:
+    limiter, _ = _limiter()
+    assert limiter.eta_s(100) is None  # no limit known
+    limiter.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "50",
+                     "x-ratelimit-reset": "30"})
+    assert limiter.eta_s(40) is None  # within what is left: latency sets the pace
+    eta = limiter.eta_s(170)
+    assert eta is not None and eta > 100  # 120 calls past this window at 60 a minute
+
+
+def test_calls_before_the_announcement_count_as_expected() -> None:
+    token = Secret(CANARY_TOKEN)
+    seen: list[CallProgress] = []
+
+    async def run(client: ModulexClient) -> tuple[CallProgress, CallProgress]:
+        await _many(client, [token], 2)
+        before = client.snapshot()
+        client.expect(3)
+        after = client.snapshot()
+        await _many(client, [token], 3)
+        return before, after
+
+    with HostileServer(canned([json_reply({"organizations": []})])) as server:
+        before, after = with_client(server.url, run, progress=seen.append)
+    assert (before.expected, before.left) == (0, 0)
+    assert (after.done, after.expected, after.left) == (2, 5, 3)
+    assert (seen[-1].done, seen[-1].left) == (5, 0)

@@ -56,3 +56,38 @@ def test_replace_keeps_the_old_default_holder_when_the_default_cannot_move() -> 
     keys = sorted(c.api_key for c in world.credentials.values())
     assert keys == sorted([OLD, NEW, OTHER])  # the old key's credential is still there
     assert [c.api_key for c in world.credentials.values() if c.is_default] == [OLD]
+
+
+class FailingComposer(MemoryApi):
+    async def put_composer_llm(self, token: Secret, org: str, **kwargs: Any) -> dict[str, Any]:
+        raise ApiError(503, "unavailable", "PUT", "/organizations/settings/composer-llm", org)
+
+
+def test_replace_keeps_the_pinned_credential_when_the_pin_cannot_move() -> None:
+    """Entry a's credential runs the Assistant and a is rotated: if moving the pin fails, the
+    old credential must stay, or the Assistant would run on a deleted credential."""
+    world = World()
+    world.merge_fixture({
+        "users": [{"token": TOKEN, "memberships": {"org": "owner"}}],
+        "orgs": [{"id": "org", "credentials": [
+            {"integration_name": "xai", "display_name": "a", "api_key": OLD, "is_default": True,
+             "credential_id": "old-a",
+             "metadata": ownership.managed_metadata({}, "t", "a", fingerprint(OLD), None)}],
+            "settings": {"composer_llm": {"integration_name": "xai", "provider_id": "xai",
+                                          "model_id": "grok-4-fast", "credential_id": "old-a"}}}]})
+    api = FailingComposer(world, TOKEN)
+    org = OrgEntry(id="org", credentials=(CredentialEntry(name="a", key=KeySource(env="A"),
+                                                          test=False),))
+    manifest = Manifest(owner="t", orgs=(org,))
+    secrets = Inputs({"org": Secret(TOKEN)}, {("org", "a"): Secret(NEW)})
+
+    async def run() -> Any:
+        plan = await read_and_plan(api, manifest, [org], secrets, RunOptions())
+        assert [c.action for c in plan.changes] == ["replace", "set-assistant"]
+        return await execute(api, plan, secrets, check_stale=False)  # type: ignore[arg-type]
+
+    report = asyncio.run(run())
+    steps = {s.action: s for s in report.orgs[0].steps}
+    assert steps["replace"].status == "failed" and "Assistant runs on it" in steps["replace"].message
+    assert "old-a" in world.credentials
+    assert world.orgs["org"].composer_llm["credential_id"] == "old-a"

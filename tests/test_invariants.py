@@ -20,7 +20,7 @@ from mxsync.executor import execute
 from mxsync.flows.common import RunOptions
 from mxsync.flows.plan import read_and_plan
 from mxsync.inputs import Inputs
-from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
+from mxsync.manifest.model import AssistantSetting, CredentialEntry, Manifest, OrgEntry
 from mxsync.secrets import KeySource, Secret, fingerprint
 from tests.memory_api import MemoryApi
 
@@ -69,7 +69,13 @@ def org_spec(draw: st.DrawFn) -> tuple[OrgEntry, dict[str, str]]:
             test=draw(st.booleans()),
         ))
     default = draw(st.sampled_from([None, *chosen]))
-    org = OrgEntry(id="org", credentials=tuple(entries), default=default, prune=draw(st.booleans()))
+    assistant = None
+    if chosen and draw(st.booleans()):
+        assistant = AssistantSetting(model=draw(st.sampled_from(["grok-4-fast", "grok-code-fast-1"])),
+                                     credential=draw(st.sampled_from(chosen)))
+    models = draw(st.sampled_from([None, (), ("grok-4-fast",), ("grok-4-fast", "grok-4-0709")]))
+    org = OrgEntry(id="org", credentials=tuple(entries), default=default, prune=draw(st.booleans()),
+                   assistant=assistant, models=models)
     return org, entry_keys
 
 
@@ -79,14 +85,20 @@ def snapshot(world: World) -> dict[str, tuple[str, Any]]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(live_credential(), max_size=6), org_spec())
+@given(st.lists(live_credential(), max_size=6), org_spec(), st.integers(0, 6))
 def test_after_apply_the_plan_is_empty_and_others_untouched(
-    live: list[dict[str, Any]], spec: tuple[OrgEntry, dict[str, str]]
+    live: list[dict[str, Any]], spec: tuple[OrgEntry, dict[str, str]], pinned: int
 ) -> None:
     org, entry_keys = spec
     world = World()
+    for i, cred in enumerate(live):
+        cred["credential_id"] = f"cred-{i}"
+    # The Assistant may run on any live credential (or on none, when `pinned` is past the end).
+    pin = ({"integration_name": "xai", "provider_id": "xai", "model_id": "grok-4-fast",
+            "credential_id": f"cred-{pinned}"} if pinned < len(live) else None)
     world.merge_fixture({"users": [{"token": TOKEN, "memberships": {"org": "owner"}}],
-                         "orgs": [{"id": "org", "credentials": live}]})
+                         "orgs": [{"id": "org", "credentials": live,
+                                   "settings": {"composer_llm": pin}}]})
     api = MemoryApi(world, TOKEN)
     manifest = Manifest(owner=OWNER, orgs=(org,))
     secrets = Inputs(tokens={"org": Secret(TOKEN)},
@@ -123,3 +135,10 @@ def test_after_apply_the_plan_is_empty_and_others_untouched(
                    if ownership.owned_by(c.metadata, OWNER) and c.metadata.get(ownership.NAME) == name]
         assert len(holders) == 1, f"entry {name} has {len(holders)} credentials"
         assert holders[0].api_key == key
+    composer = world.orgs["org"].composer_llm
+    if composer is not None:  # never left on a credential that no longer exists
+        assert composer["credential_id"] in world.credentials, "the Assistant's pin dangles"
+    if org.assistant is not None:
+        assert composer is not None and composer["model_id"] == org.assistant.model
+        on = world.credentials[composer["credential_id"]]
+        assert (on.metadata or {}).get(ownership.NAME) == org.assistant.credential

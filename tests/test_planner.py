@@ -95,7 +95,8 @@ def test_replace_reasons_and_default_moves_with_it(live: LiveCredential, reason:
     assert reason in sentence(change.reason)
     assert change.make_default  # the old one held the default
     assert plan.summary() == {"create": 0, "replace": 1, "update": 0, "delete": 0, "adopt": 0,
-                              "set_default": 0, "unmanaged": 0, "errors": 0}
+                              "set_default": 0, "set_models": 0, "set_assistant": 0,
+                              "unmanaged": 0, "errors": 0}
 
 
 def test_key_rotation_reason_names_both_fingerprints() -> None:

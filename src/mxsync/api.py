@@ -73,7 +73,7 @@ class CallProgress:
     rate limit (not latency) sets the pace."""
 
     done: int
-    expected: int  # what callers announced with `expect`; 0 when nobody did
+    expected: int  # calls announced with `expect` (and those before it); 0 if none was
     eta_s: float | None  # None while latency, not a rate limit, sets the pace
     waiting_s: float = 0.0  # >0: a call is waiting this long for a rate limit right now
 
@@ -188,24 +188,36 @@ class ModulexClient:
         return limiter
 
     def expect(self, calls: int, token: Secret | None = None) -> None:
-        """Announce `calls` more calls (of `token`, if given) so progress can say what is left."""
-        self._expected[token] = self._expected.get(token, 0) + max(0, calls)
+        """Announce `calls` more calls from now (of `token`, if given), so that progress can
+        say what is left; calls made before the first announcement count as expected."""
+        if token not in self._expected:
+            self._expected[token] = (self._done.get(token, 0) if token is not None
+                                     else self._untracked_done())
+        self._expected[token] += max(0, calls)
+
+    def _untracked_done(self) -> int:
+        return sum(n for t, n in self._done.items() if t not in self._expected)
 
     def snapshot(self, waiting_s: float = 0.0) -> CallProgress:
+        """Calls done and expected, and an ETA: the slowest token's, where a limit sets it."""
         done = sum(self._done.values())
         expected = sum(self._expected.values())
+        untracked = [t for t in self._limiters if t not in self._expected]
+        untracked_done = self._untracked_done()
+        untracked_left = max(0, self._expected.get(None, 0) - untracked_done)
         etas = []
         for token, limiter in self._limiters.items():
             if token in self._expected:
                 left = self._expected[token] - self._done.get(token, 0)
-            else:  # share of what is left, by how this token's calls have gone so far
-                share = self._done.get(token, 0) / done if done else 1 / len(self._limiters)
-                left = round((expected - done) * share)
-            eta = limiter.eta_s(left)
+            else:  # a share of the unattributed calls, by how this token's calls went so far
+                share = (self._done.get(token, 0) / untracked_done if untracked_done
+                         else 1 / len(untracked))
+                left = round(untracked_left * share)
+            eta = limiter.eta_s(max(0, left))
             if eta is not None:
                 etas.append(eta)
-        return CallProgress(done=done, expected=expected, eta_s=max(etas) if etas else None,
-                            waiting_s=waiting_s)
+        return CallProgress(done=done, expected=max(expected, done) if self._expected else 0,
+                            eta_s=max(etas) if etas else None, waiting_s=waiting_s)
 
     def _report(self, waiting_s: float = 0.0) -> None:
         if self.progress is not None:
@@ -241,7 +253,7 @@ class ModulexClient:
         waited = 0.0
         try:
             while True:
-                await limiter.acquire()
+                permit = await limiter.acquire()
                 answered = False
                 try:
                     async with self._gate:
@@ -252,7 +264,7 @@ class ModulexClient:
                     if got.headers is not None:
                         limiter.observe(got.headers)
                 finally:
-                    limiter.release(answered)
+                    limiter.release(permit, answered)
                 log.debug("%s %s org=%s -> %s (%.0f ms)", method, path, org or "-",
                           got.status if answered else got.failure_text,
                           (time.monotonic() - started) * 1000)

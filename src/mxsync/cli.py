@@ -474,7 +474,7 @@ def catalog(org: str | None, refresh: bool, as_json: bool, api_url: str | None, 
 @click.option("--latency-ms", type=float, default=0.0, show_default=True,
               help="Added to every API request.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND:RATE",
-              help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response.")
+              help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response, late.")
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
 @click.option("--hold-s", type=float, default=30.0, show_default=True,
               help="How long a 'timeout' fault holds the answer back.")

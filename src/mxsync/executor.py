@@ -14,7 +14,7 @@ before. Only when it is not there is it created again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -26,7 +26,7 @@ from mxsync.minting.live import Clients
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
-from mxsync.state import LiveCredential, live_digest
+from mxsync.state import LiveCredential, OrgSettings, live_digest
 
 Status = Literal["ok", "failed", "skipped"]
 CREATE_ATTEMPTS = 3
@@ -46,6 +46,12 @@ class Api(Protocol):
                                 ) -> dict[str, Any]: ...
     async def delete_credential(self, token: Secret, org: str, credential_id: str) -> bool: ...
     async def set_default(self, token: Secret, org: str, credential_id: str) -> dict[str, Any]: ...
+    async def org_settings(self, token: Secret, org: str) -> dict[str, Any]: ...
+    async def put_model_visibility(self, token: Secret, org: str, integration_name: str,
+                                   models: Sequence[Mapping[str, Any]]) -> dict[str, Any]: ...
+    async def put_composer_llm(self, token: Secret, org: str, *, integration_name: str,
+                               provider_id: str, model_id: str,
+                               credential_id: str | None = None) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -86,7 +92,8 @@ class ApplyReport:
 
         return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
                 "adopted": n("adopt"), "deleted": n("delete"),
-                "default_changed": n("set-default") + n("default")}
+                "default_changed": n("set-default") + n("default"),
+                "deduplicated": n("dedupe")}
 
     def summary(self) -> str:
         if self.failed:
@@ -95,6 +102,8 @@ class ApplyReport:
         c = self.counts()
         parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
         parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
+        if c["deduplicated"]:
+            parts.append(f"{c['deduplicated']} late duplicate(s) removed")
         parts += [f"{c['deleted']} deleted",
                   f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
         return "Apply complete: " + ", ".join(parts) + "."
@@ -113,13 +122,16 @@ Progress = Callable[[Step], None]
 
 class _OrgRun:
     def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
-                 progress: Progress | None, clients: Clients | None = None) -> None:
+                 progress: Progress | None, settle_s: float = 0.0,
+                 clients: Clients | None = None) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
-        self.inputs, self.progress = inputs, progress
+        self.inputs, self.progress, self.settle_s = inputs, progress, settle_s
+        self.ambiguous = False  # a create went unanswered: it may still land later
         self.minting = OrgMinting(self, clients or Clients(inputs.management))
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
+        self.new_ids: dict[int, str] = {}  # create or replace -> the credential it made
         self.steps: list[Step] = []
 
     def record(self, change: Change, status: Status, message: str = "",
@@ -201,9 +213,32 @@ class _OrgRun:
                          self.test)
         await self.phase(self.of("create", "replace"), self.create)
         await self.phase(self.of("set-default"), self.set_default)
+        await self.phase(self.of("set-models", "set-assistant"), self.settings)
         await self.phase(self.of("update", "adopt"), self.update)
         await asyncio.gather(self.phase(self.of("delete"), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
+        if self.ambiguous:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """A create whose answer never came may reach the service late (a proxy can hold
+        it past the timeout) and make a second credential after this run made the first.
+        Wait until such a request has landed, or would be far later than any answer this
+        client accepts, then re-read: every entry created here keeps exactly the credential
+        this run recorded (which the default and the Assistant point at) and loses the rest."""
+        await asyncio.sleep(self.settle_s)
+        records = await self.api.list_credentials(self.token, self.org.org)
+        creds = [LiveCredential.from_api(r) for r in records]
+        for index, kept in self.new_ids.items():
+            change = self.org.changes[index]
+            extras = [c for c in creds if c.claim() == (self.owner, change.name)
+                      and c.id not in self.org.known_ids and c.id != kept]
+            for extra in extras:
+                if extra.is_default:  # a late create with make_default took the default
+                    await self.api.set_default(self.token, self.org.org, kept)
+                gone_now = await self.api.delete_credential(self.token, self.org.org, extra.id)
+                self.record(change, "ok", "a late duplicate of this entry was removed"
+                            if gone_now else "", action="dedupe", credential_id=extra.id)
 
     async def test(self, index: int) -> None:
         change = self.org.changes[index]
@@ -230,6 +265,7 @@ class _OrgRun:
                     make_default=change.make_default, expires_at=change.expires_at)
                 break
             except OutcomeUnknown:
+                self.ambiguous = True
                 created = await self.find_created(change)
                 if created is not None:
                     break
@@ -238,6 +274,7 @@ class _OrgRun:
                               "got no answer, and it is not in the live state; re-run apply")
         new_id = str(created["credential_id"])
         self.credential_known(index, new_id)
+        self.new_ids[index] = new_id
         if change.action == "create":
             self.finish(index, "ok", credential_id=new_id)
             if change.make_default:
@@ -261,6 +298,24 @@ class _OrgRun:
         change = self.org.changes[index]
         await self.api.set_default(self.token, self.org.org, _target(change))
         self.finish(index, "ok")
+
+    async def settings(self, index: int) -> None:
+        change = self.org.changes[index]
+        if change.action == "set-models":
+            await self.api.put_model_visibility(self.token, self.org.org, "xai",
+                                                [{"id": m} for m in change.models or ()])
+            self.finish(index, "ok")
+            return
+        credential_id = change.credential_id
+        if change.credential_from is not None:
+            credential_id = self.new_ids.get(change.credential_from)
+        if credential_id is None or change.model_id is None:
+            raise MxsyncError(f"{change.address}: the plan names no model or credential for the "
+                              "Assistant", hint="the plan file is damaged; run `mxsync plan` again")
+        await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
+                                        provider_id="xai", model_id=change.model_id,
+                                        credential_id=credential_id)
+        self.finish(index, "ok", f"now on credential {credential_id}", credential_id=credential_id)
 
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
@@ -290,6 +345,14 @@ class _OrgRun:
                                              "old one: it holds the default, which could not be "
                                              "moved; re-run apply")
                 return
+        if (change.before or {}).get("is_pinned"):
+            # The Assistant runs on the old credential: it goes only once the pin has moved.
+            movers = [i for i, c in enumerate(self.org.changes) if c.action == "set-assistant"]
+            if not movers or any(self.outcome.get(i) != "ok" for i in movers):
+                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
+                                             "old one: the Assistant runs on it and could not be "
+                                             "moved; re-run apply")
+                return
         try:
             await self.api.delete_credential(self.token, self.org.org, _target(change))
         except MxsyncError as exc:
@@ -311,7 +374,8 @@ def _target(change: Change) -> str:
 
 
 async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
-                   progress: Progress | None, clients: Clients | None = None) -> OrgReport:
+                   progress: Progress | None, settle_s: float,
+                   clients: Clients | None = None) -> OrgReport:
     if org.errors:
         return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
     if not org.changes:
@@ -320,11 +384,14 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     if token is None:
         why = inputs.problems.get(org.org) or []
         return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
-    run = _OrgRun(api, org, plan.owner, token, inputs, progress, clients)
+    run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s, clients)
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
-            if live_digest([LiveCredential.from_api(r) for r in records]) != org.live_digest:
+            settings = (OrgSettings.from_api(await api.org_settings(token, org.org))
+                        if org.settings_read else None)
+            if (live_digest([LiveCredential.from_api(r) for r in records], settings)
+                    != org.live_digest):
                 return OrgReport(org.org, "failed", error=(
                     f"plan is stale for org {org.org}: its live state changed since the plan; "
                     "nothing was changed there. Run plan again"))
@@ -336,9 +403,13 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
 
 
 async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
-                  progress: Progress | None = None, xai_timeout_s: float = 30.0) -> ApplyReport:
+                  progress: Progress | None = None, settle_s: float = 0.0,
+                  xai_timeout_s: float = 30.0) -> ApplyReport:
+    """`settle_s`: after a create went unanswered, how long a late copy of it may still
+    take to land before the org is re-read for duplicates. `xai_timeout_s`: per exchange
+    with xAI's Management API (minted keys)."""
     async with Clients(inputs.management, xai_timeout_s) as clients:  # for minted keys
         reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
-                                                  clients) for org in plan.orgs))
+                                                  settle_s, clients) for org in plan.orgs))
     return ApplyReport(list(reports))
 

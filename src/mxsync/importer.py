@@ -80,6 +80,7 @@ def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | N
         taken: set[str] = set()
         credentials: list[dict[str, Any]] = []
         default = None
+        entry_of: dict[str, str] = {}  # credential id -> entry name
         for cred in sorted(state.credentials, key=lambda c: (c.created_at or "", c.id)):
             claimed_owner, claimed_name = cred.claim()
             if claimed_owner is not None and claimed_owner != owner:
@@ -102,12 +103,36 @@ def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | N
             if labels_of:
                 entry["metadata"] = labels_of
             credentials.append(entry)
+            entry_of[cred.id] = name
             if cred.is_default:
                 default = name
         org: dict[str, Any] = {"id": state.id}
         if labels.get(state.id):
             org["name"] = labels[state.id]
+        xai: dict[str, Any] = {**({"default": default} if default else {})}
+        xai.update(_settings_entries(result, state, entry_of))
         if credentials:
-            org["xai"] = {**({"default": default} if default else {}), "credentials": credentials}
+            xai["credentials"] = credentials
+        if xai:
+            org["xai"] = xai
         result.document["orgs"].append(org)
     return result
+
+
+def _settings_entries(result: Imported, state: LiveOrg, entry_of: dict[str, str]) -> dict[str, Any]:
+    """`models` and `assistant` as the org has them, when its settings were read."""
+    out: dict[str, Any] = {}
+    settings = state.settings
+    if settings is None:
+        return out
+    if settings.visible_models is not None:
+        out["models"] = list(settings.visible_models)
+    pin = settings.assistant
+    if pin is not None and pin.integration_name == "xai" and pin.model_id:
+        entry = entry_of.get(pin.credential_id or "")
+        if entry is not None:
+            out["assistant"] = {"model": pin.model_id, "credential": entry}
+        else:
+            result.skipped.append((state.id, f"assistant on {pin.credential_id}",
+                                   "it runs on a credential this manifest does not manage"))
+    return out

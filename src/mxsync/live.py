@@ -18,7 +18,7 @@ from mxsync.errors import MxsyncError
 from mxsync.manifest.model import entry_name_for
 from mxsync.plan import Reason
 from mxsync.secrets import Secret
-from mxsync.state import LiveCredential, LiveOrg
+from mxsync.state import LiveCredential, LiveOrg, OrgSettings
 
 if TYPE_CHECKING:
     from mxsync.flows.common import OrgDirectory, ReadProgress
@@ -34,16 +34,20 @@ class OrgRequest:
     owner: str
     entry_names: frozenset[str] = frozenset()
     need_catalog: bool = False
+    need_settings: bool = False
 
 
 async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
     catalog_task = (asyncio.create_task(client.provider_detail(req.token, req.org_id))
                     if req.need_catalog else None)
+    settings_task = (asyncio.create_task(client.org_settings(req.token, req.org_id))
+                     if req.need_settings else None)
     try:
         records = await client.list_credentials(req.token, req.org_id)
     except BaseException:
-        if catalog_task is not None:
-            catalog_task.cancel()
+        for task in (catalog_task, settings_task):
+            if task is not None:
+                task.cancel()
         raise
     creds = [LiveCredential.from_api(r) for r in records]
     claimed = {name for owner, name in (c.claim() for c in creds) if owner == req.owner}
@@ -58,8 +62,19 @@ async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
     models = None
     if catalog_task is not None:
         detail = await catalog_task
-        models = tuple(str(m.get("id")) for m in detail.get("models") or [])
-    return LiveOrg(id=req.org_id, credentials=tuple(creds), models=models)
+        models = tuple(str(m.get("id")) for m in detail.get("models") or [] if isinstance(m, dict))
+    settings = None
+    if settings_task is not None:
+        settings = OrgSettings.from_api(await settings_task)
+    return LiveOrg(id=req.org_id, credentials=tuple(creds), models=models, settings=settings)
+
+
+async def read_settings(client: ModulexClient, req: OrgRequest, state: LiveOrg) -> LiveOrg:
+    """The org's settings added to a state read without them."""
+    from dataclasses import replace
+
+    body = await client.org_settings(req.token, req.org_id)
+    return replace(state, settings=OrgSettings.from_api(body))
 
 
 async def read_orgs(client: ModulexClient, directory: OrgDirectory,

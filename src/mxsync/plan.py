@@ -19,12 +19,16 @@ from mxsync import __version__
 from mxsync.errors import MxsyncError
 from mxsync.secrets import KeySource
 
-Action = Literal["create", "replace", "update", "adopt", "delete", "set-default"]
+Action = Literal["create", "replace", "update", "adopt", "delete", "set-default", "set-models",
+                 "set-assistant"]
 # 2: reasons, errors and notes are codes with parameters; field diffs are left to renderers.
 PLAN_FILE_FORMAT = 2
 # The order in which a plan lists (and apply runs) the changes of one org.
-ACTION_ORDER: dict[str, int] = {"create": 0, "replace": 1, "set-default": 2, "update": 3,
-                                "adopt": 4, "delete": 5}
+# Org settings come after the creates (the Assistant may move to a new credential) and before
+# the deletes (nothing is deleted while the Assistant still runs on it).
+ACTION_ORDER: dict[str, int] = {"create": 0, "replace": 1, "set-default": 2, "set-models": 3,
+                                "set-assistant": 3, "update": 4, "adopt": 5, "delete": 6}
+SETTINGS_ACTIONS = ("set-models", "set-assistant")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Change:
     metadata: dict[str, Any] | None = None  # the whole metadata to write
     make_default: bool = False
     test: bool = False
+    models: tuple[str, ...] | None = None  # set-models: the visible models; () = the full catalog
+    model_id: str | None = None  # set-assistant: the Assistant's model
+    credential_from: int | None = None  # set-assistant: the change whose new credential it uses
     before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering
     after: dict[str, Any] | None = None
     depends_on: tuple[int, ...] = ()  # indexes of changes (same org) that must succeed first
@@ -93,6 +100,7 @@ class Change:
         data["key"] = asdict(self.key) if self.key else None
         data["reason"] = self.reason.to_dict()
         data["depends_on"] = list(self.depends_on)
+        data["models"] = None if self.models is None else list(self.models)
         return data
 
     @classmethod
@@ -101,6 +109,7 @@ class Change:
         data["key"] = KeySource(**data["key"]) if data.get("key") else None
         data["reason"] = Reason.from_dict(data.get("reason"))
         data["depends_on"] = tuple(data.get("depends_on") or ())
+        data["models"] = None if data.get("models") is None else tuple(data["models"])
         return cls(**data)
 
 
@@ -114,6 +123,7 @@ class OrgPlan:
     unmanaged: int = 0
     orphans: tuple[str, ...] = ()  # ours, no longer listed, kept because prune is off
     known_ids: tuple[str, ...] = ()  # credential ids live when planned
+    settings_read: bool = False  # the live digest covers the org settings too
     errors: tuple[Reason, ...] = ()  # the org cannot be applied while there are any
     notes: tuple[Reason, ...] = ()
 
@@ -173,6 +183,8 @@ class Plan:
             "delete": counts["delete"],
             "adopt": counts["adopt"],
             "set_default": counts["set-default"] + moves,
+            "set_models": counts["set-models"],
+            "set_assistant": counts["set-assistant"],
             "unmanaged": sum(o.unmanaged for o in self.orgs),
             "errors": len(self.errors),
         }

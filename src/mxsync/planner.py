@@ -32,7 +32,7 @@ from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_nam
 from mxsync.minting import plan as mint_plan
 from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan, Reason
 from mxsync.secrets import SENSITIVE, Secret, looks_like_secret
-from mxsync.state import LiveCredential, LiveOrg
+from mxsync.state import XAI, AssistantPin, LiveCredential, LiveOrg
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ class _OrgPlanner:
         mint_plan.plan_orphans(self)
         self.plan_default()
         self.check_models()
+        self.plan_settings()
         unmanaged = sum(1 for c in self.live.credentials if c.id not in self.touched)
         return OrgPlan(
             org=self.org.id,
@@ -153,6 +154,7 @@ class _OrgPlanner:
             unmanaged=unmanaged,
             orphans=tuple(orphans),
             known_ids=tuple(sorted(c.id for c in self.live.credentials)),
+            settings_read=self.live.settings is not None,
             errors=tuple(self.errors),
             notes=tuple(self.notes),
         )
@@ -302,13 +304,125 @@ class _OrgPlanner:
             self.errors.append(Reason("models-missing", {"missing": missing,
                                                          "available": list(self.live.models)}))
 
+    # -- org settings: visible models and the Assistant's pin -----------------------------
+    def plan_settings(self) -> None:
+        settings = self.live.settings
+        if settings is None:
+            return  # not read: the manifest sets neither and nothing pinned can be touched
+        self.plan_models(settings.visible_models)
+        if self.org.assistant is not None:
+            self.plan_assistant(settings.assistant)
+        else:
+            self.protect_pin(settings.assistant)
+        pinned = self.live.pinned_id()
+        if pinned:
+            movers = tuple(i for i, c in enumerate(self.changes) if c.action == "set-assistant")
+            for i, change in enumerate(self.changes):
+                if change.credential_id == pinned and change.action in ("replace", "delete"):
+                    before = {**(change.before or {}), "is_pinned": True}
+                    depends = change.depends_on + (movers if change.action == "delete" else ())
+                    self.changes[i] = replace(change, before=before,
+                                              depends_on=tuple(sorted(set(depends))))
+
+    def unknown_models(self, wanted: Sequence[str]) -> bool:
+        """Report model ids the org's catalog does not have, each with the closest known one."""
+        catalog = self.live.models
+        if catalog is None:
+            return False
+        unknown = [m for m in wanted if m not in catalog]
+        if unknown:
+            import difflib
+
+            closest = {m: (difflib.get_close_matches(m, list(catalog), n=1) or [None])[0]
+                       for m in unknown}
+            self.errors.append(Reason("models-unknown", {"unknown": unknown, "closest": closest,
+                                                         "available": list(catalog)}))
+        return bool(unknown)
+
+    def plan_models(self, visible: tuple[str, ...] | None) -> None:
+        want = self.org.models
+        if want is None or self.unknown_models(want):
+            return
+        if sorted(want) == sorted(visible or ()):
+            return
+        self.add(Change(
+            action="set-models", org=self.org.id, name="settings/models", models=tuple(want),
+            reason=Reason("models-differ"),
+            before={"models": list(visible) if visible is not None else "all"},
+            after={"models": list(want) if want else "all"}))
+
+    def plan_assistant(self, pin: AssistantPin | None) -> None:
+        wanted = self.org.assistant
+        if wanted is None or self.unknown_models([wanted.model]):
+            return
+        before = pin.to_dict() if pin else None
+        after = {"integration_name": XAI, "provider_id": XAI, "model_id": wanted.model,
+                 "credential": wanted.credential}
+        if wanted.credential in self.created:
+            index = self.created[wanted.credential]
+            self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+                            model_id=wanted.model, credential_from=index, depends_on=(index,),
+                            reason=Reason("assistant-to-new-credential",
+                                          {"entry": wanted.credential}),
+                            before=before, after=after))
+            return
+        keeper = self.kept.get(wanted.credential)
+        if keeper is None:
+            return  # the entry itself could not be planned; its error says why
+        if (pin is not None and pin.model_id == wanted.model and pin.credential_id == keeper.id
+                and pin.integration_name == XAI):
+            return
+        self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+                        model_id=wanted.model, credential_id=keeper.id,
+                        reason=Reason("assistant-differs"), before=before,
+                        after={**after, "credential_id": keeper.id}))
+
+    def protect_pin(self, pin: AssistantPin | None) -> None:
+        """The manifest says nothing about the Assistant: it stays where it is, unless its
+        credential is about to go. A replace takes it along (as it takes the default); a
+        duplicate hands it to the entry's kept credential; a prune is refused."""
+        if pin is None or not pin.credential_id:
+            return
+        for index, change in enumerate(list(self.changes)):
+            if change.credential_id != pin.credential_id:
+                continue
+            common = {"org": self.org.id, "name": "settings/assistant", "model_id": pin.model_id,
+                      "before": pin.to_dict()}
+            if change.action == "replace":
+                self.add(Change(action="set-assistant", credential_from=index, depends_on=(index,),
+                                reason=Reason("assistant-follows", {"entry": change.name}),
+                                after={**pin.to_dict(), "credential_id": None,
+                                       "credential": change.name}, **common))
+            elif change.action == "delete" and change.name in self.kept:
+                keeper = self.kept[change.name]
+                self.add(Change(action="set-assistant", credential_id=keeper.id,
+                                reason=Reason("assistant-follows", {"entry": change.name}),
+                                after={**pin.to_dict(), "credential_id": keeper.id}, **common))
+            elif change.action == "delete":
+                self.errors.append(Reason("assistant-would-dangle", {
+                    "entry": change.name, "credential_id": pin.credential_id,
+                    "model": pin.model_id}))
+
     def ordered(self) -> tuple[Change, ...]:
         """Sort by apply order, keeping `depends_on` pointing at the right changes."""
         order = sorted(range(len(self.changes)),
                        key=lambda i: (ACTION_ORDER[self.changes[i].action], i))
-        new_index = {old: new for new, old in enumerate(order)}
-        return tuple(replace(self.changes[i], depends_on=tuple(sorted(
-            new_index[d] for d in self.changes[i].depends_on))) for i in order)
+        return _renumbered(self.changes, order)
+
+
+def _renumbered(changes: Sequence[Change], keep: Sequence[int]) -> tuple[Change, ...]:
+    """`changes` at the indexes `keep`, in that order, with the indexes they refer to
+    (`depends_on`, `credential_from`) rewritten; references to dropped changes go."""
+    new_index = {old: new for new, old in enumerate(keep)}
+
+    def one(change: Change) -> Change:
+        source = change.credential_from
+        return replace(change,
+                       depends_on=tuple(sorted(new_index[d] for d in change.depends_on
+                                               if d in new_index)),
+                       credential_from=None if source is None else new_index.get(source))
+
+    return tuple(one(changes[i]) for i in keep)
 
 
 def _with_default(change: Change, value: bool = True) -> Change:
@@ -374,16 +488,14 @@ def make_plan(
 def _only(plan: OrgPlan, names: set[str]) -> OrgPlan:
     """Keep the targeted entries' changes and everything they depend on (as Terraform's
     `-target` does), so a guard such as "delete the default holder only after the default
-    has moved" survives targeting."""
+    has moved" survives targeting; and the Assistant's move to a targeted new credential."""
     wanted = {i for i, c in enumerate(plan.changes) if c.name in names}
+    wanted |= {i for i, c in enumerate(plan.changes)
+               if c.action == "set-assistant" and c.credential_from in wanted}
     pending = list(wanted)
     while pending:
         for dep in plan.changes[pending.pop()].depends_on:
             if dep not in wanted:
                 wanted.add(dep)
                 pending.append(dep)
-    keep = sorted(wanted)
-    new_index = {old: new for new, old in enumerate(keep)}
-    changes = tuple(replace(plan.changes[i], depends_on=tuple(
-        new_index[d] for d in plan.changes[i].depends_on)) for i in keep)
-    return replace(plan, changes=changes)
+    return replace(plan, changes=_renumbered(plan.changes, sorted(wanted)))

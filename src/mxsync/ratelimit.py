@@ -35,6 +35,14 @@ RESET_MARGIN_S = 0.25  # Unix seconds are whole: wake a little after the window 
 
 
 @dataclass(frozen=True)
+class Permit:
+    """Leave to send one call: hand it back to `release` when the call is over."""
+
+    waited_s: float
+    probe: bool  # this call goes alone to learn the window; the others wait for its answer
+
+
+@dataclass(frozen=True)
 class RateInfo:
     """What one answer said about the token's window."""
 
@@ -107,22 +115,23 @@ class TokenLimiter:
         self.on_wait: Callable[[float], None] | None = None  # told when a timed wait starts
 
     # -- before a call ----------------------------------------------------------
-    async def acquire(self) -> float:
-        """Wait until this token may send one more call; returns the seconds waited."""
+    async def acquire(self) -> Permit:
+        """Wait until this token may send one more call."""
         waited = 0.0
         while True:
             now = self._clock()
             delay, why = self._delay(now)
+            probe = False
             if delay is None:  # may go now
                 if self._probe_pending and not self._probing:
-                    self._probing = True
+                    self._probing = probe = True
                 elif self._probing:
                     delay, why = -1.0, "waiting for the first answer of this token's window"
             if delay is None:
                 if self._remaining is not None:
                     self._remaining -= 1
                 self._in_flight += 1
-                return waited
+                return Permit(waited, probe)
             if delay < 0:  # wait for an answer, not for a time
                 self._changed.clear()
                 await self._changed.wait()
@@ -180,11 +189,11 @@ class TokenLimiter:
             self._reset_at = until
         self._changed.set()
 
-    def release(self, answered: bool) -> None:
+    def release(self, permit: Permit, answered: bool) -> None:
         """A call of this token is over (with or without an answer)."""
         self._in_flight -= 1
         self.done += 1
-        if self._probing:
+        if permit.probe:
             self._probing = False
             self._probe_pending = False
             if not answered:

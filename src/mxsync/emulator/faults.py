@@ -2,8 +2,10 @@
 
 It sits outside FastAPI so that a fault can do what a real network does: answer
 with an error before the service sees the request, close the connection with no
-answer (`reset`), commit a change and then lose the answer (`lost-response`), or
-hold an answer back until the client gives up (`timeout`).
+answer (`reset`), commit a change and then lose the answer (`lost-response`),
+hold an answer back until the client gives up (`timeout`), or hold a write back
+before the service sees it, so that it lands after the client gave up (`late`, what a
+proxy that holds requests does).
 
 Faults can be set for the whole server (`--fault`) or, at run time through
 `POST /_emulator/faults`, for one org only, so that one shared emulator can serve
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("500", "502", "503", "429", "reset", "timeout", "lost-response")
+FAULT_KINDS = ("500", "502", "503", "429", "reset", "timeout", "lost-response", "late")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STATUS_TEXT = {
     "500": "Internal server error",
@@ -67,20 +69,25 @@ class FaultPlan:
     rates: dict[str, float]
     seed: int | None = None
     hold_s: float = 30.0
+    # Only requests to these routes (`POST /credentials`, as in /_emulator/stats) draw a
+    # fault; None: every route. Lets a test aim at one call, e.g. late creates only.
+    routes: frozenset[str] | None = None
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         check_rates(self.rates)
         self.rng = random.Random(self.seed)
 
-    def draw(self, method: str) -> str | None:
+    def draw(self, method: str, route: str = "") -> str | None:
+        if self.routes is not None and route not in self.routes:
+            return None
         roll = self.rng.random()
         edge = 0.0
         for kind in FAULT_KINDS:
             edge += self.rates.get(kind, 0.0)
             if roll < edge:
-                # Losing the answer of a read changes nothing; treat it as no fault.
-                if kind == "lost-response" and method not in MUTATING:
+                # Losing or delaying a read changes nothing; treat it as no fault.
+                if kind in ("lost-response", "late") and method not in MUTATING:
                     return None
                 return kind
         return None
@@ -143,13 +150,14 @@ class FaultLayer:
             return
         method = scope["method"]
         org = _header(scope, b"x-organization-id") or (self.scope_of and self.scope_of(scope))
-        self.stats.routes[f"{method} {self.template(scope)}"] += 1
+        route = f"{method} {self.template(scope)}"
+        self.stats.routes[route] += 1
         if org:
             self.stats.orgs[org] += 1
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         plan = self.org_plans.get(org or "") or self.global_plan
-        kind = plan.draw(method) if plan else None
+        kind = plan.draw(method, route) if plan else None
         statuses = self.stats.statuses
         if kind is None:
             async def counted(message: dict[str, Any]) -> None:
@@ -169,15 +177,26 @@ class FaultLayer:
         elif kind == "lost-response":
             await self.app(scope, receive, _discard)
             await _drop_connection(send, receive)
+        elif kind == "late":  # the service sees the write only after the hold
+            body = await _read_body(receive)
+            await asyncio.sleep(plan.hold_s if plan else 30.0)
+
+            async def replayed() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def maybe_gone(message: dict[str, Any]) -> None:
+                with contextlib.suppress(Exception):  # the client may have given up long ago
+                    await send(message)
+
+            await self.app(scope, replayed, maybe_gone)
         else:  # timeout: the change happens, the answer comes too late
-            assert plan is not None
             held: list[dict[str, Any]] = []
 
             async def hold(message: dict[str, Any]) -> None:
                 held.append(message)
 
             await self.app(scope, receive, hold)
-            await asyncio.sleep(plan.hold_s)
+            await asyncio.sleep(plan.hold_s if plan else 30.0)
             for message in held:
                 if message["type"] == "http.response.start":
                     statuses[message["status"]] += 1
@@ -193,6 +212,18 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 async def _discard(message: dict[str, Any]) -> None:
     return None
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 async def _answer_error(send: Any, status: int, detail: str, xai: bool = False) -> None:

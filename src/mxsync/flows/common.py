@@ -34,6 +34,13 @@ class RunOptions:
     targets: tuple[Target, ...] = ()
     read_progress: ReadProgress | None = None
     replace: tuple[Target, ...] = ()  # --replace: minted entries to give a new key
+    # After a create went unanswered: how long its late copy may take to land (see executor);
+    # None: twice the timeout.
+    settle_s: float | None = None
+
+    @property
+    def settle_window_s(self) -> float:
+        return 2 * self.timeout_s if self.settle_s is None else self.settle_s
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,

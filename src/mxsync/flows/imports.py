@@ -45,9 +45,10 @@ def read_live_orgs(org_ids: Sequence[str], all_orgs: bool, options: RunOptions,
                 ids += [i for i in manageable if i not in ids]
             if not ids:
                 raise MxsyncError("no org to read", hint="pass --org ID (repeatable) or --all-orgs")
-            live, failed = await read_orgs(client, directory,
-                                           [OrgRequest(i, token, token_env, "") for i in ids],
-                                           options.read_progress)
+            live, failed = await read_orgs(
+                client, directory,
+                [OrgRequest(i, token, token_env, "", need_settings=True) for i in ids],
+                options.read_progress)
             names = await directory.names(token)
             return LiveRead([live[i] for i in ids if i in live],
                             {i: names.get(i) for i in live}, failed, skipped)

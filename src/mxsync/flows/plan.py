@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.inputs import Inputs, for_manifest
-from mxsync.live import OrgRequest, read_orgs
+from mxsync.live import OrgRequest, read_orgs, read_settings
 from mxsync.planner import make_plan
 
 if TYPE_CHECKING:
@@ -24,8 +25,13 @@ def org_requests(manifest: Manifest, orgs: Sequence[OrgEntry], inputs: Inputs) -
     return [OrgRequest(org_id=org.id, token=inputs.tokens[org.id],
                        token_env=manifest.token_env_for(org), owner=manifest.owner,
                        entry_names=frozenset(e.name for e in org.credentials),
-                       need_catalog=bool(org.require_models))
+                       need_catalog=bool(org.require_models) or manages_settings(org),
+                       need_settings=manages_settings(org))
             for org in orgs if inputs.ready(org.id)]
+
+
+def manages_settings(org: OrgEntry) -> bool:
+    return org.models is not None or org.assistant is not None
 
 
 async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequence[OrgEntry],
@@ -33,16 +39,39 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
     from mxsync.plan import Reason
 
     directory = OrgDirectory(client)
-    live, unread = await read_orgs(client, directory, org_requests(manifest, orgs, inputs),
-                                   options.read_progress)
+    requests = org_requests(manifest, orgs, inputs)
+    live, unread = await read_orgs(client, directory, requests, options.read_progress)
     await _read_xai_teams(orgs, inputs, options, live, unread)
     for org_id, problems in inputs.problems.items():
         unread[org_id] = problems[0] if len(problems) == 1 else Reason(
             "inputs-unreadable", {"problems": [p.to_dict() for p in problems]})
-    return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
-                     skip_tests=options.skip_tests, targets=options.targets,
-                     api_url=client.base_url, now=datetime.now(UTC),
-                     replace_targets=options.replace)
+    now = datetime.now(UTC)
+
+    def plan() -> Plan:
+        return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
+                         skip_tests=options.skip_tests, targets=options.targets,
+                         api_url=client.base_url, now=now, replace_targets=options.replace)
+
+    first = plan()
+    # The Assistant may run on a credential this plan replaces or deletes: only then are the
+    # settings of an org that does not manage them worth a call, and the org is planned again.
+    at_risk = {o.org for o in first.orgs
+               if any(c.action in ("replace", "delete") for c in o.changes)
+               and o.org in live and live[o.org].settings is None}
+    if not at_risk:
+        return first
+    by_org = {r.org_id: r for r in requests}
+    states = await asyncio.gather(*(read_settings(client, by_org[o], live[o]) for o in at_risk),
+                                  return_exceptions=True)
+    for org_id, state in zip(at_risk, states, strict=True):
+        if isinstance(state, MxsyncError):
+            unread[org_id] = Reason("unread", {"message": state.message})
+            del live[org_id]
+        elif isinstance(state, BaseException):
+            raise state
+        else:
+            live[org_id] = state
+    return plan()
 
 
 async def _read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: RunOptions,

@@ -18,6 +18,8 @@ _ACTIONS = {
     "adopt": ["update"],
     "set-default": ["update"],
     "delete": ["delete"],
+    "set-models": ["update"],
+    "set-assistant": ["update"],
 }
 
 
@@ -33,7 +35,7 @@ def _resource(changes: list[Change]) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "address": first.address,
         "org": first.org,
-        "type": "xai_credential",
+        "type": "xai_settings" if first.action in ("set-models", "set-assistant") else "xai_credential",
         "name": first.name,
         "credential_id": next((c.credential_id for c in changes if c.credential_id), None),
         "mxsync_actions": [c.action for c in changes],

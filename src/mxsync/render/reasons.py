@@ -94,6 +94,23 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"required model(s) {_names(p.get('missing'))} are not in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
     "unread": lambda p: str(p.get("message") or "the live state was not read"),
+    "models-differ": lambda p: "the Grok models members see differ from the manifest's xai.models",
+    "models-unknown": lambda p: (
+        "unknown model id(s) in xai.models or xai.assistant: " + ", ".join(
+            f"{m} (did you mean {c}?)" if c else m
+            for m, c in (p.get("closest") or {}).items())
+        + f"; the org's xAI catalog has: {_names(p.get('available'))}"),
+    "assistant-differs": lambda p: "the Assistant's model or credential differs from xai.assistant",
+    "assistant-to-new-credential": lambda p: (
+        f"the Assistant moves to the new credential of '{p.get('entry')}' before anything is deleted"),
+    "assistant-follows": lambda p: (
+        f"the Assistant runs on '{p.get('entry')}', whose credential is replaced or removed: "
+        "it moves with it, so it never points at a deleted credential"),
+    "assistant-would-dangle": lambda p: (
+        f"the Assistant (model {p.get('model')}) runs on credential {p.get('credential_id')} "
+        f"('{p.get('entry')}'), which this plan would delete, and the manifest does not say where "
+        "the Assistant should go; set xai.assistant {model, credential} in the manifest, or keep "
+        "the entry"),
     "token-unreadable": lambda p: str(p.get("message")),
     "key-unreadable": lambda p: (
         f"{p['where'] + ': ' if p.get('where') else ''}entry '{p.get('entry')}': {p.get('message')}"

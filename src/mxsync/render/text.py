@@ -24,6 +24,8 @@ SYMBOLS: dict[str, tuple[str, str]] = {
     "adopt": ("=", "cyan"),
     "delete": ("-", "red"),
     "set-default": ("*", "blue"),
+    "set-models": ("~", "blue"),
+    "set-assistant": ("~", "blue"),
 }
 
 
@@ -67,11 +69,32 @@ def _details(change: Change) -> Iterable[str]:
             yield "made the org's default on create"
         if change.test:
             yield "the key is tested (test-temporary) before it is stored"
+    if change.action in ("set-models", "set-assistant"):
+        yield from _settings_details(change)
+        return
     if change.action == "replace":
         yield f"{sentence(change.reason)}; the old credential {change.credential_id} is deleted last"
     elif change.action in ("delete", "set-default", "adopt"):
         yield sentence(change.reason)
     yield from change_diff(change)
+
+
+def _settings_details(change: Change) -> Iterable[str]:
+    before, after = change.before or {}, change.after or {}
+    if change.action == "set-models":
+        def shown(models: object) -> str:
+            return "the catalog's full list" if models == "all" else ", ".join(map(str, models or []))
+
+        yield f"models: {shown(before.get('models'))} -> {shown(after.get('models'))}"
+    else:
+        def pin(view: dict[str, object]) -> str:
+            if not view:
+                return "not set"
+            where = view.get("credential") or view.get("credential_id") or "-"
+            return f"{view.get('model_id')} on {where}"
+
+        yield f"assistant: {pin(before)} -> {pin(after)}"
+    yield sentence(change.reason)
 
 
 def render_org(org: OrgPlan, color: bool) -> list[str]:
@@ -104,6 +127,8 @@ def plan_summary(plan: Plan) -> str:
         parts.append(f"{s['adopt']} to adopt")
     parts.append(f"{s['delete']} to delete")
     parts.append(_plural(s["set_default"], "default change"))
+    if s["set_models"] + s["set_assistant"]:
+        parts.append(_plural(s["set_models"] + s["set_assistant"], "setting change"))
     return "Plan: " + ", ".join(parts) + "."
 
 

@@ -18,6 +18,7 @@ class FaultsBody(BaseModel):
     seed: int | None = None
     hold_s: float = 30.0
     org: str | None = None
+    routes: list[str] | None = None  # e.g. ["POST /credentials"]: fault only those calls
 
 
 def router(ctx: EmulatorContext) -> APIRouter:
@@ -48,7 +49,8 @@ def router(ctx: EmulatorContext) -> APIRouter:
         if layer is None:
             raise RuntimeError("the emulator app runs without its fault layer")
         try:
-            plan = FaultPlan(rates=body.faults, seed=body.seed, hold_s=body.hold_s)
+            plan = FaultPlan(rates=body.faults, seed=body.seed, hold_s=body.hold_s,
+                             routes=None if body.routes is None else frozenset(body.routes))
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
         if body.org is None:
