@@ -264,3 +264,10 @@ def usage_unread(org: str, cred: LiveCredential, why: str) -> Finding:
     return finding("usage-unread", org, _label(cred), (
         f"could not read its usage ({why}), so whether its calls fail is unknown; "
         "try again later, or pass --no-usage if this service has no usage endpoint"))
+
+
+# Key age and minted keys (mxsync.minting.audit): their own codes, checked with a manifest.
+from mxsync.minting.audit import MINT_CHECKS, MINT_SEVERITY  # noqa: E402
+
+SEVERITY.update(MINT_SEVERITY)
+MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)  # type: ignore[assignment]

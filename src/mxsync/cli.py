@@ -262,7 +262,8 @@ def live_run_options(func: F) -> F:
 
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
-             skip_tests: bool = False, targets: tuple[str, ...] = ()) -> Any:
+             skip_tests: bool = False, targets: tuple[str, ...] = (),
+             take_default: bool = False) -> Any:
     from mxsync.flows.common import RunOptions
     from mxsync.planner import Target
     from mxsync.render.progress import reading_progress
@@ -270,7 +271,17 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     progress = reading_progress() if sys.stderr.isatty() else None
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
-                      read_progress=progress, call_progress=progress.calls if progress else None)
+                      take_default=take_default, read_progress=progress,
+                      call_progress=progress.calls if progress else None)
+
+
+def _with_replace(options: Any, replace: tuple[str, ...]) -> Any:
+    """`--replace ORG/xai/NAME` (Terraform's -replace), for minted entries."""
+    import dataclasses
+
+    from mxsync.planner import Target
+
+    return dataclasses.replace(options, replace=tuple(Target.parse(r) for r in replace))
 
 
 def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
@@ -298,6 +309,11 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Plan only this org, or this entry of it; repeatable.")
+@click.option("--replace", "replace", multiple=True, metavar="ORG/xai/NAME",
+              help="Mint a new key for this minted entry now (a rotation); repeatable.")
+@click.option("--take-default", is_flag=True,
+              help="Make the manifest's default the org's default even where another owner's "
+                   "credential holds it (otherwise a conflict).")
 @format_options("text", "json", "markdown")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
@@ -307,15 +323,17 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
-         fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
+         replace: tuple[str, ...], take_default: bool, fmt: str, out: Path | None,
+         detailed_exitcode: bool) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
     from mxsync.plan import save_plan
 
     manifest = load_or_raise(list(files))
-    the_plan = plan_manifest(manifest, _options(api_url, parallelism, timeout_s, prune, skip_tests,
-                                                targets))
+    the_plan = plan_manifest(manifest, _with_replace(
+        _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default),
+        replace))
     if out is not None:
         save_plan(the_plan, out)
     fmt = _format(fmt, as_json)
@@ -359,12 +377,18 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
 @click.option("--skip-tests", is_flag=True, help="Store keys without ModuleX's test call first.")
 @click.option("--target", "targets", multiple=True, metavar="ORG[/NAME]",
               help="Apply only this org, or this entry of it; repeatable.")
+@click.option("--replace", "replace", multiple=True, metavar="ORG/xai/NAME",
+              help="Mint a new key for this minted entry now (a rotation); repeatable.")
+@click.option("--take-default", is_flag=True,
+              help="Make the manifest's default the org's default even where another owner's "
+                   "credential holds it (otherwise a conflict).")
 @format_options("text", "json")
 @click.pass_obj
 @handle_errors
 def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
-          targets: tuple[str, ...], fmt: str, as_json: bool) -> None:
+          targets: tuple[str, ...], replace: tuple[str, ...], take_default: bool, fmt: str,
+          as_json: bool) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     import json
 
@@ -376,12 +400,14 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     from mxsync.render.text import render_plan, render_report, use_color
 
     as_json = _format(fmt, as_json) == "json"
-    options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets)
+    options = _with_replace(_options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
+                                     take_default), replace)
     color = use_color(obj.color)
     if planfile is not None:
         the_plan = load_plan(planfile)
         _refuse_changes_to_saved_plan(planfile, targets=targets, prune=prune,
-                                      skip_tests=skip_tests)
+                                      skip_tests=skip_tests, replace=replace,
+                                      take_default=take_default)
         _refuse_other_api_url(planfile, the_plan.api_url, api_url)
     else:
         from mxsync.manifest import load_or_raise
@@ -458,7 +484,8 @@ def ask(question: str) -> str:
 
 
 def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], prune: bool,
-                                  skip_tests: bool) -> None:
+                                  skip_tests: bool, replace: tuple[str, ...] = (),
+                                  take_default: bool = False) -> None:
     """A saved plan is applied exactly as it was reviewed (Terraform refuses -target with a
     saved plan too): an option that would change what it does is an error, not ignored."""
     from mxsync.errors import MxsyncError
@@ -467,7 +494,8 @@ def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], p
     if click.get_current_context().get_parameter_source("files") != ParameterSource.DEFAULT:
         given.append("-f")
     given += [flag for flag, on in (("--target", targets), ("--prune", prune),
-                                    ("--skip-tests", skip_tests)) if on]
+                                    ("--skip-tests", skip_tests), ("--replace", replace),
+                                    ("--take-default", take_default)) if on]
     if given:
         raise MxsyncError(
             f"{' and '.join(given)} cannot be used with a saved plan: {planfile} is applied "
@@ -759,10 +787,17 @@ def emulator(host: str, port: int, fixture: Path | None, print_fixture: bool, st
 @click.option("--examples", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder with your own emulator-fixture.yaml and demo.yaml "
                    "(default: the copies that ship with mxsync).")
+@click.option("--minted", is_flag=True,
+              help="Show a key minted through xAI's Management API, then rotated.")
 @click.pass_obj
 @handle_errors
-def demo(obj: Context, examples: Path | None) -> None:
+def demo(obj: Context, examples: Path | None, minted: bool) -> None:
     """Run the whole cycle on the bundled example against an in-process emulator."""
+    if minted:
+        from mxsync.minting.demo import run_minted_demo
+
+        run_minted_demo(color=obj.color)
+        return
     from mxsync.demo import run_demo
 
     run_demo(examples, color=obj.color)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.inputs import Inputs
 from mxsync.keytest import KeyTestResult, Refusal, Verdict
+from mxsync.minting.apply import OrgMinting, is_new_minted
+from mxsync.minting.live import Clients
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
 from mxsync.secrets import Secret
@@ -125,10 +127,12 @@ Progress = Callable[[Step], None]
 
 class _OrgRun:
     def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
-                 progress: Progress | None, settle_s: float = 0.0) -> None:
+                 progress: Progress | None, settle_s: float = 0.0,
+                 clients: Clients | None = None) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
         self.inputs, self.progress, self.settle_s = inputs, progress, settle_s
         self.ambiguous = False  # a create went unanswered: it may still land later
+        self.minting = OrgMinting(self, clients or Clients(inputs.management))
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
@@ -173,7 +177,21 @@ class _OrgRun:
     def of(self, *actions: str) -> list[int]:
         return [i for i, c in enumerate(self.org.changes) if c.action in actions]
 
+    def replace_change(self, index: int, change: Change) -> None:
+        """A change learned what only apply can know (a minted key's fingerprint and id)."""
+        changes = list(self.org.changes)
+        changes[index] = change
+        self.org = replace(self.org, changes=tuple(changes))
+
+    def credential_known(self, index: int, new_id: str) -> None:
+        """The point where a create's new credential id is known (anything that must point
+        at the new credential hooks here); a minted key is now held by ModuleX."""
+        self.known_ids.add(new_id)
+        self.minting.stored(self.org.changes[index])
+
     def key(self, change: Change) -> Secret:
+        if is_new_minted(change):
+            return self.minting.secret(change)
         key = self.inputs.keys.get((self.org.org, change.name))
         if key is None:
             problem = self.inputs.key_problems.get((self.org.org, change.name))
@@ -181,11 +199,21 @@ class _OrgRun:
         return key
 
     async def run(self) -> None:
+        try:
+            await self.run_phases()
+        finally:
+            await self.minting.cleanup()
+
+    async def run_phases(self) -> None:
         for index in self.of("create", "replace"):
+            if is_new_minted(self.org.changes[index]):
+                continue  # its key comes from the mint phase
             try:
                 self.key(self.org.changes[index])
             except MxsyncError as exc:
                 self.finish(index, "failed", exc.message)
+        await self.phase([i for i in self.of("create", "replace")
+                          if is_new_minted(self.org.changes[i])], self.minting.prepare)
         await self.phase([i for i in self.of("create", "replace") if self.org.changes[i].test],
                          self.test)
         await self.phase(self.of("create", "replace"), self.create)
@@ -250,7 +278,7 @@ class _OrgRun:
             raise MxsyncError(f"could not create {change.address}: {CREATE_ATTEMPTS} attempts "
                               "got no answer, and it is not in the live state; re-run apply")
         new_id = str(created["credential_id"])
-        self.known_ids.add(new_id)
+        self.credential_known(index, new_id)
         self.new_ids[index] = new_id
         if change.action == "create":
             self.finish(index, "ok", credential_id=new_id)
@@ -313,8 +341,12 @@ class _OrgRun:
 
     async def delete(self, index: int) -> None:
         change = self.org.changes[index]
+        if change.mint and change.credential_id is None:
+            await self.minting.delete_orphan(index)  # a key at xAI that no credential holds
+            return
         gone_now = await self.api.delete_credential(self.token, self.org.org, _target(change))
         self.finish(index, "ok", "" if gone_now else "already gone")
+        await self.minting.retire(change)
 
     async def finish_replace(self, index: int) -> None:
         change, new_id = self.org.changes[index], self.created_ids[index]
@@ -346,6 +378,7 @@ class _OrgRun:
         self.finish(index, "ok", f"new credential {new_id}", credential_id=new_id)
         if change.make_default and not (change.before or {}).get("is_default"):
             self.record(change, "ok", action="default", credential_id=new_id)
+        await self.minting.retire(change)
 
 
 _KEPT = "nothing was stored for this entry"
@@ -395,7 +428,8 @@ def _target(change: Change) -> str:
 
 
 async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_stale: bool,
-                   progress: Progress | None, settle_s: float) -> OrgReport:
+                   progress: Progress | None, settle_s: float,
+                   clients: Clients | None = None) -> OrgReport:
     if org.errors:
         return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
     if not org.changes:
@@ -404,7 +438,7 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
     if token is None:
         why = inputs.problems.get(org.org) or []
         return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
-    run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s)
+    run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s, clients)
     try:
         if check_stale:
             records = await api.list_credentials(token, org.org)
@@ -426,10 +460,13 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
 
 
 async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
-                  progress: Progress | None = None, settle_s: float = 0.0) -> ApplyReport:
+                  progress: Progress | None = None, settle_s: float = 0.0,
+                  xai_timeout_s: float = 30.0) -> ApplyReport:
     """`settle_s`: after a create went unanswered, how long a late copy of it may still
-    take to land before the org is re-read for duplicates."""
-    reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
-                                              settle_s) for org in plan.orgs))
+    take to land before the org is re-read for duplicates. `xai_timeout_s`: per exchange
+    with xAI's Management API (minted keys)."""
+    async with Clients(inputs.management, xai_timeout_s) as clients:  # for minted keys
+        reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
+                                                  settle_s, clients) for org in plan.orgs))
     return ApplyReport(list(reports))
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mxsync.plan import Reason
-from mxsync.secrets import KeySource, Secret, SecretError, read_key, read_token
+from mxsync.secrets import (
+    KeySource,
+    Secret,
+    SecretError,
+    read_key,
+    read_management_key,
+    read_token,
+)
 
 if TYPE_CHECKING:
     from mxsync.manifest.model import Manifest, OrgEntry
@@ -26,6 +33,8 @@ class Inputs:
     # Why an org (None: its token) or an entry could not get what it needs.
     problems: dict[str, list[Reason]] = field(default_factory=dict)
     key_problems: dict[tuple[str, str], Reason] = field(default_factory=dict)
+    # xAI management keys for minted entries, by the name of the variable that holds them.
+    management: dict[str, Secret] = field(default_factory=dict)
 
     def fail(self, org: str, reason: Reason) -> None:
         self.problems.setdefault(org, []).append(reason)
@@ -34,18 +43,34 @@ class Inputs:
         return org not in self.problems
 
 
+def _env(environ: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The readers take a dict (None: the process environment)."""
+    return dict(environ) if environ is not None else None
+
+
 def _token(inputs: Inputs, org: str, token_env: str, environ: Mapping[str, str] | None) -> None:
     try:
-        inputs.tokens[org] = read_token(token_env, environ)
+        inputs.tokens[org] = read_token(token_env, _env(environ))
     except SecretError as exc:
         inputs.fail(org, Reason("token-unreadable", {"env": token_env, "message": str(exc)}))
 
 
 def _key(source: KeySource, environ: Mapping[str, str] | None) -> Secret | Reason:
     try:
-        return read_key(source, environ)
+        return read_key(source, _env(environ))
     except SecretError as exc:
         return Reason("key-unreadable", {"source": source.describe(), "message": str(exc)})
+
+
+def _management(inputs: Inputs, env: str, environ: Mapping[str, str] | None) -> Reason | None:
+    """Read a management key once per variable; the reason when it cannot be read."""
+    if env in inputs.management:
+        return None
+    try:
+        inputs.management[env] = read_management_key(env, _env(environ))
+    except SecretError as exc:
+        return Reason("key-unreadable", {"source": f"${env}", "message": str(exc)})
+    return None
 
 
 def for_manifest(manifest: Manifest, orgs: Sequence[OrgEntry],
@@ -54,6 +79,10 @@ def for_manifest(manifest: Manifest, orgs: Sequence[OrgEntry],
     inputs = Inputs()
     for org in orgs:
         _token(inputs, org.id, manifest.token_env_for(org), environ)
+        if org.xai_management is not None and any(e.minted for e in org.credentials):
+            problem = _management(inputs, org.xai_management.key_env, environ)
+            if problem is not None:
+                inputs.fail(org.id, problem)
         for entry in org.credentials:
             if entry.key is None:
                 continue  # a minted key: nothing to read
@@ -73,6 +102,10 @@ def for_plan(plan: Plan, environ: Mapping[str, str] | None = None) -> Inputs:
     for org in plan.orgs:
         _token(inputs, org.org, org.token_env, environ)
         for change in org.changes:
+            if change.mint and change.mint.get("key_env"):
+                problem = _management(inputs, str(change.mint["key_env"]), environ)
+                if problem is not None:
+                    inputs.key_problems[(org.org, change.name)] = problem
             if change.key is None:
                 continue
             got = _key(change.key, environ)

@@ -16,13 +16,17 @@ OWNER = "mxsync_owner"
 NAME = "mxsync_name"
 FINGERPRINT = "mxsync_key_fingerprint"
 BASE_URL = "mxsync_base_url"
-RESERVED = frozenset({MANAGED_BY, OWNER, NAME, FINGERPRINT, BASE_URL})
+XAI_KEY_ID = "mxsync_xai_key_id"  # only on a minted credential: its key's apiKeyId at xAI
+RESERVED = frozenset({MANAGED_BY, OWNER, NAME, FINGERPRINT, BASE_URL, XAI_KEY_ID})
 
 
 def managed_metadata(
-    labels: Mapping[str, str], owner: str, name: str, fingerprint: str, base_url: str | None
+    labels: Mapping[str, str], owner: str, name: str, fingerprint: str, base_url: str | None,
+    xai_key_id: str | None = None,
 ) -> dict[str, Any]:
-    """The whole metadata of a managed credential: the user's labels beside our keys."""
+    """The whole metadata of a managed credential: the user's labels beside our keys (and, for
+    a minted key, its apiKeyId at xAI, so a later run can find, check and delete it)."""
+    extra = {XAI_KEY_ID: xai_key_id} if xai_key_id else {}
     return {
         **labels,
         MANAGED_BY: MARKER,
@@ -30,6 +34,7 @@ def managed_metadata(
         NAME: name,
         FINGERPRINT: fingerprint,
         BASE_URL: base_url or "",
+        **extra,
     }
 
 

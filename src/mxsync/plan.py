@@ -72,13 +72,28 @@ class Change:
     before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering
     after: dict[str, Any] | None = None
     depends_on: tuple[int, ...] = ()  # indexes of changes (same org) that must succeed first
+    # A minted key (see mxsync.minting.plan): where and how to mint, and the xAI key to delete
+    # once its credential is gone. Never a secret.
+    mint: dict[str, Any] | None = None
 
     @property
     def address(self) -> str:
         """`ORG/xai/NAME`; a delete names the exact live credential, since a duplicate
         shares its entry's name with the credential that is kept."""
         suffix = f"[{self.credential_id}]" if self.action == "delete" else ""
+        if self.action == "delete" and self.credential_id is None and self.mint:
+            suffix = f"[xai key {self.mint.get('old_key_id')}]"  # a key at xAI with no credential
         return f"{self.org}/xai/{self.name}{suffix}"
+
+    @property
+    def label(self) -> str:
+        """The action as a plan shows it: a minted key is `create (minted)`, and its
+        replacement a `rotate`."""
+        if self.mint and self.action == "create":
+            return "create (minted)"
+        if self.mint and self.action == "replace":
+            return "rotate"
+        return self.action
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from mxsync import ownership
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
+from mxsync.minting import plan as mint_plan
 from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan, Reason
 from mxsync.secrets import SENSITIVE, Secret, looks_like_secret
 from mxsync.state import XAI, AssistantPin, LiveCredential, LiveOrg
@@ -111,6 +113,8 @@ class _OrgPlanner:
     kept: dict[str, LiveCredential] = field(default_factory=dict)  # entry -> kept credential
     created: dict[str, int] = field(default_factory=dict)  # entry -> index of create/replace
     touched: set[str] = field(default_factory=set)  # live ids claimed or adopted
+    now: datetime | None = None  # for key ages (minted entries, rotate_after)
+    forced: frozenset[str] = frozenset()  # entries named by --replace
 
     def add(self, change: Change) -> int:
         self.changes.append(change)
@@ -137,6 +141,7 @@ class _OrgPlanner:
                     orphans.append(name)
         if orphans:
             self.notes.append(Reason("orphans-kept", {"owner": self.owner, "names": orphans}))
+        mint_plan.plan_orphans(self)
         self.plan_default()
         self.check_models()
         self.plan_settings()
@@ -157,6 +162,9 @@ class _OrgPlanner:
 
     # -- entries ------------------------------------------------------------------------
     def plan_entry(self, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
+        if entry.minted:
+            mint_plan.plan_entry(self, entry, mine)
+            return
         key = self.keys[entry.name]
         fingerprint = key.fingerprint
         adopting = False
@@ -242,7 +250,8 @@ class _OrgPlanner:
 
     def delete(self, cred: LiveCredential, name: str, reason: Reason) -> None:
         self.add(Change(action="delete", org=self.org.id, name=name, credential_id=cred.id,
-                        reason=reason, before=_view_live(cred)))
+                        reason=reason, before=_view_live(cred),
+                        mint=mint_plan.delete_info(self.org, cred)))
 
     # -- the default ----------------------------------------------------------------------
     def plan_default(self) -> None:
@@ -436,10 +445,10 @@ def _with_default(change: Change, value: bool = True) -> Change:
 
 
 def plan_org(org: OrgEntry, owner: str, token_env: str, keys: Mapping[str, Secret], live: LiveOrg,
-             *, prune: bool = False, skip_tests: bool = False, take_default: bool = False
-             ) -> OrgPlan:
+             *, prune: bool = False, skip_tests: bool = False, take_default: bool = False,
+             now: datetime | None = None, forced: frozenset[str] = frozenset()) -> OrgPlan:
     planned = _OrgPlanner(org, owner, keys, live, prune or org.prune, skip_tests,
-                          take_default).run()
+                          take_default=take_default, now=now, forced=forced).run()
     return replace(planned, token_env=token_env)
 
 
@@ -454,6 +463,8 @@ def make_plan(
     take_default: bool = False,
     targets: Sequence[Target] = (),
     api_url: str | None = None,
+    now: datetime | None = None,
+    replace_targets: Sequence[Target] = (),
 ) -> Plan:
     """The whole plan. `live` holds each org's state; `unread`, why an org's could not be read
     (that org's plan is then that one error, and the others are planned as usual)."""
@@ -467,9 +478,11 @@ def make_plan(
             why = (unread or {}).get(org.id) or Reason("unread", {"message": "not read"})
             orgs.append(OrgPlan(org=org.id, token_env=token_env, label=org.label, errors=(why,)))
             continue
-        org_keys = {e.name: keys[(org.id, e.name)] for e in org.credentials}
+        org_keys = {e.name: keys[(org.id, e.name)] for e in org.credentials if not e.minted}
         planned = plan_org(org, manifest.owner, token_env, org_keys, state, prune=prune,
-                           skip_tests=skip_tests, take_default=take_default)
+                           skip_tests=skip_tests, take_default=take_default, now=now,
+                           forced=frozenset(t.name for t in replace_targets
+                                            if t.org == org.id and t.name))
         names = {t.name for t in targets if t.org == org.id}
         if names and None not in names:
             planned = _only(planned, names)
@@ -480,7 +493,9 @@ def make_plan(
         manifest_digest=manifest.digest,
         api_url=api_url,
         options={"prune": prune, "skip_tests": skip_tests, "take_default": take_default,
-                 "targets": [f"{t.org}/{t.name}" if t.name else t.org for t in targets]},
+                 "targets": [f"{t.org}/{t.name}" if t.name else t.org for t in targets],
+                 **({"replace": [f"{t.org}/{t.name}" for t in replace_targets]}
+                    if replace_targets else {})},
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from mxsync import ownership
 from mxsync.manifest.model import normalize_instant
+from mxsync.minting.state import XaiKeyView
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class LiveOrg:
     id: str
     credentials: tuple[LiveCredential, ...] = ()
     models: tuple[str, ...] | None = None  # None: the catalog was not read
+    # The keys of the xAI team this org mints in (None: not read, the org mints nothing).
+    xai_keys: tuple[XaiKeyView, ...] | None = None
     settings: OrgSettings | None = None  # None: the settings were not read
 
     @property

@@ -21,7 +21,8 @@ from mxsync.secrets import read_token
 if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.audit import AuditOptions, AuditResult, Finding
-    from mxsync.manifest.model import Manifest
+    from mxsync.manifest.model import Manifest, OrgEntry
+    from mxsync.plan import OrgPlan
     from mxsync.state import LiveCredential, LiveOrg
 
 
@@ -59,6 +60,10 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                 requests = [OrgRequest(i, live_token, token_env, "") for i in ids]
                 order = ids
             live, unread = await read_orgs(client, directory, requests, options.read_progress)
+            if manifest is not None and inputs is not None:  # minted entries: their xAI teams
+                from mxsync.flows.plan import _read_xai_teams
+
+                await _read_xai_teams(orgs, inputs, options, live, unread)
             findings: list[Finding] = []
             if inputs is not None:
                 for org_id, problems in inputs.problems.items():
@@ -76,8 +81,11 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                     entry = entries[state.id]
                     keys = {e.name: inputs.keys[(state.id, e.name)] for e in entry.credentials
                             if (state.id, e.name) in inputs.keys}
-                    org_plan = plan_org(entry, manifest.owner, req.token_env, keys, state)
-                    findings += manifest_findings(entry, manifest.owner, state, org_plan)
+                    org_plan = plan_org(entry, manifest.owner, req.token_env, keys, state,
+                                        now=audit_options.as_of)
+                    findings += _mint_findings(entry, manifest.owner, state, audit_options)
+                    findings += manifest_findings(entry, manifest.owner, state,
+                                                  _unreported(org_plan))
             for found in await asyncio.gather(*(_health(client, req, state, audit_options)
                                                 for req, state in read)):
                 findings += found
@@ -88,6 +96,23 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             return AuditRun(result, skipped)
 
     return asyncio.run(run())
+
+
+def _mint_findings(entry: OrgEntry, owner: str, state: LiveOrg, options: AuditOptions
+                   ) -> list[Finding]:
+    from mxsync.minting.audit import mint_findings
+
+    return mint_findings(entry, owner, state, options.as_of)
+
+
+def _unreported(org_plan: OrgPlan) -> OrgPlan:
+    """The plan without the changes that key-age and minted-key findings already report."""
+    from dataclasses import replace
+
+    from mxsync.minting.audit import REPORTED_REASONS
+
+    return replace(org_plan, changes=tuple(c for c in org_plan.changes
+                                           if c.reason.code not in REPORTED_REASONS))
 
 
 PERMISSION_CODES = frozenset({"not-manageable", "forbidden", "token-rejected"})

@@ -38,6 +38,7 @@ class RunOptions:
     read_progress: ReadProgress | None = None
     # The API client's hook: calls done and left, and an ETA when a rate limit sets the pace.
     call_progress: Callable[[CallProgress], None] | None = None
+    replace: tuple[Target, ...] = ()  # --replace: minted entries to give a new key
     # After a create went unanswered: how long its late copy may take to land (see executor);
     # None: twice the timeout.
     settle_s: float | None = None

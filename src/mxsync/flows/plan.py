@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mxsync.errors import MxsyncError
@@ -15,7 +16,8 @@ from mxsync.planner import make_plan
 if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.manifest.model import Manifest, OrgEntry
-    from mxsync.plan import Plan
+    from mxsync.plan import Plan, Reason
+    from mxsync.state import LiveOrg
 
 
 def org_requests(manifest: Manifest, orgs: Sequence[OrgEntry], inputs: Inputs) -> list[OrgRequest]:
@@ -39,15 +41,17 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
     directory = OrgDirectory(client)
     requests = org_requests(manifest, orgs, inputs)
     live, unread = await read_orgs(client, directory, requests, options.read_progress)
+    await _read_xai_teams(orgs, inputs, options, live, unread)
     for org_id, problems in inputs.problems.items():
         unread[org_id] = problems[0] if len(problems) == 1 else Reason(
             "inputs-unreadable", {"problems": [p.to_dict() for p in problems]})
+    now = datetime.now(UTC)
 
     def plan() -> Plan:
         return make_plan(manifest, inputs.keys, live, unread=unread, prune=options.prune,
                          skip_tests=options.skip_tests, take_default=options.take_default,
-                         targets=options.targets,
-                         api_url=client.base_url)
+                         targets=options.targets, api_url=client.base_url, now=now,
+                         replace_targets=options.replace)
 
     first = plan()
     # The Assistant may run on a credential this plan replaces or deletes: only then are the
@@ -71,7 +75,20 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
     return plan()
 
 
+async def _read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: RunOptions,
+                          live: dict[str, LiveOrg], unread: dict[str, Reason]) -> None:
+    """Orgs with minted entries also need their xAI team's keys (mxsync.minting)."""
+    from mxsync.minting.live import Clients, attach, mints
+
+    if any(mints(o) for o in orgs):
+        async with Clients(inputs.management, options.timeout_s) as clients:
+            await attach(clients, orgs, live, unread)
+
+
 def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
+    from mxsync.minting.plan import check_replace
+
+    check_replace(manifest, options.replace)
     orgs = select_orgs(manifest, options.targets)
     inputs = for_manifest(manifest, orgs)
 

@@ -30,7 +30,43 @@ def _immutable(p: dict[str, Any]) -> str:
     return "; ".join(parts) + " (a key cannot be edited in place)"
 
 
+def _age(seconds: Any) -> str:
+    """`40d 3h`, `5h`, `12m`: a key's age as people count it."""
+    s = int(seconds or 0)
+    days, hours, minutes = s // 86_400, s % 86_400 // 3_600, s % 3_600 // 60
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    return f"{hours}h" if hours else f"{minutes}m"
+
+
+def _mint_changed(p: dict[str, Any]) -> str:
+    parts = [f"{name}: {old if old not in (None, []) else 'unset'} -> "
+             f"{new if new not in (None, []) else 'unset'}"
+             for name, (old, new) in (p.get("fields") or {}).items()]
+    return "mint settings changed (" + "; ".join(parts) + "); a key's limits are set when minted"
+
+
+# Minted keys (mxsync.minting): why a rotation, and what is wrong at xAI.
+_MINT_SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "rotation-due": lambda p: (
+        f"the key is {_age(p.get('age_s'))} old, rotate_after is {_age(p.get('rotate_after_s'))}"),
+    "mint-changed": _mint_changed,
+    "xai-key-missing": lambda p: (
+        f"its key {p.get('key_id') or '(no id recorded)'} no longer exists at xAI (deleted out of "
+        "band)"),
+    "xai-key-disabled": lambda p: f"its key {p.get('key_id')} is disabled at xAI",
+    "xai-key-expired": lambda p: f"its key {p.get('key_id')} expired at xAI ({p.get('expired_at')})",
+    "replace-forced": lambda p: "--replace asks for a new key",
+    "xai-orphan": lambda p: (
+        f"key {p.get('key_id')} ({p.get('key_name')}) at xAI was minted by this owner for this org "
+        "and no credential holds it (a lost mint answer, or an interrupted apply): delete it"),
+    "xai-unread": lambda p: (
+        f"the keys of xAI team {p.get('team_id')} could not be read: {p.get('message')}"),
+}
+
+
 _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
+    **_MINT_SENTENCES,
     "absent": lambda p: "not in the live state",
     "immutable-changed": _immutable,
     "attributes-differ": lambda p: "display name or labels differ",

@@ -74,6 +74,11 @@ def orphans_line(plan: Plan) -> str:
 
 
 def _details(change: Change) -> Iterable[str]:
+    if change.mint:
+        from mxsync.minting.render import details
+
+        yield from details(change)
+        return
     if change.action in ("create", "replace"):
         source = change.key.describe() if change.key else "a minted key"
         yield f"api_key: (sensitive) from {source}, fingerprint {change.fingerprint}"
@@ -119,7 +124,7 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
     lines = [_style(title, color, bold=True)]
     for change in org.changes:
         symbol, colour = SYMBOLS[change.action]
-        head = f"  {symbol:>3} {change.action:<11} {printable(change.address)}"
+        head = f"  {symbol:>3} {change.label:<11} {printable(change.address)}"
         lines.append(_style(head, color, fg=colour))
         lines.extend(f"        {printable(line)}" for line in _details(change))
     if not org.changes and not org.errors:

@@ -1,0 +1,27 @@
+"""A team's keys at xAI as plain data, for the planner and audit (no I/O, no HTTP stack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class XaiKeyView:
+    """What the Management API's list says about one key; never its secret.
+
+    Times are RFC 3339 text in UTC (or None when xAI did not say), so the plan stays
+    plain data and the planner decides ages against the `now` it is given."""
+
+    api_key_id: str
+    name: str
+    disabled: bool = False
+    created_at: str | None = None
+    expires_at: str | None = None
+    acls: tuple[str, ...] = ()
+    qps: int | None = None
+    qpm: int | None = None
+    tpm: int | None = None
+
+    def settings(self) -> dict[str, object]:
+        """The fields a manifest's `mint:` sets, to compare with it."""
+        return {"acls": sorted(self.acls), "qps": self.qps, "qpm": self.qpm, "tpm": self.tpm}
