@@ -112,3 +112,22 @@ def test_apply_on_a_terminal_shows_each_step_once(new_org: OrgFactory, tmp_path:
     assert shown.rstrip().endswith("Apply complete: 2 created, 0 replaced, 0 deleted, "
                                    "0 defaults changed.")
     assert len(org.xai()) == 2
+
+
+def test_what_changed_while_the_prompt_waited_is_refused_not_overwritten(
+        new_org: OrgFactory, tmp_path: Path) -> None:
+    """Approval is not a blank cheque: the plan shown was made before the person typed yes;
+    a credential created meanwhile makes the org's plan stale, and nothing is changed there."""
+    org = new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "p", "api_key_env": "K"}]}}])
+    term = on_terminal("apply", "-f", path, "--no-color", env=env_for(org, K=fake_key()))
+    term.read_until(PROMPT)
+    with org.client() as c:  # someone else acts while the prompt waits
+        c.post("/credentials", json={"integration_name": "xai", "display_name": "meanwhile",
+                                     "auth_data": {"api_key": fake_key()}}).raise_for_status()
+    term.type(b"yes\n")
+    code, shown = term.finish()
+    assert code == 1, shown
+    assert "stale" in shown
+    assert [c["display_name"] for c in org.xai()] == ["meanwhile"]

@@ -437,7 +437,11 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
 
         progress = ApplyProgress(len(the_plan.changes))
     try:
-        report = apply_plan(the_plan, options, saved=planfile is not None, progress=progress)
+        # A saved plan, or one a person took time to approve, is checked against the live
+        # state again, org by org: what changed meanwhile is refused, not overwritten.
+        approved_at_prompt = planfile is None and the_plan.has_changes and not auto_approve
+        report = apply_plan(the_plan, options, saved=planfile is not None or approved_at_prompt,
+                            progress=progress)
     finally:
         if progress is not None:
             progress.close()
