@@ -5,7 +5,6 @@ for one credential is that credential's finding and stops nothing else."""
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import httpx
@@ -49,17 +48,6 @@ def share(new_org: OrgFactory, owner: TestOrg) -> TestOrg:
     return other
 
 
-def seed_for(rate: float, passing: int, failing: int) -> int:
-    """A fault seed whose first `passing` draws miss and the next `failing` hit (the emulator
-    draws once per request of the org, in order, from random.Random(seed))."""
-    for seed in range(100_000):
-        rng = random.Random(seed)
-        rolls = [rng.random() for _ in range(passing + failing)]
-        if all(r >= rate for r in rolls[:passing]) and all(r < rate for r in rolls[passing:]):
-            return seed
-    raise AssertionError("no such seed")
-
-
 def test_stored_key_tests_are_classified(new_org: OrgFactory) -> None:
     keys = {n: fake_key(n) for n in ("bad", "broke", "off", "busy", "good")}
     org = new_org(credentials=[cred(n, k, is_default=n == "good") for n, k in keys.items()])
@@ -89,8 +77,8 @@ def test_a_failing_test_endpoint_is_could_not_test_and_stops_nothing(new_org: Or
     with fine.client() as c:
         c.post("/credentials", json={"integration_name": "xai", "display_name": "second",
                                      "auth_data": {"api_key": fake_key()}}).raise_for_status()
-    # In `broken` the list answers; every try of its key test then gets a 500.
-    broken.faults({"500": 0.9}, seed=seed_for(0.9, passing=1, failing=RETRY_ATTEMPTS))
+    # In `broken` every try of its key test gets a 500; its other calls answer.
+    broken.faults({"500": 1.0}, routes=[TEST_ROUTE])
     before = stats(broken.url)["routes"].get(TEST_ROUTE, 0)
     run = live_audit([broken, fine], "--test-keys", "--no-usage")
     found = codes(run)
@@ -142,7 +130,7 @@ def test_no_usage_reads_none_and_skips_the_check(new_org: OrgFactory) -> None:
 
 def test_unreadable_usage_is_a_warning_of_its_own(new_org: OrgFactory) -> None:
     org = new_org(credentials=[cred("only", is_default=True)])
-    org.faults({"503": 0.9}, seed=seed_for(0.9, passing=1, failing=RETRY_ATTEMPTS))
+    org.faults({"503": 1.0}, routes=[USAGE_ROUTE])
     run = live_audit([org])
     found = codes(run)
     assert "could not read its usage" in found[("usage-unread", "only")]

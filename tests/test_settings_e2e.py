@@ -210,3 +210,37 @@ def test_import_writes_models_and_assistant_and_plans_only_adopts(new_org: OrgFa
     plan = mxsync("plan", "-f", str(out), "--json", env=env_for(org, **{entry["api_key_env"]: key}))
     assert plan.code == 0, plan.both
     assert [c["mxsync_actions"] for c in json.loads(plan.out)["resource_changes"]] == [["adopt"]]
+
+
+def audit_codes(run_out: str) -> set[tuple[str, str | None]]:
+    return {(f["code"], f.get("credential_name") or f.get("credential"))
+            for f in json.loads(run_out)["findings"]}
+
+
+def test_audit_finds_a_dangling_pin_an_unmanaged_pin_and_unlisted_entries(
+        new_org: OrgFactory, tmp_path: Path) -> None:
+    dangling = new_org(org_fields={"settings": {"composer_llm": {
+        "integration_name": "xai", "provider_id": "xai", "model_id": "grok-4-fast",
+        "credential_id": "cred-gone"}}})
+    run = mxsync("audit", "--org", dangling.id, "--format", "json", "--no-usage",
+                 env=env_for(dangling))
+    assert ("assistant-dangling", "cred-gone") in audit_codes(run.out), run.both
+    assert run.code == 1  # an error: the Assistant cannot run
+
+    key = fake_key()
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "hand-made",
+                                "api_key": fake_key(), "credential_id": "cred-hand"}],
+                  org_fields={"settings": {"composer_llm": {
+                      "integration_name": "xai", "provider_id": "xai", "model_id": "grok-4-fast",
+                      "credential_id": "cred-hand"}}})
+    both = write_manifest(tmp_path / "both.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "keep", "api_key_env": "K"}, {"name": "old", "api_key_env": "K"}]}}],
+        owner=OWNER)
+    assert mxsync("apply", "-f", both, "--auto-approve", env=env_for(org, K=key)).code == 0
+    one = write_manifest(tmp_path / "one.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "keep", "api_key_env": "K"}]}}], owner=OWNER)
+    run = mxsync("audit", "-f", one, "--format", "json", "--no-usage", env=env_for(org, K=key))
+    found = audit_codes(run.out)
+    assert ("unlisted", "old") in found, run.both
+    assert any(code == "assistant-unmanaged" for code, _ in found), run.both
+    assert not any(code == "assistant-dangling" for code, _ in found)

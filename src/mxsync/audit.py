@@ -37,10 +37,14 @@ SEVERITY: dict[str, Severity] = {
     "usage-unread": "warning",
     "model-missing": "error",
     "unreadable": "error",
+    "unlisted": "warning",
+    "assistant-dangling": "error",
+    "assistant-unmanaged": "warning",
 }
 LIVE_CHECKS = ("permission", "unreadable", "no-default", "unmanaged", "expired", "expiring",
-               "unused")
-MANIFEST_CHECKS = ("drift", "duplicate", "default-mismatch", "model-missing")
+               "unused", "assistant-dangling")
+MANIFEST_CHECKS = ("drift", "duplicate", "default-mismatch", "model-missing", "unlisted",
+                   "assistant-unmanaged")
 KEY_TEST_CHECKS = ("key-invalid", "key-refused", "key-untested")
 USAGE_CHECKS = ("failing", "usage-unread")
 
@@ -124,6 +128,14 @@ def live_findings(org: LiveOrg, options: AuditOptions, owner: str | None) -> lis
     """Checks that need no manifest. `owner` set: "unmanaged" means not this owner's."""
     out: list[Finding] = []
     creds = org.credentials
+    pinned = org.pinned_id()
+    if pinned and pinned not in {c.id for c in creds}:
+        pin = org.settings.assistant if org.settings else None
+        if pin is None or pin.integration_name in (None, "xai"):
+            out.append(finding("assistant-dangling", org.id, pinned, (
+                f"the Assistant (model {pin.model_id if pin else '?'}) is pinned to credential "
+                f"{pinned}, which no longer exists, so it cannot run; set xai.assistant in the "
+                "manifest and apply, or pick a credential in the org's settings")))
     if creds and not any(c.is_default for c in creds):
         out.append(finding("no-default", org.id, None, (
             f"the org has {plural(len(creds), 'xai credential')} but none is the default, so workflows "
@@ -194,6 +206,16 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
                     f"{', '.join(live.models) or 'none'}); update xai.require_models")))
     from mxsync.render.reasons import sentence
 
+    for name in plan.orphans:
+        out.append(finding("unlisted", live.id, name, (
+            f"managed by owner '{owner}' but no longer in the manifest, so nothing keeps it in "
+            "line; put the entry back, or delete it with `prune: true` (or --prune) and apply")))
+    pinned = live.pinned_id()
+    on = next((c for c in live.credentials if c.id == pinned), None)
+    if on is not None and on.claim()[0] != owner:
+        out.append(finding("assistant-unmanaged", live.id, _label(on), (
+            "the Assistant runs on a credential this manifest does not manage, so a change "
+            "elsewhere can pull it away; set xai.assistant {model, credential} to an entry")))
     for change in plan.changes:
         if change.action == "set-default" or change.reason.code == "duplicate":
             continue  # reported above, with their own codes

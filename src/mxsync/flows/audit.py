@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
@@ -47,7 +47,8 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             directory = OrgDirectory(client)
             skipped: list[str] = []
             if manifest is not None and inputs is not None:
-                requests = org_requests(manifest, orgs, inputs)
+                requests = [replace(r, need_settings=True)  # the Assistant's pin is audited
+                            for r in org_requests(manifest, orgs, inputs)]
                 order = [o.id for o in orgs]
             else:
                 live_token = read_token(token_env)
@@ -57,7 +58,8 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                     skipped = [i for i in await directory.names(live_token)
                                if i not in manageable and i not in ids]
                     ids += [i for i in manageable if i not in ids]
-                requests = [OrgRequest(i, live_token, token_env, "") for i in ids]
+                requests = [OrgRequest(i, live_token, token_env, "", need_settings=True)
+                            for i in ids]
                 order = ids
             live, unread = await read_orgs(client, directory, requests, options.read_progress)
             if manifest is not None and inputs is not None:  # minted entries: their xAI teams
