@@ -148,10 +148,21 @@ def test_unmarked_with_other_key_is_a_conflict_and_untouched() -> None:
 
 
 def test_other_owners_credentials_are_never_touched() -> None:
-    theirs = ours("1", "a", owner="someone-else", default=True)
+    theirs = ours("1", "b", owner="someone-else", default=True)
     plan = plan_for([entry("a")], [theirs], prune=True)
     assert actions(plan) == [("create", "a")]
     assert plan.summary()["unmanaged"] == 1
+
+
+@pytest.mark.parametrize("display", ["a", "a "])
+def test_another_owners_credential_with_the_entrys_name_is_a_conflict(display: str) -> None:
+    """Not a silent second credential of the same name (nor of the name import would give)."""
+    theirs = ours("1", "theirs", key="b", owner="someone-else", display=display)
+    plan = plan_for([entry("a")], [theirs])
+    assert plan.changes == []
+    [(_, error)] = plan.errors
+    assert error.code == "name-taken-by-owner" and error.params["owner"] == "someone-else"
+    assert "Rename the entry" in sentence(error)
 
 
 def test_orphans_kept_without_prune_and_deleted_with_it() -> None:

@@ -162,6 +162,8 @@ class _OrgPlanner:
 
     # -- entries ------------------------------------------------------------------------
     def plan_entry(self, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
+        if not mine and self.named_by_another_owner(entry):
+            return
         if entry.minted:
             mint_plan.plan_entry(self, entry, mine)
             return
@@ -206,6 +208,19 @@ class _OrgPlanner:
             extras = [c for c in mine if c.id != old.id]
         for extra in extras:
             self.delete(extra, entry.name, Reason("duplicate", {"entry": entry.name}))
+
+    def named_by_another_owner(self, entry: CredentialEntry) -> bool:
+        """A credential of another owner already carries the entry's name (or the name
+        `import` would give it): creating a second one would leave two credentials people
+        cannot tell apart, so it is a conflict to settle first."""
+        theirs = [c for c in self.live.credentials
+                  if c.claim()[0] not in (None, self.owner)
+                  and (c.display_name == entry.name or entry_name_for(c.display_name) == entry.name)]
+        if theirs:
+            self.errors.append(Reason("name-taken-by-owner", {
+                "entry": entry.name, "where": str(entry.where or ""), "owner": theirs[0].claim()[0],
+                "ids": [c.id for c in theirs]}))
+        return bool(theirs)
 
     def create_fields(self, entry: CredentialEntry, fingerprint: str, make_default: bool
                       ) -> dict[str, Any]:

@@ -93,6 +93,11 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"'{p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does not manage, and its key "
         f"does not match {p.get('source')}. Rename the entry, delete or rename that credential in "
         "ModuleX, or point the entry at the key it holds (then it is adopted)"),
+    "name-taken-by-owner": lambda p: (
+        f"entry '{p.get('entry')}'{' (' + p['where'] + ')' if p.get('where') else ''}: the org "
+        f"already has an xai credential of that name (id {_names(p.get('ids'))}) managed by owner "
+        f"'{p.get('owner')}'; a second one would be two credentials nobody can tell apart. "
+        "Rename the entry, or agree with that owner which manifest manages it"),
     "models-missing": lambda p: (
         f"required {'model' if len(p.get('missing') or ()) == 1 else 'models'} "
         f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
