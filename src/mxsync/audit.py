@@ -43,8 +43,8 @@ SEVERITY: dict[str, Severity] = {
 }
 LIVE_CHECKS = ("permission", "unreadable", "no-default", "unmanaged", "expired", "expiring",
                "unused", "assistant-dangling")
-MANIFEST_CHECKS = ("drift", "duplicate", "default-mismatch", "model-missing", "unlisted",
-                   "assistant-unmanaged")
+MANIFEST_CHECKS: tuple[str, ...] = ("drift", "duplicate", "default-mismatch", "model-missing",
+                                    "unlisted", "assistant-unmanaged")
 KEY_TEST_CHECKS = ("key-invalid", "key-refused", "key-untested")
 USAGE_CHECKS = ("failing", "usage-unread")
 
@@ -292,4 +292,4 @@ def usage_unread(org: str, cred: LiveCredential, why: str) -> Finding:
 from mxsync.minting.audit import MINT_CHECKS, MINT_SEVERITY  # noqa: E402
 
 SEVERITY.update(MINT_SEVERITY)
-MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)  # type: ignore[assignment]
+MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)

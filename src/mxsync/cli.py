@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -19,6 +19,8 @@ from click.core import ParameterSource
 from mxsync import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Context:
@@ -93,11 +95,11 @@ def quiet_broken_pipe() -> NoReturn:
     sys.exit(128 + 13)
 
 
-def handle_errors(func: F) -> F:
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Expected failures print one paragraph and exit 1; a traceback only with --debug."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from mxsync.errors import MxsyncError
         from mxsync.render.safe import printable
         from mxsync.secrets import redact
@@ -127,7 +129,7 @@ def handle_errors(func: F) -> F:
             )
             sys.exit(1)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

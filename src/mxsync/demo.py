@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -65,7 +65,7 @@ def demo_files(examples: Path | None) -> Iterator[tuple[Path, Path]]:
         yield fixture, manifest
 
 
-async def _read_state(url: str, token: Secret, orgs: list[str]) -> dict[str, list[dict]]:
+async def _read_state(url: str, token: Secret, orgs: list[str]) -> dict[str, list[dict[str, Any]]]:
     from mxsync.api import ModulexClient
 
     async with ModulexClient(url) as client:
@@ -73,7 +73,7 @@ async def _read_state(url: str, token: Secret, orgs: list[str]) -> dict[str, lis
     return dict(zip(orgs, lists, strict=True))
 
 
-def live_table(state: dict[str, list[dict]]) -> str:
+def live_table(state: dict[str, list[dict[str, Any]]]) -> str:
     rows = [("ORG", "NAME", "DEFAULT", "MANAGED BY", "KEY FINGERPRINT")]
     for org, creds in state.items():
         if not creds:

@@ -39,11 +39,11 @@ def managed_metadata(
 
 
 def has_marker(metadata: Mapping[str, Any] | None) -> bool:
-    return bool(metadata) and metadata.get(MANAGED_BY) == MARKER  # type: ignore[union-attr]
+    return metadata is not None and metadata.get(MANAGED_BY) == MARKER
 
 
 def owned_by(metadata: Mapping[str, Any] | None, owner: str) -> bool:
-    return has_marker(metadata) and metadata.get(OWNER) == owner  # type: ignore[union-attr]
+    return metadata is not None and has_marker(metadata) and metadata.get(OWNER) == owner
 
 
 def labels_of(metadata: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -361,7 +361,7 @@ class _OrgPlanner:
         if unknown:
             import difflib
 
-            closest = {m: (difflib.get_close_matches(m, list(catalog), n=1) or [None])[0]
+            closest = {m: next(iter(difflib.get_close_matches(m, list(catalog), n=1)), None)
                        for m in unknown}
             self.errors.append(Reason("models-unknown", {"unknown": unknown, "closest": closest,
                                                          "available": list(catalog)}))
@@ -414,18 +414,20 @@ class _OrgPlanner:
         for index, change in enumerate(list(self.changes)):
             if change.credential_id != pin.credential_id:
                 continue
-            common = {"org": self.org.id, "name": "settings/assistant", "model_id": pin.model_id,
-                      "before": pin.to_dict()}
             if change.action == "replace":
-                self.add(Change(action="set-assistant", credential_from=index, depends_on=(index,),
+                self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+                                model_id=pin.model_id, credential_from=index, depends_on=(index,),
                                 reason=Reason("assistant-follows", {"entry": change.name}),
+                                before=pin.to_dict(),
                                 after={**pin.to_dict(), "credential_id": None,
-                                       "credential": change.name}, **common))
+                                       "credential": change.name}))
             elif change.action == "delete" and change.name in self.kept:
                 keeper = self.kept[change.name]
-                self.add(Change(action="set-assistant", credential_id=keeper.id,
+                self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+                                model_id=pin.model_id, credential_id=keeper.id,
                                 reason=Reason("assistant-follows", {"entry": change.name}),
-                                after={**pin.to_dict(), "credential_id": keeper.id}, **common))
+                                before=pin.to_dict(),
+                                after={**pin.to_dict(), "credential_id": keeper.id}))
             elif change.action == "delete":
                 self.errors.append(Reason("assistant-would-dangle", {
                     "entry": change.name, "credential_id": pin.credential_id,
@@ -499,8 +501,8 @@ def make_plan(
                            forced=frozenset(t.name for t in replace_targets
                                             if t.org == org.id and t.name))
         names = {t.name for t in targets if t.org == org.id}
-        if names and None not in names:
-            planned = _only(planned, names)
+        if names and None not in names:  # a bare `--target ORG` keeps the whole org
+            planned = _only(planned, {n for n in names if n is not None})
         orgs.append(planned)
     return Plan(
         owner=manifest.owner,

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mxsync.manifest.problems import Problem, render_path, shown
+from mxsync.manifest.problems import Problem, Severity, render_path, shown
 
 Path_ = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
@@ -59,9 +59,9 @@ class Positions:
         return self.values.get((), (1, 1))
 
     def problem(self, path: Path_, message: str, *, key: bool = False,
-                severity: str = "error") -> Problem:
+                severity: Severity = "error") -> Problem:
         line, column = self.at(path, key=key)
-        return Problem(self.file, line, column, render_path(path), message, severity)  # type: ignore[arg-type]
+        return Problem(self.file, line, column, render_path(path), message, severity)
 
 
 @dataclass

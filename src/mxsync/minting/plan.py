@@ -23,7 +23,7 @@ from mxsync import ownership
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, parse_instant
 from mxsync.minting import names
 from mxsync.minting.state import XaiKeyView
-from mxsync.plan import Change, Reason
+from mxsync.plan import Action, Change, Reason
 
 if TYPE_CHECKING:
     from mxsync.planner import Target, _OrgPlanner
@@ -148,11 +148,11 @@ def plan_entry(p: _OrgPlanner, entry: CredentialEntry, mine: list[LiveCredential
         p.delete(extra, entry.name, Reason("duplicate", {"entry": entry.name}))
 
 
-def _mint_change(p: _OrgPlanner, entry: CredentialEntry, action: str, reason: Reason,
+def _mint_change(p: _OrgPlanner, entry: CredentialEntry, action: Action, reason: Reason,
                  old: LiveCredential | None, before: dict[str, Any] | None = None) -> Change:
     make_default = bool(old and old.is_default)
     return Change(
-        action=action,  # type: ignore[arg-type]
+        action=action,
         org=p.org.id, name=entry.name, reason=reason,
         credential_id=old.id if old else None,
         base_url=entry.base_url, expires_at=entry.expires_at, display_name=entry.name,

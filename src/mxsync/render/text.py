@@ -40,8 +40,8 @@ def use_color(flag: bool | None, stream: object = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _style(text: str, color: bool, **kwargs: object) -> str:
-    return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
+def _style(text: str, color: bool, *, fg: str | None = None, bold: bool | None = None) -> str:
+    return click.style(text, fg=fg, bold=bold) if color else text
 
 
 def change_diff(change: Change) -> tuple[str, ...]:
@@ -105,7 +105,9 @@ def _settings_details(change: Change) -> Iterable[str]:
     before, after = change.before or {}, change.after or {}
     if change.action == "set-models":
         def shown(models: object) -> str:
-            return "the catalog's full list" if models == "all" else ", ".join(map(str, models or []))
+            if models == "all":
+                return "the catalog's full list"
+            return ", ".join(map(str, models)) if isinstance(models, list | tuple) else ""
 
         yield f"models: {shown(before.get('models'))} -> {shown(after.get('models'))}"
     else:
