@@ -52,3 +52,31 @@ def test_no_apply_succeeds_while_a_late_create_left_a_duplicate(new_org: OrgFact
     assert creates(org) > len(keys), "no create was sent twice: the test proves nothing"
     defaults = [c for c in org.xai() if c["is_default"]]
     assert [c["credentials_metadata"][ownership.NAME] for c in defaults] == ["a"]
+
+
+def test_two_racing_applies_that_both_succeed_leave_each_entry_once(new_org: OrgFactory,
+                                                                     tmp_path: Path) -> None:
+    """Two applies of one owner started together both create every entry; each looks again
+    before it claims success and both keep the same (oldest) credential per entry."""
+    import os
+    import subprocess
+    import sys
+
+    org = new_org()
+    keys = {n: fake_key() for n in ("a", "b", "c")}
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {
+        "default": "a", "credentials": [{"name": n, "api_key_env": f"K_{n}"} for n in keys]}}])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MODULEX_", "XAI_"))},
+           "MODULEX_BASE_URL": org.url, "MODULEX_API_KEY": org.token,
+           **{f"K_{n}": k for n, k in keys.items()}}
+    cmd = [sys.executable, "-m", "mxsync", "apply", "-f", path, "--auto-approve", "--skip-tests"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.communicate()) for p in procs]
+    assert creates(org) >= len(keys)
+    if all(code == 0 for code, _ in results):
+        assert per_entry(org) == {"a": 1, "b": 1, "c": 1}, results
+        defaults = [c for c in org.xai() if c["is_default"]]
+        assert [c["credentials_metadata"][ownership.NAME] for c in defaults] == ["a"]
+    for code, (out, err) in results:
+        assert "Traceback" not in out + err and code in (0, 1), (out, err)

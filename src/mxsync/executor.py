@@ -224,28 +224,53 @@ class _OrgRun:
         await self.phase(self.of("update", "adopt"), self.update)
         await asyncio.gather(self.phase(self.of("delete"), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
-        if self.ambiguous:
+        if self.new_ids:
             await self.settle()
 
     async def settle(self) -> None:
-        """A create whose answer never came may reach the service late (a proxy can hold
-        it past the timeout) and make a second credential after this run made the first.
-        Wait until such a request has landed, or would be far later than any answer this
-        client accepts, then re-read: every entry created here keeps exactly the credential
-        this run recorded (which the default and the Assistant point at) and loses the rest."""
-        await asyncio.sleep(self.settle_s)
+        """Before success is claimed, every entry created here must hold exactly one
+        credential. Two things can add a second one: a create whose answer never came and
+        that reaches the service late (a proxy held it past the timeout), and another apply
+        of the same owner racing this one. After an unanswered create, first wait until its
+        late copy has landed or would be far later than any answer this client accepts.
+        Then re-read, and keep the oldest of the entry's new credentials (by creation time,
+        then id): every run that looks decides alike, so two racing runs keep the same one.
+        The default and the Assistant move to it before the others are deleted."""
+        if self.ambiguous:
+            await asyncio.sleep(self.settle_s)
         records = await self.api.list_credentials(self.token, self.org.org)
         creds = [LiveCredential.from_api(r) for r in records]
-        for index, kept in self.new_ids.items():
+        moved_pin = False
+        for index in self.new_ids:
             change = self.org.changes[index]
-            extras = [c for c in creds if c.claim() == (self.owner, change.name)
-                      and c.id not in self.org.known_ids and c.id != kept]
+            new = sorted((c for c in creds if c.claim() == (self.owner, change.name)
+                          and c.id not in self.org.known_ids),
+                         key=lambda c: (c.created_at or "", c.id))
+            if len(new) < 2:
+                continue
+            keeper, extras = new[0], new[1:]
+            if any(c.is_default for c in extras) and not keeper.is_default:
+                await self.api.set_default(self.token, self.org.org, keeper.id)
+            if not moved_pin and any(self.pinned_to(c.id) for c in extras):
+                moved_pin = await self.move_pin(keeper.id)
             for extra in extras:
-                if extra.is_default:  # a late create with make_default took the default
-                    await self.api.set_default(self.token, self.org.org, kept)
                 gone_now = await self.api.delete_credential(self.token, self.org.org, extra.id)
-                self.record(change, "ok", "a late duplicate of this entry was removed"
-                            if gone_now else "", action="dedupe", credential_id=extra.id)
+                self.record(change, "ok", "a duplicate of this entry (a late or concurrent "
+                            "create) was removed" if gone_now else "", action="dedupe",
+                            credential_id=extra.id)
+            self.new_ids[index] = keeper.id
+
+    def pinned_to(self, credential_id: str) -> bool:
+        """Whether this run moved the Assistant onto that credential."""
+        return any(s.action == "set-assistant" and s.status == "ok"
+                   and s.credential_id == credential_id for s in self.steps)
+
+    async def move_pin(self, credential_id: str) -> bool:
+        change = next(c for c in self.org.changes if c.action == "set-assistant")
+        await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
+                                        provider_id="xai", model_id=change.model_id or "",
+                                        credential_id=credential_id)
+        return True
 
     async def test(self, index: int) -> None:
         """Test the key before anything is stored; only a key xAI accepted goes on. A key that
