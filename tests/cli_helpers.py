@@ -43,3 +43,18 @@ def write_manifest(path: Path, orgs: list[dict[str, Any]], owner: str = "test",
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip()
+
+
+def drain(master: int) -> bytes:
+    """Everything a pseudo-terminal showed, until the program on it has closed it."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return b"".join(chunks)

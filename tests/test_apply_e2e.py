@@ -16,7 +16,7 @@ import pytest
 
 from mxsync import ownership
 from mxsync.secrets import fingerprint
-from tests.cli_helpers import Run, mxsync, write_manifest
+from tests.cli_helpers import Run, drain, mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key
 
 OWNER = "test"
@@ -222,7 +222,7 @@ def test_progress_lines_and_json_report_hold_no_secret(new_org: OrgFactory, tmp_
                              "--auto-approve"], env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
-    shown = _drain(master).decode()  # until mxsync closes the terminal: it never fills up
+    shown = drain(master).decode()  # until mxsync closes the terminal: it never fills up
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, (out, shown)
     # The progress really was shown on the terminal (one status line), and each step once:
@@ -244,18 +244,3 @@ def test_progress_lines_and_json_report_hold_no_secret(new_org: OrgFactory, tmp_
     report: dict[str, Any] = json.loads(run.out)["apply"]
     assert report["ok"] and report["summary"]["created"] == 1
     assert "CANARY" not in run.both and second.token not in run.both
-
-
-def _drain(master: int) -> bytes:
-    """Everything a pseudo-terminal showed, until the program on it has closed it."""
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return b"".join(chunks)

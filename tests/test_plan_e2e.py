@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import jsonschema
 
-from tests.cli_helpers import mxsync, write_manifest
+from tests.cli_helpers import drain, mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,23 +200,6 @@ def test_canary_secrets_never_leave(new_org: OrgFactory, tmp_path: Path) -> None
             assert secret not in text
 
 
-def _drain(master: int) -> bytes:
-    """Everything a pseudo-terminal showed, until the program on it has closed it."""
-    import os
-
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return b"".join(chunks)
-
-
 def _plan_on_a_terminal(path: str, env: dict[str, str], *flags: str) -> str:
     """Run plan with stdout on a pseudo-terminal; return what the terminal shows."""
     import os
@@ -230,7 +213,7 @@ def _plan_on_a_terminal(path: str, env: dict[str, str], *flags: str) -> str:
                             stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             env={**base, **env})
     os.close(slave)
-    shown = _drain(master)
+    shown = drain(master)
     proc.wait(timeout=60)
     return shown.decode()
 
@@ -264,6 +247,6 @@ def test_progress_on_a_terminal_stderr_only(new_org: OrgFactory, tmp_path: Path)
                             stdout=subprocess.PIPE, stderr=slave, env={**base, **env})
     os.close(slave)
     out, _ = proc.communicate(timeout=60)
-    seen = _drain(master)
+    seen = drain(master)
     assert b"Reading the live state: 1/1 orgs" in seen
     assert b"Reading the live state" not in out
