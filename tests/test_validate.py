@@ -299,11 +299,13 @@ def test_check_env(tmp_path: Path) -> None:
     env = {"GOOD": good_key, "BAD": bad_value, "TOKEN_A": ""}
     code, out = run("validate", "-f", path, "--check-env", env=env)
     assert code == 1
-    assert "token variable TOKEN_A is not set" in out
+    assert "orgs[0].token_env: environment variable TOKEN_A is not set" in out
     assert "credentials[1].api_key_env: the value in $BAD is not an xAI key" in out
     assert "credentials[2].api_key_env: environment variable MISSING is not set" in out
     assert "credentials[4].api_key_file: cannot read key file" in out
-    assert out.count("\n") == 5  # four problems and the count: good and from-file pass
+    # k.key was written readable by others: a warning at its line, not an error
+    assert "credentials[3].api_key_file:" in out and "4 errors, 1 warning." in out
+    assert out.count("\n") == 6  # four errors, the warning and the count
     assert "CANARY" not in out
     code, out = run("validate", "-f", path, env=env)  # offline by default
     assert code == 0

@@ -22,7 +22,7 @@ from mxsync.manifest.model import (
 )
 from mxsync.manifest.problems import Problem, is_showable, looks_random, shown
 from mxsync.manifest.yaml_positions import Path_, Positions
-from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key
+from mxsync.secrets import KeySource, SecretError, looks_like_secret, read_key, read_token
 from mxsync.urls import cleartext_to_remote
 
 RESERVED_LABEL = re.compile(r"^(managed_by$|mxsync_)")
@@ -271,11 +271,11 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
         token_env: str = own_token if isinstance(own_token, str) else default_token
         if _hides_secret(token_env):
             continue  # inline_secrets reported it; saying "X is not set" would repeat it
-        if not env.get(token_env):
+        try:  # the same reader plan and apply use, so the words are the same too
+            read_token(token_env, dict(env))
+        except SecretError as exc:
             where = ("orgs", oi, "token_env") if "token_env" in org else ("orgs", oi, "id")
-            out.append(positions.problem(where, (
-                f"token variable {token_env} is not set; export the ModuleX API key (mx_live_...) "
-                "of an owner or admin of this org")))
+            out.append(positions.problem(where, str(exc)))
         for ci, cred in _credentials(org):
             path = cred_path(oi, ci)
             env_name, file_name = cred.get("api_key_env"), cred.get("api_key_file")
@@ -291,8 +291,10 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
                 source, field = KeySource(file=str(base_dir / file_name)), "api_key_file"
             else:
                 continue
+            warnings: list[str] = []
             try:
-                read_key(source, dict(env))
+                read_key(source, dict(env), warnings)
             except SecretError as exc:
                 out.append(positions.problem((*path, field), str(exc)))
+            out += [positions.problem((*path, field), w, severity="warning") for w in warnings]
     return out
