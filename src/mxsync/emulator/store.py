@@ -11,9 +11,7 @@ middle, which is what makes 200 concurrent creates end with exactly one default.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -315,21 +313,13 @@ class World:
         return world
 
     def save(self) -> None:
-        """Write the world atomically (temp file + rename): a crash never leaves half a file."""
+        """Write the world atomically (temp file + rename): a crash never leaves half a file,
+        and the file is 0600 from its first byte, since it holds keys in clear."""
         if self.state_file is None:
             return
-        directory = self.state_file.parent
-        fd, tmp = tempfile.mkstemp(prefix=".mxsync-emulator-", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.to_json(), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.state_file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from mxsync.files import atomic_write
+
+        atomic_write(self.state_file, json.dumps(self.to_json()), mode=0o600)
 
     # -- auth ---------------------------------------------------------------
     def authenticate(self, authorization: str | None) -> User:
