@@ -103,7 +103,8 @@ class MintWorld:
         [key] = keys
         assert meta[ownership.XAI_KEY_ID] == key["apiKeyId"]
         assert key["disabled"] is False and key["qpm"] == qpm
-        assert names.owned(key["name"], self.owner, self.org.id) is not None
+        assert names.owned(key["name"], self.owner, self.org.id,
+                           names.site_of(self.org.url)) is not None
         with self.org.client() as c:
             r = c.post(f"/credentials/{cred['credential_id']}/test")
         r.raise_for_status()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from mxsync import ownership
+from mxsync.minting import names
 from tests.cli_helpers import mxsync
 from tests.conftest import OrgFactory
 from tests.mint_helpers import MintWorld, mint_world
@@ -74,8 +75,9 @@ def test_a_key_deleted_or_disabled_at_xai_out_of_band_is_rotated(world: MintWorl
 
 def test_a_lost_key_named_by_this_owner_is_deleted_and_others_keys_are_not(world: MintWorld) -> None:
     world.apply()
-    lost = world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead/{world.org.id}")
-    foreign = world.team.mint(f"mxsync/someone-else/minted/20260101T000000Z-beef/{world.org.id}")
+    site = names.site_of(world.org.url)
+    lost = world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead-{site}/{world.org.id}")
+    foreign = world.team.mint(f"mxsync/someone-else/minted/20260101T000000Z-beef-{site}/{world.org.id}")
     by_hand = world.team.mint("a person's key")
     plan, report = world.apply()
     assert [(c.reason.code, (c.mint or {}).get("old_key_id")) for c in plan.changes] == [
@@ -140,7 +142,8 @@ def test_audit_reports_rotation_due_missing_keys_and_orphans(world: MintWorld) -
     world.write(rotate_after="1h")
     world.apply()
     key_id = world.assert_converged()["credentials_metadata"][ownership.XAI_KEY_ID]
-    world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead/{world.org.id}")
+    site = names.site_of(world.org.url)
+    world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead-{site}/{world.org.id}")
     with world.team.client() as c:
         c.put(f"/auth/api-keys/{key_id}", json={"apiKey": {"disabled": True},
                                                 "fieldMask": "disabled"}).raise_for_status()
@@ -196,7 +199,8 @@ def test_plan_json_of_minted_changes_follows_the_plan_schema(world: MintWorld) -
     import jsonschema
 
     schema = json.loads((Path(__file__).parents[1] / "schemas" / "plan.schema.json").read_text())
-    world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead/{world.org.id}")
+    site = names.site_of(world.org.url)
+    world.team.mint(f"mxsync/{world.owner}/minted/20260101T000000Z-dead-{site}/{world.org.id}")
     run = mxsync("plan", "-f", str(world.manifest), "--json", env=world.env)
     assert run.code == 0, run.both
     doc = json.loads(run.out)

@@ -55,11 +55,14 @@ def cred(cred_id: str = "c1", key_id: str | None = "k1", *, default: bool = True
         metadata=ownership.managed_metadata({}, "team", "minted", "sha256:00", None, key_id))
 
 
+SITE = names.site_of("https://api.modulex.dev")
+
+
 def plan(live_creds: tuple[LiveCredential, ...], keys: tuple[XaiKeyView, ...] | None,
          the_org: OrgEntry | None = None, **kw: object) -> OrgPlan:
     live = LiveOrg(id="org-a", credentials=live_creds, xai_keys=keys)
     return plan_org(the_org or org(), "team", "MODULEX_API_KEY", {}, live, now=NOW,
-                    **kw)  # type: ignore[arg-type]
+                    site=SITE, **kw)  # type: ignore[arg-type]
 
 
 def test_an_absent_minted_entry_is_a_create_that_names_no_key() -> None:
@@ -128,11 +131,16 @@ def test_two_live_credentials_after_an_interrupted_rotation_keep_the_newer_key()
 
 
 def test_only_this_owners_unreferenced_keys_for_this_org_are_orphans() -> None:
-    mine = key("k-lost", name="mxsync/team/minted/20261128T000000Z-aa/org-a")
-    other_owner = key("k-x", name="mxsync/someone/minted/20261128T000000Z-bb/org-a")
-    other_org = key("k-y", name="mxsync/team/minted/20261128T000000Z-cc/org-b")
+    mine = key("k-lost", name=f"mxsync/team/minted/20261128T000000Z-aa-{SITE}/org-a")
+    other_owner = key("k-x", name=f"mxsync/someone/minted/20261128T000000Z-bb-{SITE}/org-a")
+    other_org = key("k-y", name=f"mxsync/team/minted/20261128T000000Z-cc-{SITE}/org-b")
+    # Same owner and org id, minted for another ModuleX (staging, the emulator): not ours
+    # to judge, since the credential holding it lives in a service this run cannot see.
+    other_site = key("k-s", name="mxsync/team/minted/20261128T000000Z-dd-0badc0de/org-a")
+    older_format = key("k-o", name="mxsync/team/minted/20261128T000000Z-ee/org-a")
     by_hand = key("k-z", name="made by a person")
-    planned = plan((cred(),), (key(), mine, other_owner, other_org, by_hand))
+    planned = plan((cred(),), (key(), mine, other_owner, other_org, other_site, older_format,
+                               by_hand))
     [orphan] = planned.changes
     assert (orphan.action, orphan.credential_id, orphan.reason.code) == ("delete", None, "xai-orphan")
     assert orphan.mint and orphan.mint["old_key_id"] == "k-lost"
@@ -158,11 +166,13 @@ def test_a_pruned_minted_credential_takes_its_xai_key_along() -> None:
                       max_size=40))
 def test_a_minted_keys_name_always_reads_back_as_its_owner_org_and_entry(
         owner: str, entry_name: str, org_id: str) -> None:
-    name = str(names.new_name(owner, org_id, entry_name, NOW))
-    parsed = names.owned(name, owner, org_id)
+    name = str(names.new_name(owner, org_id, entry_name, SITE, NOW))
+    parsed = names.owned(name, owner, org_id, SITE)
     assert parsed is not None and (parsed.entry, parsed.org) == (entry_name, org_id)
-    assert names.owned(name, owner + "x", org_id) is None
-    assert names.owned(name, owner, org_id + "x") is None
+    assert names.owned(name, owner + "x", org_id, SITE) is None
+    assert names.owned(name, owner, org_id + "x", SITE) is None
+    assert names.owned(name, owner, org_id, names.site_of("https://staging.example")) is None
+    assert names.owned(name, owner, org_id, "") is None
 
 
 def test_a_team_that_was_not_read_is_an_error_never_a_rotation() -> None:

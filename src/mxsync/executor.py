@@ -37,6 +37,8 @@ CREATE_ATTEMPTS = 3
 class Api(Protocol):
     """What the executor needs of the API client (tests pass an in-memory one)."""
 
+    base_url: str
+
     async def list_credentials(self, token: Secret, org: str) -> list[dict[str, Any]]: ...
     async def check_key(self, token: Secret, org: str, key: Secret, base_url: str | None
                         ) -> KeyTestResult: ...

@@ -30,6 +30,7 @@ from typing import Any
 from mxsync import ownership
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
 from mxsync.minting import plan as mint_plan
+from mxsync.minting.names import site_of
 from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan, Reason
 from mxsync.secrets import SENSITIVE, Secret, looks_like_secret
 from mxsync.state import XAI, AssistantPin, LiveCredential, LiveOrg
@@ -114,6 +115,7 @@ class _OrgPlanner:
     created: dict[str, int] = field(default_factory=dict)  # entry -> index of create/replace
     touched: set[str] = field(default_factory=set)  # live ids claimed or adopted
     now: datetime | None = None  # for key ages (minted entries, rotate_after)
+    site: str = ""  # the ModuleX API's tag in minted key names ("": no key is an orphan)
     forced: frozenset[str] = frozenset()  # entries named by --replace
 
     def add(self, change: Change) -> int:
@@ -463,9 +465,10 @@ def _with_default(change: Change, value: bool = True) -> Change:
 
 def plan_org(org: OrgEntry, owner: str, token_env: str, keys: Mapping[str, Secret], live: LiveOrg,
              *, prune: bool = False, skip_tests: bool = False, take_default: bool = False,
-             now: datetime | None = None, forced: frozenset[str] = frozenset()) -> OrgPlan:
+             now: datetime | None = None, forced: frozenset[str] = frozenset(),
+             site: str = "") -> OrgPlan:
     planned = _OrgPlanner(org, owner, keys, live, prune or org.prune, skip_tests,
-                          take_default=take_default, now=now, forced=forced).run()
+                          take_default=take_default, now=now, forced=forced, site=site).run()
     return replace(planned, token_env=token_env)
 
 
@@ -499,7 +502,8 @@ def make_plan(
         planned = plan_org(org, manifest.owner, token_env, org_keys, state, prune=prune,
                            skip_tests=skip_tests, take_default=take_default, now=now,
                            forced=frozenset(t.name for t in replace_targets
-                                            if t.org == org.id and t.name))
+                                            if t.org == org.id and t.name),
+                           site=site_of(api_url))
         names = {t.name for t in targets if t.org == org.id}
         if names and None not in names:  # a bare `--target ORG` keeps the whole org
             planned = _only(planned, {n for n in names if n is not None})

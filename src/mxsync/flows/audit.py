@@ -16,12 +16,14 @@ from mxsync.flows.plan import org_requests
 from mxsync.inputs import for_manifest
 from mxsync.live import OrgRequest, read_orgs
 from mxsync.manifest.model import DEFAULT_TOKEN_ENV
+from mxsync.minting.audit import mint_findings
+from mxsync.minting.names import site_of
 from mxsync.secrets import read_token
 
 if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.audit import AuditOptions, AuditResult, Finding
-    from mxsync.manifest.model import Manifest, OrgEntry
+    from mxsync.manifest.model import Manifest
     from mxsync.plan import OrgPlan
     from mxsync.state import LiveCredential, LiveOrg
 
@@ -83,9 +85,11 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                     entry = entries[state.id]
                     keys = {e.name: inputs.keys[(state.id, e.name)] for e in entry.credentials
                             if (state.id, e.name) in inputs.keys}
+                    site = site_of(client.base_url)
                     org_plan = plan_org(entry, manifest.owner, req.token_env, keys, state,
-                                        now=audit_options.as_of)
-                    findings += _mint_findings(entry, manifest.owner, state, audit_options)
+                                        now=audit_options.as_of, site=site)
+                    findings += mint_findings(entry, manifest.owner, state, audit_options.as_of,
+                                              site)
                     findings += manifest_findings(entry, manifest.owner, state,
                                                   _unreported(org_plan))
             for found in await asyncio.gather(*(_health(client, req, state, audit_options)
@@ -98,13 +102,6 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             return AuditRun(result, skipped)
 
     return asyncio.run(run())
-
-
-def _mint_findings(entry: OrgEntry, owner: str, state: LiveOrg, options: AuditOptions
-                   ) -> list[Finding]:
-    from mxsync.minting.audit import mint_findings
-
-    return mint_findings(entry, owner, state, options.as_of)
 
 
 def _unreported(org_plan: OrgPlan) -> OrgPlan:

@@ -133,7 +133,8 @@ class OrgMinting:
         expire = datetime.fromisoformat(change.expires_at.replace("Z", "+00:00")) \
             if change.expires_at else None
         for _ in range(MINT_ATTEMPTS):
-            name = str(names.new_name(self.run.owner, self.run.org.org, change.name))
+            name = str(names.new_name(self.run.owner, self.run.org.org, change.name,
+                                      names.site_of(self.run.api.base_url)))
             try:
                 return await client.create_key(
                     str(mint["team_id"]), name=name, acls=list(mint.get("acls") or ()),

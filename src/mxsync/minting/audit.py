@@ -47,7 +47,8 @@ def _days(seconds: int) -> str:
     return f"{seconds // 86_400}d" if seconds >= 86_400 else f"{seconds // 3_600}h"
 
 
-def mint_findings(entry: OrgEntry, owner: str, live: LiveOrg, as_of: datetime) -> list[Finding]:
+def mint_findings(entry: OrgEntry, owner: str, live: LiveOrg, as_of: datetime, site: str
+                  ) -> list[Finding]:
     out: list[Finding] = []
     keys = {k.api_key_id: k for k in live.xai_keys or ()}
     for cred in live.credentials:
@@ -74,7 +75,7 @@ def mint_findings(entry: OrgEntry, owner: str, live: LiveOrg, as_of: datetime) -
                     f"{how}")))
     referenced = {key_id_of(c) for c in live.credentials}
     for key in live.xai_keys or ():
-        if names.owned(key.name, owner, live.id) and key.api_key_id not in referenced:
+        if names.owned(key.name, owner, live.id, site) and key.api_key_id not in referenced:
             out.append(_finding("xai-orphan", live.id, None, (
                 f"key {key.api_key_id} ({key.name}) at xAI was minted by owner '{owner}' for this "
                 "org but no credential holds it; `mxsync apply` deletes it")))

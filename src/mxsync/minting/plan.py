@@ -194,7 +194,7 @@ def plan_orphans(p: _OrgPlanner) -> None:
         return
     referenced = {key_id_of(c) for c in p.live.credentials}
     for key in sorted(p.live.xai_keys, key=lambda k: (k.created_at or "", k.api_key_id)):
-        name = names.owned(key.name, p.owner, p.org.id)
+        name = names.owned(key.name, p.owner, p.org.id, p.site)
         if name is None or key.api_key_id in referenced:
             continue
         p.add(Change(
