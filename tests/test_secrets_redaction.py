@@ -199,3 +199,19 @@ def test_text_without_secrets_is_unchanged(text: str) -> None:
         Secret(KEY)
         if "xai-" not in text and "mx_" not in text and "eyJ" not in text:
             assert redact(text) == text
+
+
+@given(secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=20,
+                      max_size=90),
+       start=st.integers(0, 80), length=st.integers(15, 90),
+       before=st.text(max_size=30), after=st.text(max_size=30))
+def test_a_fragment_from_inside_a_secret_never_survives(secret: str, start: int, length: int,
+                                                        before: str, after: str) -> None:
+    """A server may mask the start of a key and echo the rest: any run of 15 or more of a
+    registered secret's characters, from anywhere in it, is removed."""
+    fragment = secret[start:start + length]
+    if len(fragment) < 15:
+        return
+    with isolated_registry():
+        Secret(secret)
+        assert fragment not in redact(before + fragment + after)

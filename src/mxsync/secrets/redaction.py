@@ -70,6 +70,12 @@ def _public_prefix_length(value: str) -> int:
     return 0
 
 
+# Any run of WINDOW + STRIDE - 1 characters taken from anywhere inside a secret holds a
+# window that starts at a multiple of STRIDE, so it is found (prefixes: see MIN_FRAGMENT).
+WINDOW = 12
+STRIDE = 4
+
+
 class SecretRegistry:
     """The secret values of this process, indexed for a fast scan.
 
@@ -85,6 +91,9 @@ class SecretRegistry:
         self._heads: set[str] = set()
         self._head_re: re.Pattern[str] | None = None
         self._longest = 0
+        # Windows of every value at every STRIDE-th offset: a fragment from inside a value
+        # (a server that masks the start and echoes the rest) contains one of them.
+        self._windows: dict[str, list[tuple[str, int]]] = {}
 
     def __len__(self) -> int:
         return len(self._values)
@@ -103,6 +112,9 @@ class SecretRegistry:
                 self._by_anchor.setdefault(anchor, []).append(variant)
                 if len(anchor) not in self._anchor_lengths:
                     self._anchor_lengths = sorted({*self._anchor_lengths, len(anchor)})
+                for offset in range(0, len(variant) - WINDOW + 1, STRIDE):
+                    self._windows.setdefault(variant[offset:offset + WINDOW], []).append(
+                        (variant, offset))
                 head = anchor[:2]
                 if head not in self._heads:
                     self._heads.add(head)
@@ -128,6 +140,19 @@ class SecretRegistry:
                         end = max(end, start + _common_prefix(text, start, value))
                 if end > start:
                     found.append((start, end))
+            windows = self._windows
+            if windows:
+                for i in range(len(text) - WINDOW + 1):
+                    for value, offset in windows.get(text[i:i + WINDOW], ()):
+                        before = 0
+                        while (before < offset and i - before > 0
+                               and text[i - before - 1] == value[offset - before - 1]):
+                            before += 1
+                        after = WINDOW
+                        while (offset + after < len(value) and i + after < len(text)
+                               and text[i + after] == value[offset + after]):
+                            after += 1
+                        found.append((i - before, i + after))
         return found
 
 
