@@ -93,6 +93,14 @@ DAMAGE: dict[str, tuple[Callable[[str], str], str]] = {
     "dependency out of range": (_set(("orgs", 0, "changes", 0, "depends_on"), [5]),
                                 "depends on a change that is not in the plan"),
     "ids as a string": (_set(("orgs", 0, "known_ids"), "abc"), "known_ids of org"),
+    # Fields of the wrong type, found by sweeping every field with other types:
+    "org id a number": (_set(("orgs", 0, "org"), 12345), "org 12345: org is int"),
+    "unmanaged null": (_set(("orgs", 0, "unmanaged"), None), "unmanaged is NoneType"),
+    "before a string": (_set(("orgs", 0, "changes", 0, "before"), "x"), "before is str"),
+    "after a number": (_set(("orgs", 0, "changes", 0, "after"), 3), "after is int"),
+    "make_default a word": (_set(("orgs", 0, "changes", 0, "make_default"), "yes"),
+                            "make_default is str"),
+    "mint a list": (_set(("orgs", 0, "changes", 0, "mint"), []), "mint is list"),
 }
 
 
@@ -122,3 +130,4 @@ def test_files_that_are_not_plans(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("")
     assert_refused(mxsync("show", str(empty), env={}), "is damaged (not JSON)")
+

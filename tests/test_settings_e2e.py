@@ -244,3 +244,20 @@ def test_audit_finds_a_dangling_pin_an_unmanaged_pin_and_unlisted_entries(
     assert ("unlisted", "old") in found, run.both
     assert any(code == "assistant-unmanaged" for code, _ in found), run.both
     assert not any(code == "assistant-dangling" for code, _ in found)
+
+
+def test_import_leaves_out_secret_looking_labels_and_escapes_in_names(new_org: OrgFactory,
+                                                                      tmp_path: Path) -> None:
+    canary = "xai-LABELCANARYsecretlooking00000"
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "k",
+                                "api_key": fake_key(), "metadata": {"note": canary, "team": "ml"}}])
+    httpx.post(f"{org.url}/_emulator/world", json={"orgs": [
+        {"id": org.id, "name": "Z\x1b[31mred"}]}).raise_for_status()
+    out = tmp_path / "imported.yaml"
+    run = mxsync("import", "--org", org.id, "-o", str(out), env=env_for(org))
+    assert run.code == 0, run.both
+    text = out.read_text()
+    assert canary not in text + run.both and "\x1b" not in text
+    assert "team: ml" in text and "looks like a secret" in text
+    valid = mxsync("validate", "-f", str(out), env={})
+    assert valid.code == 0, valid.both

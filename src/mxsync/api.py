@@ -91,12 +91,19 @@ class ClientStats:
 
 
 def check_base_url(url: str) -> str:
-    """Refuse to send a token in clear text anywhere but this machine."""
-    parts = urlsplit(url)
+    """Refuse to send a token in clear text anywhere but this machine, or a password in a
+    URL that error messages and logs would show."""
     try:
+        parts = urlsplit(url)
         _ = parts.port
     except ValueError:
         parts = urlsplit("")
+    if parts.username is not None or parts.password is not None:
+        raise MxsyncError(
+            "the API URL carries a user name or password, which mxsync would show in messages; "
+            "nothing was sent",
+            hint="remove the user:password@ part: the token comes from its variable "
+                 "(MODULEX_API_KEY or token_env)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MxsyncError(
             f"API URL {url!r} is not an http(s) URL",

@@ -23,6 +23,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class Finite(click.FloatRange):
+    """A float range that also refuses nan and inf (FloatRange lets nan through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 class Context:
     def __init__(self, debug: bool, color: bool | None) -> None:
         self.debug = debug
@@ -250,7 +260,7 @@ def run_options(func: F, url_help: str = URL_FROM_MANIFEST) -> F:
         click.option("--api-url", metavar="URL", help=url_help),
         click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True,
                      help="API calls in flight at once."),
-        click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=30.0,
+        click.option("--timeout", "timeout_s", type=Finite(0.1, 3600), default=30.0,
                      show_default=True, help="Seconds to wait for one API answer."),
     ]
     for option in reversed(options):
@@ -556,14 +566,14 @@ def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | No
 @click.option("--usage/--no-usage", "read_usage", default=True, show_default=True,
               help="Read each credential's usage (GET /credentials/{id}/usage: free at xAI, one "
                    "ModuleX call per credential) to find keys whose calls mostly fail.")
-@click.option("--failing-ratio", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+@click.option("--failing-ratio", type=Finite(0, 1, min_open=True), default=0.5,
               show_default=True, metavar="RATIO",
               help="`failing`: at least this share of a credential's recent calls failed.")
 @click.option("--failing-min-calls", type=click.IntRange(1), default=20, show_default=True,
               metavar="N", help="`failing` needs at least N recent calls to judge.")
-@click.option("--expiring-within", type=click.IntRange(0), default=30, show_default=True,
+@click.option("--expiring-within", type=click.IntRange(0, 36500), default=30, show_default=True,
               metavar="DAYS", help="Warn about credentials expiring within DAYS.")
-@click.option("--unused-for", type=click.IntRange(1), default=90, show_default=True,
+@click.option("--unused-for", type=click.IntRange(1, 36500), default=90, show_default=True,
               metavar="DAYS", help="Warn about credentials not used for DAYS.")
 @click.option("--as-of", metavar="TIMESTAMP", help="Judge expiry and use as of this ISO-8601 instant.")
 @click.pass_obj
@@ -724,7 +734,8 @@ def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: st
 # -- emulator -----------------------------------------------------------------------
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="0 picks a free port.")
 @click.option("--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file with the starting users, orgs and credentials "
                    "(default: the built-in demo world).")
@@ -732,12 +743,12 @@ def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: st
               help="Print an example fixture (the built-in demo world) and exit.")
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
               help="Persist the world here across restarts (holds keys in clear: test use only).")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True,
+@click.option("--latency-ms", type=Finite(0, 600_000), default=0.0, show_default=True,
               help="Added to every API request.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND:RATE",
               help="Inject faults: 500, 502, 503, 429, reset, timeout, lost-response, late.")
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
-@click.option("--hold-s", type=float, default=30.0, show_default=True,
+@click.option("--hold-s", type=Finite(0, 3600), default=30.0, show_default=True,
               help="How long a 'timeout' fault holds the answer back.")
 @click.option("--xai-upstream", metavar="URL",
               help="Send key tests to this xAI-compatible URL instead of the built-in stand-in.")

@@ -26,6 +26,7 @@ from mxsync.minting.apply import OrgMinting, is_new_minted
 from mxsync.minting.live import Clients
 from mxsync.plan import Change, OrgPlan, Plan
 from mxsync.render.reasons import sentence
+from mxsync.render.words import plural
 from mxsync.secrets import Secret
 from mxsync.staleness import ALREADY_APPLIED, verdict
 from mxsync.state import LiveCredential, OrgSettings, live_digest
@@ -102,7 +103,8 @@ class ApplyReport:
         return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
                 "adopted": n("adopt"), "deleted": n("delete"),
                 "default_changed": n("set-default") + n("default"),
-                "deduplicated": n("dedupe")}
+                "deduplicated": n("dedupe"),
+                "settings_changed": n("set-models") + n("set-assistant")}
 
     def summary(self) -> str:
         if self.failed:
@@ -111,6 +113,8 @@ class ApplyReport:
         c = self.counts()
         parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
         parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
+        if c["settings_changed"]:
+            parts.append(plural(c["settings_changed"], "setting") + " changed")
         if c["deduplicated"]:
             parts.append(f"{c['deduplicated']} late duplicate(s) removed")
         parts += [f"{c['deleted']} deleted",

@@ -16,7 +16,7 @@ import yaml
 
 from mxsync import ownership
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
-from mxsync.secrets import KeySource
+from mxsync.secrets import KeySource, looks_like_secret
 from mxsync.state import LiveOrg
 
 _LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
@@ -100,6 +100,12 @@ def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | N
                 entry["expires_at"] = cred.expires_at
             labels_of = {k: v for k, v in ownership.labels_of(cred.metadata).items()
                          if isinstance(v, str) and _LABEL_KEY_OK.match(k)}
+            for label in [k for k, v in labels_of.items() if looks_like_secret(v)]:
+                # A label value that looks like a key never goes into a file (nor would the
+                # manifest validate): it is left out and said so.
+                del labels_of[label]
+                result.skipped.append((state.id, f"label {label} of {cred.display_name}",
+                                       "its value looks like a secret"))
             if labels_of:
                 entry["metadata"] = labels_of
             credentials.append(entry)
@@ -107,8 +113,9 @@ def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | N
             if cred.is_default:
                 default = name
         org: dict[str, Any] = {"id": state.id}
-        if labels.get(state.id):
-            org["name"] = labels[state.id]
+        name = "".join(ch for ch in labels.get(state.id) or "" if ch.isprintable()).strip()
+        if name:  # a name from the service may hold terminal escapes: never copy those
+            org["name"] = name
         xai: dict[str, Any] = {**({"default": default} if default else {})}
         xai.update(_settings_entries(result, state, entry_of))
         if credentials:

@@ -266,6 +266,28 @@ def load_plan(path: Path) -> Plan:
     return plan
 
 
+_OPTIONAL_TEXT = (str, type(None))
+_OPTIONAL_MAP = (dict, type(None))
+# The fields a renderer or the executor uses as they are: each must have its type.
+_ORG_TYPES: dict[str, tuple[type, ...]] = {
+    "org": (str,), "token_env": (str,), "label": _OPTIONAL_TEXT, "live_digest": _OPTIONAL_TEXT,
+    "unmanaged": (int,), "settings_read": (bool,)}
+_CHANGE_TYPES: dict[str, tuple[type, ...]] = {
+    "action": (str,), "org": (str,), "name": (str,), "credential_id": _OPTIONAL_TEXT,
+    "fingerprint": _OPTIONAL_TEXT, "base_url": _OPTIONAL_TEXT, "expires_at": _OPTIONAL_TEXT,
+    "display_name": _OPTIONAL_TEXT, "metadata": _OPTIONAL_MAP, "make_default": (bool,),
+    "test": (bool,), "model_id": _OPTIONAL_TEXT, "credential_from": (int, type(None)),
+    "before": _OPTIONAL_MAP, "after": _OPTIONAL_MAP, "mint": _OPTIONAL_MAP}
+
+
+def _wrong_types(value: object, types: dict[str, tuple[type, ...]]) -> str | None:
+    for name, allowed in types.items():
+        got = getattr(value, name, None)
+        if not isinstance(got, allowed) or (isinstance(got, bool) and bool not in allowed):
+            return f"{name} is {type(got).__name__}"
+    return None
+
+
 def _shape_problem(data: dict[str, Any], plan: Plan) -> str | None:
     """What `from_dict` lets through but apply cannot carry out: lists that are not lists,
     an action apply does not know (it would silently do nothing), a dependency on a change
@@ -275,7 +297,13 @@ def _shape_problem(data: dict[str, Any], plan: Plan) -> str | None:
             if not isinstance(org.get(key, []), list):
                 return f"{key} of org {org.get('org')!r} is not a list"
     for org_plan in plan.orgs:
+        wrong = _wrong_types(org_plan, _ORG_TYPES)
+        if wrong:
+            return f"org {org_plan.org!r}: {wrong}"
         for index, change in enumerate(org_plan.changes):
+            wrong = _wrong_types(change, _CHANGE_TYPES)
+            if wrong:
+                return f"change {index} of org {org_plan.org}: {wrong}"
             if change.action not in ACTION_ORDER:
                 return f"unknown action {change.action!r} in org {org_plan.org}"
             if any(not isinstance(d, int) or not 0 <= d < len(org_plan.changes) or d == index

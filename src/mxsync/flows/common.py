@@ -105,7 +105,11 @@ class OrgDirectory:
         import asyncio
 
         if token not in self._calls:
-            self._calls[token] = asyncio.ensure_future(self.client.my_organizations(token))
+            call = asyncio.ensure_future(self.client.my_organizations(token))
+            # Its error is raised to every asker; retrieve it here as well, so an interrupted
+            # run does not print "exception was never retrieved" on its way out.
+            call.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._calls[token] = call
         return await asyncio.shield(self._calls[token])
 
     def knows(self, token: Secret) -> bool:
