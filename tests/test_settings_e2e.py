@@ -261,3 +261,20 @@ def test_import_leaves_out_secret_looking_labels_and_escapes_in_names(new_org: O
     assert "team: ml" in text and "looks like a secret" in text
     valid = mxsync("validate", "-f", str(out), env={})
     assert valid.code == 0, valid.both
+
+
+def test_a_saved_settings_plan_applied_twice_says_already_applied(new_org: OrgFactory,
+                                                                 tmp_path: Path) -> None:
+    """A re-run CI job applies the same artifact again: nothing to do, exit 0, not "stale"."""
+    org = new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {
+        "default": "b", "models": ["grok-4-fast"], "assistant": {"model": "grok-4-fast"},
+        "credentials": [{"name": "b", "api_key_env": "K"}]}}], owner=OWNER)
+    env = env_for(org, K=fake_key())
+    planfile = tmp_path / "plan.json"
+    assert mxsync("plan", "-f", path, "--out", str(planfile), env=env).code == 0
+    first = mxsync("apply", str(planfile), env=env)
+    assert first.code == 0, first.both
+    again = mxsync("apply", str(planfile), env=env)
+    assert again.code == 0, again.both
+    assert "already applied" in again.both and "stale" not in again.both

@@ -478,7 +478,7 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
             settings = (OrgSettings.from_api(await api.org_settings(token, org.org))
                          if org.settings_read else None)
             creds = [LiveCredential.from_api(r) for r in records]
-            found = verdict(org, plan.owner, creds, live_digest(creds, settings))
+            found = verdict(org, plan.owner, creds, live_digest(creds, settings), settings)
             if found == "already-applied":
                 return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
             if found == "stale":

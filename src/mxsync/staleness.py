@@ -16,28 +16,45 @@ from collections.abc import Sequence
 from typing import Literal
 
 from mxsync.plan import Change, OrgPlan
-from mxsync.state import LiveCredential
+from mxsync.state import LiveCredential, OrgSettings
 
 Verdict = Literal["current", "already-applied", "stale"]
 ALREADY_APPLIED = ("plan already applied: the live state already holds every change it lists; "
                    "nothing was changed")
 
 
-def verdict(org: OrgPlan, owner: str, live: Sequence[LiveCredential], digest: str) -> Verdict:
+def verdict(org: OrgPlan, owner: str, live: Sequence[LiveCredential], digest: str,
+            settings: OrgSettings | None = None) -> Verdict:
     """"current" (apply it), "already-applied" (nothing to do) or "stale" (refuse).
 
     `digest` is the live state's digest now, computed by the caller exactly as the plan's
     was (whatever it covers besides the credentials)."""
     if digest == org.live_digest:
         return "current"
-    if org.changes and all(_present(change, owner, org, live) for change in org.changes):
+    if org.changes and all(_present(change, owner, org, live, settings)
+                           for change in org.changes):
         return "already-applied"
     return "stale"
 
 
-def _present(change: Change, owner: str, org: OrgPlan, live: Sequence[LiveCredential]) -> bool:
+def _present(change: Change, owner: str, org: OrgPlan, live: Sequence[LiveCredential],
+             settings: OrgSettings | None) -> bool:
     """Does the live state already show this change's effect?"""
     by_id = {c.id: c for c in live}
+    if change.action == "set-models":
+        return settings is not None and sorted(settings.visible_models or ()) == sorted(
+            change.models or ())
+    if change.action == "set-assistant":
+        pin = settings.assistant if settings else None
+        if pin is None or pin.model_id != change.model_id:
+            return False
+        if change.credential_from is None:
+            return pin.credential_id == change.credential_id
+        if not 0 <= change.credential_from < len(org.changes):
+            return False
+        entry = org.changes[change.credential_from].name  # the pin follows this entry's new one
+        on = by_id.get(pin.credential_id or "")
+        return on is not None and on.claim() == (owner, entry) and on.id not in set(org.known_ids)
     if change.action == "delete":
         return change.credential_id not in by_id
     if change.action == "set-default":
