@@ -559,10 +559,11 @@ def main() -> None:
                   emulator_throughput())
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""
-    out.write_text(text)
-    if TARGETS_START in old and TARGETS_END in old:  # the --targets section is kept
-        kept = old[old.index(TARGETS_START):old.index(TARGETS_END) + len(TARGETS_END)]
-        write_targets(out, kept + "\n")
+    # What follows this report's own part (the --targets section and its notes, the
+    # rate-limit section of benchmarks/ratelimit.py) is written by others: keep it.
+    ours_end = FINDINGS.rstrip()
+    kept = old.split(ours_end, 1)[1].lstrip("\n") if ours_end in old else ""
+    out.write_text(text.rstrip("\n") + "\n" + ("\n" + kept if kept else ""))
     print(text)
 
 
