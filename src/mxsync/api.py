@@ -49,7 +49,7 @@ from mxsync.retry import (
     is_replay_safe,
 )
 from mxsync.secrets import Secret
-from mxsync.urls import cleartext_to_remote
+from mxsync.urls import DEFAULT_BASE_URL, cleartext_to_remote
 
 __all__ = [
     "DEFAULT_BASE_URL", "PAGE_LIMIT", "POOL_SIZE", "RETRY_STATUSES", "ApiError", "CallProgress",
@@ -59,7 +59,6 @@ __all__ = [
 
 log = logging.getLogger("mxsync.http")
 
-DEFAULT_BASE_URL = "https://api.modulex.dev"
 PAGE_LIMIT = 500
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a page of 500 credentials is well under 1 MB
 MAX_PAGES = 200  # 100,000 credentials at 500 a page: beyond that a server is lying

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+DEFAULT_BASE_URL = "https://api.modulex.dev"  # the official SDK's default
+
 
 def is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost.localdomain"):

@@ -37,7 +37,7 @@ class AuditRun:
 def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
           audit_options: AuditOptions, options: RunOptions, token_env: str = DEFAULT_TOKEN_ENV
           ) -> AuditRun:
-    from mxsync.audit import AuditResult, finding
+    from mxsync.audit import AuditResult, checks_for, finding, live_findings, manifest_findings
     from mxsync.planner import plan_org
     from mxsync.render.reasons import sentence
 
@@ -78,8 +78,6 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             entries = {o.id: o for o in orgs}
             read = [(req, live[req.org_id]) for req in requests if req.org_id in live]
             for req, state in read:
-                from mxsync.audit import live_findings, manifest_findings
-
                 findings += live_findings(state, audit_options, manifest.owner if manifest else None)
                 if manifest is not None and inputs is not None:
                     entry = entries[state.id]
@@ -95,8 +93,6 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             for found in await asyncio.gather(*(_health(client, req, state, audit_options)
                                                 for req, state in read)):
                 findings += found
-            from mxsync.audit import checks_for
-
             result = AuditResult(orgs=order, checks=checks_for(manifest is not None, audit_options),
                                  findings=findings)
             return AuditRun(result, skipped)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mxsync.errors import MxsyncError
 from mxsync.plan import Reason
+from mxsync.urls import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     import asyncio
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from mxsync.planner import Target
     from mxsync.secrets import Secret
 
-DEFAULT_BASE_URL = "https://api.modulex.dev"
 MANAGE_ROLES = ("owner", "admin")
 
 # `progress(done, total)`: how many orgs have been read; the CLI decides how to show it.
