@@ -44,14 +44,17 @@ def parse_json(body: bytes) -> Any:
 
 
 def _depth_over(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            if depth >= limit:
-                return True
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
+    """Level by level, keeping only containers: every answer is checked, so this walk is on
+    the hot path of a plan, and most nodes of an answer are strings."""
+    level = [value] if type(value) in (dict, list) else []
+    depth = 0
+    while level:
+        if depth >= limit:
+            return True
+        level = [child for node in level
+                 for child in (node.values() if type(node) is dict else node)
+                 if type(child) in (dict, list)]
+        depth += 1
     return False
 
 

@@ -118,10 +118,16 @@ class OrgDirectory:
 
     async def roles(self, token: Secret) -> dict[str, str]:
         """org id -> the token's role there; built once per token, not once per org."""
-        if token not in self._roles:
-            self._roles[token] = {str(o.get("id")): str(o.get("role"))
-                                  for o in await self.orgs_of(token) if isinstance(o, dict)}
-        return self._roles[token]
+        roles = self._roles.get(token)
+        if roles is None:
+            orgs = await self.orgs_of(token)
+            # Every org of a run awaits the same list: the first to wake builds the map, the
+            # rest find it (checking only before the await built it once per org: O(N^2)).
+            roles = self._roles.get(token)
+            if roles is None:
+                roles = self._roles[token] = {str(o.get("id")): str(o.get("role"))
+                                              for o in orgs if isinstance(o, dict)}
+        return roles
 
     async def refusal(self, token: Secret, token_env: str, org_id: str) -> Reason | None:
         """None when the token is owner or admin of the org; otherwise why it cannot manage it."""
