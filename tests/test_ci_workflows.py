@@ -139,8 +139,11 @@ class Job:
 
 
 class Runner:
-    def __init__(self, tmp: Path, workdir: Path) -> None:
+    def __init__(self, tmp: Path, workdir: Path, pinned: dict[str, str] | None = None) -> None:
+        """`pinned`: variables the workflows must set in their `env:` (the API URL); the test
+        points each at the emulator instead of the real service."""
         self.tmp, self.workdir = tmp, workdir
+        self.pinned = pinned or {}
         self.gh = tmp / "gh-world"
         (self.gh / "artifacts").mkdir(parents=True)
         bin_dir = tmp / "bin"
@@ -173,6 +176,9 @@ class Runner:
         ran: list[StepRun] = []
         if ctx.condition(job.get("if")):
             env = {k: ctx.fill(v) for k, v in {**doc.get("env", {}), **job.get("env", {})}.items()}
+            unpinned = set(self.pinned) - set(env)
+            assert not unpinned, f"{workflow.name} leaves {unpinned} to the manifest"
+            env.update(self.pinned)
             for step in job["steps"]:
                 self._step(step, env, ctx, ran)
         return Job(ran, (self.tmp / "summary").read_text(), ctx.failed)
@@ -312,8 +318,8 @@ def repo(new_org: OrgFactory, emulator_url: str, tmp_path: Path) -> Repo:
     workdir.mkdir()
     write_manifest(workdir / "mxsync.yaml", [{
         "id": org.id, "xai": {"default": "primary", "credentials": [
-            {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}], api={"url": emulator_url})
-    return Repo(Runner(tmp_path, workdir), org,
+            {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}])
+    return Repo(Runner(tmp_path, workdir, {"MODULEX_BASE_URL": emulator_url}), org,
                 {"MODULEX_API_KEY": org.token, "XAI_KEY_ACME_PRIMARY": fake_key("ci")})
 
 
@@ -444,14 +450,14 @@ def test_nightly_audit_fails_on_a_warning_and_still_reports_it(repo: Repo) -> No
 def test_action_passes_no_manifest_when_told_and_honours_ok_exit_codes(repo: Repo) -> None:
     """`apply PLANFILE`/`show PLANFILE` take no -f; `plan --detailed-exitcode` exits 2 on changes."""
     ctx = repo.context("workflow_dispatch", "3001")
+    env = {**repo.secrets, **repo.runner.pinned}  # the calling workflow pins the URL
     ok = repo.runner.action({"command": "plan", "args": "--out plan.json --detailed-exitcode",
-                              "ok-exit-codes": "0 2"}, dict(repo.secrets), ctx, "p")
+                              "ok-exit-codes": "0 2"}, env, ctx, "p")
     assert ok.code == 0, ok.out
     assert ctx.steps["p"] == {"exit-code": "2"}
-    strict = repo.runner.action({"command": "plan", "args": "--detailed-exitcode"},
-                                 dict(repo.secrets), ctx, "q")
+    strict = repo.runner.action({"command": "plan", "args": "--detailed-exitcode"}, env, ctx, "q")
     assert strict.code == 2 and ctx.steps["q"] == {"exit-code": "2"}
-    shown = repo.runner.action({"command": "show", "manifest": "", "args": "plan.json"},
-                                dict(repo.secrets), ctx, None)
+    shown = repo.runner.action({"command": "show", "manifest": "", "args": "plan.json"}, env, ctx,
+                                None)
     assert shown.code == 0, shown.out
     assert "+ mxsync show plan.json\n" in shown.out

@@ -521,24 +521,18 @@ def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], p
                  f"`mxsync apply {planfile}`")
 
 
-def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/") == b.rstrip("/")
-
-
 def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | None) -> None:
     """A saved plan is applied to the API it was made against, nowhere else.
 
-    The URL apply calls is the usual one: --api-url, else MODULEX_BASE_URL, else (instead of
-    the manifest's, which a saved plan does not read) the plan's own. When that is another
-    API than the plan's, the plan's digests and credential ids describe a different world:
-    refuse before any call."""
+    The URL apply calls is the operator's: --api-url, else MODULEX_BASE_URL, else the plan's
+    own where the operator allows it (mxsync.destinations checks that before any call). When
+    the operator's is another API than the plan's, the plan's digests and credential ids
+    describe a different world: refuse before any call."""
+    from mxsync.destinations import Operator, same_place
     from mxsync.errors import MxsyncError
-    from mxsync.flows.common import api_url
 
-    if not planned:
-        return
-    now = api_url(cli_url, planned)
-    if _same_url(now, planned):
+    now = Operator.from_environment(cli_url).modulex_url
+    if not planned or now is None or same_place(now) == same_place(planned):
         return
     source = "--api-url" if cli_url else "MODULEX_BASE_URL"
     raise MxsyncError(

@@ -20,7 +20,7 @@ def apply_plan(plan: Plan, options: RunOptions, *, saved: bool,
     inputs = for_plan(plan)
 
     async def run() -> ApplyReport:
-        async with client_for(plan.api_url, options) as client:
+        async with client_for(plan.api_url, options, "the saved plan's api_url") as client:
             return await execute(client, plan, inputs, check_stale=saved, progress=progress,
                                  settle_s=options.settle_window_s,
                                  xai_timeout_s=options.timeout_s)

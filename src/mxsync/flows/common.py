@@ -3,14 +3,12 @@ may manage, and the per-org failure policy."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mxsync.errors import MxsyncError
 from mxsync.plan import Reason
-from mxsync.urls import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     import asyncio
@@ -49,17 +47,23 @@ class RunOptions:
 
 
 def api_url(cli_url: str | None, manifest_url: str | None,
-            environ: Mapping[str, str] | None = None) -> str:
-    """`--api-url`, else `MODULEX_BASE_URL`, else the manifest, else the service."""
-    env = os.environ if environ is None else environ
-    return cli_url or env.get("MODULEX_BASE_URL") or manifest_url or DEFAULT_BASE_URL
+            environ: Mapping[str, str] | None = None,
+            named_by: str = "the manifest's api.url") -> str:
+    """`--api-url`, else `MODULEX_BASE_URL`, else the file's URL where the operator allows
+    it (see mxsync.destinations), else the service."""
+    from mxsync.destinations import Operator, Proposal, modulex_url
+
+    operator = Operator.from_environment(cli_url, environ=environ)
+    return modulex_url(operator, [Proposal(manifest_url, named_by)] if manifest_url else [])
 
 
-def client_for(manifest_url: str | None, options: RunOptions) -> ModulexClient:
+def client_for(manifest_url: str | None, options: RunOptions,
+               named_by: str = "the manifest's api.url") -> ModulexClient:
     from mxsync.api import ModulexClient
 
-    return ModulexClient(api_url(options.api_url, manifest_url), parallelism=options.parallelism,
-                         timeout_s=options.timeout_s, progress=options.call_progress)
+    return ModulexClient(api_url(options.api_url, manifest_url, named_by=named_by),
+                         parallelism=options.parallelism, timeout_s=options.timeout_s,
+                         progress=options.call_progress)
 
 
 def did_you_mean(wanted: str, known: Sequence[str]) -> str:
