@@ -80,7 +80,7 @@ def changed_since(ref: str, files: Sequence[str], git: Git = run_git) -> Changed
                           hint="name a branch, tag or commit, e.g. origin/main")
     paths = [Path(f) for f in files]
     folder = paths[0].resolve().parent if paths else Path.cwd()
-    _, code, err = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], folder)
+    _, code, _ = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], folder)
     if code != 0:
         raise MxsyncError(f"--changed-since {ref}: no such commit in the repository of {folder}",
                           hint="fetch it first (in CI: actions/checkout with fetch-depth: 0, "
