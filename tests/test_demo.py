@@ -97,23 +97,9 @@ def by_hand_lines(out: str) -> list[str]:
 
 
 def as_test_script(lines: list[str]) -> str:
-    """The printed lines, with the one thing a test cannot do as a person does: wait for the
-    emulator by eye. Its line runs as a coprocess on a free port whose URL is read when ready."""
-    script = ["set -euo pipefail"]
-    for line in lines:
-        if line.startswith("mxsync emulator "):
-            assert line.endswith(" &"), line
-            command = line[:-2].replace("--port 8080", "--port 0")
-            script += [f"coproc EMU {{ exec {command}; }}",
-                       'trap \'kill "$EMU_PID" 2>/dev/null || true\' EXIT',
-                       'read -r URL <&"${EMU[0]}"']
-        elif line == "export MODULEX_BASE_URL=http://127.0.0.1:8080":
-            script.append('export MODULEX_BASE_URL="$URL"')
-        elif line.startswith("kill %1"):
-            script.append('kill "$EMU_PID"')
-        else:
-            script.append(line)
-    return "\n".join(script) + "\n"
+    """The printed lines exactly as a person pastes them, under `set -eu` so that the first
+    failing line fails the test (and the emulator is stopped whatever happens)."""
+    return "\n".join(["set -eu", "trap 'kill %1 2>/dev/null || true' EXIT", *lines]) + "\n"
 
 
 def test_the_commands_the_demo_prints_repeat_it_by_hand(tmp_path: Path) -> None:
@@ -124,6 +110,7 @@ def test_the_commands_the_demo_prints_repeat_it_by_hand(tmp_path: Path) -> None:
     assert [c.split()[:2] for c in commands if c.startswith("mxsync ")] == [
         ["mxsync", "emulator"], ["mxsync", "validate"], ["mxsync", "plan"], ["mxsync", "apply"],
         ["mxsync", "plan"]]
+    assert any(c.startswith("mxsync emulator --port 0 ") for c in commands)  # never busy
     assert {c.split("=")[0] for c in commands if c.startswith("export ")} == {
         "export MODULEX_BASE_URL", *(f"export {name}" for name in DEMO_ENV)}
 
@@ -142,7 +129,7 @@ def test_the_commands_the_demo_prints_repeat_it_by_hand(tmp_path: Path) -> None:
 def test_by_hand_names_each_file_when_they_are_in_different_folders() -> None:
     """As with a zipped install, whose files `importlib.resources` copies out one by one."""
     text = by_hand(Path("/a b/world.yaml"), Path("/c/demo.yaml"), DemoVariables(("TOKEN",), ("KEY",)))
-    assert "mxsync emulator --port 8080 --fixture '/a b/world.yaml' &" in text
+    assert "mxsync emulator --port 0 --fixture '/a b/world.yaml' > emulator.url &" in text
     assert "export TOKEN=\"$(sed -n 's/^ *- token: *//p' '/a b/world.yaml' | head -n 1)\"" in text
     assert "mxsync validate -f /c/demo.yaml" in text
     assert "$DEMO" not in text

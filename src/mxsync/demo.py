@@ -142,7 +142,6 @@ def introduction(url: str, fixture: Path, variables: DemoVariables) -> str:
     ])
 
 
-BY_HAND_PORT = 8080
 # Shell text that produces a value without showing it.
 _FAKE_KEY = "xai-$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
 
@@ -159,9 +158,11 @@ def by_hand(fixture: Path, manifest: Path, variables: DemoVariables) -> str:
         folder, f, m = [], shlex.quote(str(fixture)), shlex.quote(str(manifest))
     commands = [
         *folder,
-        "# a fresh emulator of the same world, in the background (it prints its URL when ready)",
-        f"mxsync emulator --port {BY_HAND_PORT} --fixture {f} &",
-        f"export MODULEX_BASE_URL=http://127.0.0.1:{BY_HAND_PORT}",
+        "# a fresh emulator of the same world, in the background, on a free port; it writes",
+        "# its URL to emulator.url once it is ready, and the next line waits for that",
+        f"mxsync emulator --port 0 --fixture {f} > emulator.url &",
+        "until grep -q '^http' emulator.url 2>/dev/null; do sleep 1; done",
+        'export MODULEX_BASE_URL="$(head -n 1 emulator.url)"',
         "# the fixture's fake token, and a fake xAI key for each variable the manifest names",
         *(f"export {name}=\"$(sed -n 's/^ *- token: *//p' {f} | head -n 1)\""
           for name in variables.token_vars),
