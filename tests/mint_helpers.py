@@ -32,7 +32,7 @@ class MintWorld:
     @property
     def env(self) -> dict[str, str]:
         return {self.token_env: self.org.token, self.key_env: self.team.token,
-                "MODULEX_BASE_URL": self.org.url}
+                "MODULEX_BASE_URL": self.org.url, "XAI_MANAGEMENT_URL": self.team.url}
 
     def write(self, qpm: int = 600, rotate_after: str | None = None, **entry: Any) -> None:
         minted: dict[str, Any] = {"name": "minted", "mint": {"acls": MINT_ACLS, "qpm": qpm}, **entry}

@@ -13,11 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mxsync.errors import MxsyncError
 from mxsync.manifest.model import DEFAULT_MANAGEMENT_URL
 from mxsync.urls import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    from mxsync.manifest.model import Manifest
 
 MODULEX_URL_ENV = "MODULEX_BASE_URL"
 MANAGEMENT_URL_ENV = "XAI_MANAGEMENT_URL"
@@ -102,3 +106,21 @@ def management_url(operator: Operator, proposals: Iterable[Proposal] = ()) -> st
     if refused:
         raise _refusal("xAI management key", refused, "--management-url", MANAGEMENT_URL_ENV)
     return operator.management_url
+
+
+def resolve_management(manifest: Manifest, operator: Operator) -> Manifest:
+    """The manifest with the Management API URL in force for each org that mints: every
+    URL it names is checked first (refused as a whole, before any call), and the operator's
+    URL, when given, replaces them all."""
+    from dataclasses import replace
+
+    proposals = {org.xai_management.url: Proposal(
+        org.xai_management.url, f"{org.where or org.id}: xai_management.url")
+        for org in manifest.orgs
+        if org.xai_management is not None and any(e.minted for e in org.credentials)}
+    override = management_url(operator, proposals.values())
+    if override is None:
+        return manifest
+    orgs = tuple(replace(org, xai_management=replace(org.xai_management, url=override))
+                 if org.xai_management is not None else org for org in manifest.orgs)
+    return replace(manifest, orgs=orgs)

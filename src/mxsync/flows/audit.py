@@ -41,6 +41,10 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
     from mxsync.planner import plan_org
     from mxsync.render.reasons import sentence
 
+    if manifest is not None:
+        from mxsync.destinations import Operator, resolve_management
+
+        manifest = resolve_management(manifest, Operator.from_environment(options.api_url))
     orgs = select_orgs(manifest, options.targets) if manifest else []
     inputs = for_manifest(manifest, orgs) if manifest else None
 

@@ -86,9 +86,11 @@ async def _read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: Run
 
 
 def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
+    from mxsync.destinations import Operator, resolve_management
     from mxsync.minting.plan import check_replace
 
     check_replace(manifest, options.replace)
+    manifest = resolve_management(manifest, Operator.from_environment(options.api_url))
     orgs = select_orgs(manifest, options.targets)
     inputs = for_manifest(manifest, orgs)
 

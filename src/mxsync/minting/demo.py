@@ -98,7 +98,9 @@ def run_minted_demo(color: bool | None) -> None:
             BackgroundEmulator(EmulatorOptions(fixture=fixture_path)) as emu:
         from mxsync.flows.plan import plan_manifest
 
+        # The demo is the operator here: it says where the token and the management key go.
         os.environ.update({"MODULEX_BASE_URL": emu.url, "MODULEX_API_KEY": TOKEN,
+                           "XAI_MANAGEMENT_URL": f"{emu.url}/xai-management",
                            "XAI_MANAGEMENT_KEY": MANAGEMENT_KEY})
         path = Path(folder) / "minted.yaml"
         path.write_text(MANIFEST.format(team=TEAM, url=emu.url, org=ORG), encoding="utf-8")
