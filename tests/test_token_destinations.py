@@ -102,3 +102,19 @@ def test_an_edited_saved_plan_cannot_redirect_the_token(capture: Capture, new_or
     assert "refusing to send the ModuleX token" in run.err
     assert capture.seen == []
     assert org.xai() == []
+
+
+def test_a_manifests_management_url_gets_no_management_key(capture: Capture, new_org: OrgFactory,
+                                                           tmp_path: Path) -> None:
+    org = new_org()
+    manifest = write_manifest(tmp_path / "mxsync.yaml", [{"id": org.id, "xai": {
+        "default": "m", "credentials": [{"name": "m", "mint": {
+            "acls": ["api-key:model:*", "api-key:endpoint:chat"]}}]}}],
+        xai_management={"team_id": "team-x", "url": capture.url})
+    run = mxsync("plan", "-f", manifest, env={"MODULEX_API_KEY": org.token,
+                                              "MODULEX_BASE_URL": org.url,
+                                              "XAI_MANAGEMENT_KEY": "mgmt-canary-0123456789"})
+    assert run.code == 1
+    assert "refusing to send the xAI management key" in run.err
+    assert "xai_management.url" in run.err and "XAI_MANAGEMENT_URL" in run.err
+    assert capture.seen == []
