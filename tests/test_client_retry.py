@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxsync.retry import Failure, Raise, RetryPolicy, Verdict, decide, is_replay_safe
+from mxsync._http.retry import Failure, Raise, RetryPolicy, Verdict, decide, is_replay_safe
 
 METHODS = ("GET", "PUT", "DELETE", "POST", "PATCH")
 FLAGS = (None, True, False)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from mxsync.api import ModulexClient
-from mxsync.retry import RetryPolicy
+from mxsync._http.retry import RetryPolicy
 
 T = TypeVar("T")
 # A token no redaction pattern knows: only the client's knowledge of the value can hide it.

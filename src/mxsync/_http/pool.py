@@ -27,11 +27,15 @@ class ShardedPool:
     """`send` like httpx.AsyncClient.send(stream=True), spread over small pools."""
 
     def __init__(self, base_url: str, *, parallelism: int, headers: dict[str, str],
-                 proxy: str | None, timeout_s: float) -> None:
+                 proxy: str | None, timeout_s: float,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` (for tests that play a server in-process) replaces the network, and
+        with it the proxy and TLS: it is then the whole connection."""
         # One TLS context for all shards (loading the CA bundle costs ~16 ms each), and none
         # for plain http, which the client allows to loopback only.
         tls: ssl.SSLContext | bool = (
-            httpx.create_ssl_context() if base_url.startswith("https://") else False)
+            httpx.create_ssl_context() if base_url.startswith("https://") and transport is None
+            else False)
         self._pools = [
             httpx.AsyncClient(
                 base_url=base_url,
@@ -41,7 +45,8 @@ class ShardedPool:
                 # Proxies come only from the client's own policy, never from the environment
                 # behind its back; `.netrc` is not read either.
                 trust_env=False,
-                proxy=proxy,
+                proxy=proxy if transport is None else None,
+                transport=transport,
                 limits=httpx.Limits(max_connections=POOL_SIZE,
                                     max_keepalive_connections=POOL_SIZE),
                 headers=headers,
