@@ -327,11 +327,14 @@ class XaiManagementClient:
                            hint="xAI's Management API is failing or slow; re-run later")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON object (`{}` for an empty body): every Management API answer is an
+        object, and anything else is an error, never read as "nothing there" (a listing
+        read as empty would have mxsync mint a second key)."""
         answer = await self.request(method, path, **kwargs)
         if not answer.body:
             return {}
         try:
-            return answers.parse_json(answer.body)
+            return answers.obj(answers.parse_json(answer.body))
         except answers.ShapeError as exc:
             if not is_replay_safe(method, kwargs.get("replay_safe")):
                 raise OutcomeUnknown(f"xAI Management API {method} {path}: answered "
@@ -341,11 +344,17 @@ class XaiManagementClient:
                                      hint=_HINT_URL) from None
 
     def _key(self, body: Any, method: str, path: str) -> XaiApiKey:
+        """A key object; for a POST (create, rotate) a 200 without one may still have made
+        a key, so that is `OutcomeUnknown`, resolved by listing the team's keys by name."""
         try:
             return XaiApiKey.from_wire(body)
         except ValueError:
+            if method == "POST":
+                raise OutcomeUnknown(f"xAI Management API {method} {path}: answered 200, but not "
+                                     "with a key object (no apiKeyId); the change may or may "
+                                     "not have been made", hint=_HINT_BY_NAME) from None
             raise XaiManagementError(200, "the answer is not a key object (no apiKeyId)", method,
-                                     path) from None
+                                     path, hint=_HINT_URL) from None
 
     # -- the calls ----------------------------------------------------------------------
     async def validate(self) -> ManagementKeyInfo:
@@ -418,11 +427,14 @@ class XaiManagementClient:
             if token:
                 params["paginationToken"] = token
             body = await self._json("GET", path, params=params)
-            items = body.get("apiKeys") if isinstance(body, dict) else None
-            for item in items if isinstance(items, list) else []:
+            items = body.get("apiKeys") or []  # an empty list may be left out altogether
+            if not isinstance(items, list):
+                raise XaiManagementError(200, "the answer's apiKeys is not a list", "GET", path,
+                                         hint=_HINT_URL)
+            for item in items:
                 key = self._key(item, "GET", path)
                 found.setdefault(key.api_key_id, key)
-            next_token = body.get("paginationToken") if isinstance(body, dict) else None
+            next_token = body.get("paginationToken")
             if not next_token:
                 return list(found.values())
             token = str(next_token)

@@ -140,15 +140,19 @@ def _backoff(failures: int, waited_s: float, policy: RetryPolicy, jitter: float,
     return _wait(delay, waited_s, policy, counted=True, why=why, exhausted=exhausted)
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def _wait(delay: float, waited_s: float, policy: RetryPolicy, *, counted: bool, why: str,
           exhausted: Raise) -> Decision:
     if delay > policy.max_retry_after_s:
         return Decision(Verdict.FAIL, error=Raise.WAIT_TOO_LONG, counted=counted,
-                        why=f"{why}: asked to wait {delay:.0f} s, more than the "
-                            f"{policy.max_retry_after_s:.0f} s allowed for one wait")
+                        why=f"{why}: asked to wait {_seconds(delay)} s, more than the "
+                            f"{_seconds(policy.max_retry_after_s)} s allowed for one wait")
     if waited_s + delay > policy.max_wait_s:
         return Decision(Verdict.FAIL, error=exhausted if counted else Raise.WAIT_TOO_LONG,
                         counted=counted,
-                        why=f"{why}: waiting {delay:.0f} s more would pass the "
-                            f"{policy.max_wait_s:.0f} s allowed for the retries of one call")
+                        why=f"{why}: waiting {_seconds(delay)} s more would pass the "
+                            f"{_seconds(policy.max_wait_s)} s allowed for the retries of one call")
     return Decision(Verdict.RETRY, delay_s=delay, counted=counted, why=why)
