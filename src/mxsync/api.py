@@ -111,7 +111,7 @@ class ModulexClient:
         self.progress = progress
         self._core = HttpCore(
             self.base_url, parallelism=parallelism, timeout_s=timeout_s, retry=self.retry,
-            max_response_bytes=max_response_bytes, log=log, transport=transport,
+            max_response_bytes=max_response_bytes, log=log, title="ModuleX API", transport=transport,
             environ=os.environ if environ is None else environ,
             user_agent=f"mxsync/{__version__}")
         self.proxy = self._core.proxy

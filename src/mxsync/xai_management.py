@@ -245,7 +245,8 @@ class XaiManagementClient:
         self._token_source = token_source
         self._core = HttpCore(
             self.base_url, parallelism=PARALLELISM, timeout_s=timeout_s, retry=self.retry,
-            max_response_bytes=max_answer_bytes, log=log, name="xai ", transport=transport,
+            max_response_bytes=max_answer_bytes, log=log, title="xAI Management API", name="xai ",
+            transport=transport,
             environ=os.environ if environ is None else environ,
             user_agent=f"mxsync/{__version__}")
         self.proxy = self._core.proxy

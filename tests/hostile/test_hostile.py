@@ -18,7 +18,9 @@ import pytest
 
 from mxsync._http.retry import RetryPolicy
 from mxsync.errors import MxsyncError
+from mxsync.xai_management import MAX_PAGES
 from tests.cli_helpers import mxsync, write_manifest
+from tests.conftest import OrgFactory
 from tests.hostile.client import CANARY_KEY, CANARY_TOKEN, MODULEX, TARGETS, XAI, Target, attack
 from tests.hostile.server import (
     Handler,
@@ -215,3 +217,25 @@ def test_a_whole_cli_run_with_debug_leaks_nothing(mode: str, tmp_path: Path) -> 
     assert run.code == 1, run.out + run.err
     assert "internal error" not in (run.out + run.err).lower()
     assert_no_canary(run.out + run.err)
+
+
+def test_a_plan_against_an_endless_key_list_ends_with_a_clear_error(new_org: OrgFactory,
+                                                                     tmp_path: Path) -> None:
+    """The attack as a user meets it: `mxsync plan` whose Management API hands out a new
+    paginationToken on every page stops at the page cap, says why, and leaks nothing."""
+    org = new_org()
+    with HostileServer(XAI.endless_page) as server:
+        path = write_manifest(
+            tmp_path / "m.yaml",
+            [{"id": org.id, "token_env": "MX_TOKEN", "xai": {"default": "minted", "credentials": [
+                {"name": "minted", "mint": {"acls": ["api-key:model:*"]}}]}}],
+            api={"url": org.url},
+            xai_management={"team_id": "team-a", "key_env": "MGMT_KEY", "url": server.url})
+        run = mxsync("--debug", "plan", "-f", path,
+                     env={"MX_TOKEN": org.token, "MGMT_KEY": CANARY_TOKEN})
+    said = run.out + run.err
+    assert len(server.seen) == MAX_PAGES
+    assert run.code == 1, said
+    assert f"paging did not end after {MAX_PAGES:,} pages" in said
+    assert "internal error" not in said.lower() and "Traceback" not in said
+    assert_no_canary(said)

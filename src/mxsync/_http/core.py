@@ -85,7 +85,6 @@ class CallFailed(Exception):
 @dataclass
 class ClientStats:
     calls: int = 0  # exchanges sent, retries included
-    retries: int = 0
     rate_limited: int = 0  # 429 answers
     waited_s: float = 0.0  # seconds the retry decisions asked to wait
 
@@ -94,12 +93,12 @@ class HttpCore:
     """Connections and the sending loop of one client (close with `aclose`).
 
     `base_url` must already have passed `guard.check_url`; `environ` is where proxy
-    variables are read; `transport` replaces the network (tests); `name` prefixes the
-    debug lines ("xai " for the Management API)."""
+    variables are read; `transport` replaces the network (tests); `title` names the
+    service in the debug log, `name` prefixes each call's debug line ("xai ")."""
 
     def __init__(self, base_url: str, *, parallelism: int, timeout_s: float, retry: RetryPolicy,
                  max_response_bytes: int, environ: Mapping[str, str], user_agent: str,
-                 log: logging.Logger, name: str = "",
+                 log: logging.Logger, title: str, name: str = "",
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url
         self.retry = retry
@@ -115,7 +114,7 @@ class HttpCore:
             transport=transport,
             headers={"User-Agent": user_agent, "Accept": "application/json",
                      "Accept-Encoding": ACCEPT_ENCODING})
-        log.debug("%s%s (%s)", name, base_url, describe_proxy(self.proxy))
+        log.debug("%s at %s (%s)", title, base_url, describe_proxy(self.proxy))
 
     def describe_proxy(self) -> str:
         return describe_proxy(self.proxy)
@@ -168,15 +167,12 @@ class HttpCore:
                               failure=got.failure, failures=failures, waited_s=waited,
                               retry_after_s=retry_after, policy=self.retry,
                               jitter=random.uniform(0.5, 1.0))
-            if decision.verdict is Verdict.RETURN:  # pragma: no cover - 2xx returned above
-                return Answer(status or 0, got.headers or httpx.Headers(), got.body)
-            if decision.verdict is Verdict.FAIL:
+            if decision.verdict is not Verdict.RETRY:  # FAIL (a 2xx was returned above)
                 detail = (error_text.describe(got.body, status, hidden)
                           if status is not None and decision.error is not Raise.REDIRECT else "")
                 raise CallFailed(decision.error, got, decision.why, failures + 1, detail)
             failures += decision.counted
             waited += decision.delay_s
-            stats.retries += 1
             stats.waited_s += decision.delay_s
             if status == 429:
                 stats.rate_limited += 1

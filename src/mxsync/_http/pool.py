@@ -24,6 +24,7 @@ import asyncio
 import math
 import ssl
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -61,8 +62,12 @@ class ShardedPool:
 
     def build_request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json: Any = None, headers: dict[str, str] | None = None) -> httpx.Request:
-        """`path` (already quoted) under the base URL, with the default headers."""
-        return httpx.Request(method, self._base_url + path, params=params, json=json,
+        """`path` (already quoted) under the base URL, with the default headers; the query
+        is encoded here so that httpx parses the URL once, not twice."""
+        url = self._base_url + path
+        if params:
+            url += "?" + urlencode(params)
+        return httpx.Request(method, url, json=json,
                              headers={**self._headers, **headers} if headers else self._headers,
                              extensions={"timeout": self._timeout})
 
