@@ -187,9 +187,10 @@ PROXIES = {"HTTPS_PROXY": "http://proxy.example:3128", "HTTP_PROXY": "http://pla
 
 
 @pytest.mark.parametrize("target", list(TARGETS))
-def test_both_clients_use_one_proxy_policy(target: str) -> None:
+def test_both_clients_use_one_url_guard_and_proxy_policy(target: str) -> None:
     """https goes through HTTPS_PROXY (a tunnel that never sees a header); plain http (to
-    loopback only) never goes through a proxy, whatever the environment says."""
+    loopback only) never goes through a proxy, whatever the environment says; a URL with a
+    password in it is refused before anything is sent."""
     attacked = TARGETS[target]
 
     def proxy_of(url: str, environ: dict[str, str]) -> str | None:
@@ -204,6 +205,8 @@ def test_both_clients_use_one_proxy_policy(target: str) -> None:
         proxy_of("https://api.example.com", {"HTTPS_PROXY": "ftp://proxy.example"})
     with pytest.raises(MxsyncError, match="plain http"):
         proxy_of("http://api.example.com", {})
+    with pytest.raises(MxsyncError, match="user name or password"):
+        proxy_of("https://me:pw@api.example.com", {})
 
 
 @pytest.mark.parametrize("mode", ["echo-padded-403", "drip", "huge", "wrong-shape"])
