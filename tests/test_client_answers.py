@@ -169,7 +169,7 @@ ENVELOPE = {"code": "QUOTA_EXCEEDED", "layer": "org", "key": "requests_per_month
 def test_a_billing_denial_shows_its_reason(status: int, body: dict[str, Any]) -> None:
     headers = {"retry-after": "1000"} if status == 429 else {}
     with HostileServer(canned([json_reply(body, status, headers)])) as server:
-        from mxsync.retry import RetryPolicy
+        from mxsync._http.retry import RetryPolicy
 
         error = outcome(server.url, _orgs, retry=RetryPolicy(max_retry_after_s=5))
     assert isinstance(error, ApiError) and error.status == status

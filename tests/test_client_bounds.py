@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
+from mxsync._http.bounded_body import BodyRefused, CappedDecoder
 from mxsync.api import OutcomeUnknown, ResponseTooLarge, Unreachable
-from mxsync.bounded_body import BodyRefused, CappedDecoder
 from mxsync.secrets import Secret
 from tests.hostile.client import CANARY_TOKEN, outcome
 from tests.hostile.server import HostileServer, drip, endless, gzip_bomb, huge_declared

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from mxsync._http.retry import RetryPolicy
+from mxsync._http.retry_after import parse_retry_after
 from mxsync.api import ApiError, CallProgress, ModulexClient
-from mxsync.ratelimit import RateInfo, TokenLimiter, parse_rate_headers, parse_retry_after
-from mxsync.retry import RetryPolicy
+from mxsync.ratelimit import RateInfo, TokenLimiter, parse_rate_headers
 from mxsync.secrets import Secret
 from tests.hostile.client import CANARY_TOKEN, outcome, with_client
 from tests.hostile.server import HostileServer, RateLimited, Reply, canned, json_reply

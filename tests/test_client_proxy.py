@@ -9,9 +9,9 @@ import socket
 
 import pytest
 
+from mxsync._http.proxies import bypassed, proxy_for
 from mxsync.api import Unreachable
 from mxsync.errors import MxsyncError
-from mxsync.proxies import bypassed, proxy_for
 from mxsync.secrets import Secret
 from tests.hostile.client import CANARY_TOKEN, outcome, with_client
 from tests.hostile.server import HostileServer, Reply, canned, json_reply

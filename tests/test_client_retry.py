@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxsync.retry import Failure, Raise, RetryPolicy, Verdict, decide, is_replay_safe
+from mxsync._http.retry import Failure, Raise, RetryPolicy, Verdict, decide, is_replay_safe
+from mxsync._http.retry_after import parse_retry_after
 
 METHODS = ("GET", "PUT", "DELETE", "POST", "PATCH")
 FLAGS = (None, True, False)
@@ -136,3 +137,30 @@ def test_no_hostile_answer_stretches_the_bounds(status: int | None, failure: Fai
             assert status == 429 or (status is None and failure is Failure.NOT_SENT)
     else:
         assert decision.delay_s == 0
+
+
+@given(header=st.one_of(st.text(max_size=80), st.sampled_from([
+           "0", "-30", "nan", "inf", "1e400", "Mon, 01 Jan 2024 00:00:00 +99999999999999999999",
+           "Mon, 01 Jan 99999 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT"])),
+       now=st.floats(0, 4e9), waited=st.floats(0, 600), failures=st.integers(0, 5))
+def test_any_retry_after_header_gives_a_wait_between_the_floor_and_the_caps(
+        header: str, now: float, waited: float, failures: int) -> None:
+    """Whatever a 429 says, the loop waits at least the floor and never past a cap, or stops."""
+    policy = RetryPolicy()
+    decision = decide(method="GET", replay_safe=None, status=429, failures=failures,
+                      waited_s=waited, retry_after_s=parse_retry_after(header, now), policy=policy)
+    if decision.verdict is Verdict.RETRY:
+        assert policy.min_rate_limit_wait_s <= decision.delay_s <= policy.max_retry_after_s
+        assert waited + decision.delay_s <= policy.max_wait_s
+    else:
+        assert decision.verdict is Verdict.FAIL
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", 0.0), ("2.5", 2.5), ("-30", None), ("nan", None), ("inf", None), ("soon", None),
+    ("", None), (None, None), ("Mon, 01 Jan 2024 00:00:00 +99999999999999999999", None),
+    ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0),
+])
+def test_retry_after_reads_seconds_and_dates_and_nothing_else(value: str | None,
+                                                              expected: float | None) -> None:
+    assert parse_retry_after(value, 60.0) == expected

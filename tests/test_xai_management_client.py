@@ -12,22 +12,21 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from mxsync._http.retry import RetryPolicy
 from mxsync.api import OutcomeUnknown, Unreachable
 from mxsync.errors import MxsyncError
 from mxsync.secrets import Secret
 from mxsync.xai_management import (
-    ManagementRetry,
+    ManagementKeyInfo,
     XaiApiKey,
     XaiManagementClient,
     XaiManagementError,
     check_management_url,
-    retry_after_s,
 )
 from tests.conftest import OrgFactory
 from tests.xai_helpers import MINT_ACLS, XaiTeam, new_team
@@ -35,7 +34,7 @@ from tests.xai_helpers import MINT_ACLS, XaiTeam, new_team
 T = TypeVar("T")
 CREATE_ROUTE = "POST /xai-management/auth/teams/{team_id}/api-keys"
 LIST_ROUTE = "GET /xai-management/auth/teams/{team_id}/api-keys"
-FAST = ManagementRetry(base_s=0.01, cap_s=0.05)
+FAST = RetryPolicy(base_s=0.01, cap_s=0.05)
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def team(emulator_url: str) -> XaiTeam:
 
 
 def run(team: XaiTeam, call: Callable[[XaiManagementClient], Awaitable[T]], token: str | None = None,
-        retry: ManagementRetry = FAST, timeout_s: float = 30.0) -> T:
+        retry: RetryPolicy = FAST, timeout_s: float = 30.0) -> T:
     async def scenario() -> T:
         async with XaiManagementClient(Secret(token or team.token), team.url, retry=retry,
                                        token_source="$XAI_MANAGEMENT_KEY",
@@ -128,7 +127,7 @@ def test_wait_propagated_reports_progress_and_gives_up(emulator_url: str) -> Non
 
 
 def test_validate_and_team_models(team: XaiTeam) -> None:
-    assert run(team, lambda c: c.validate()) == [team.id]
+    assert team.id in run(team, lambda c: c.validate()).team_ids
     assert run(team, lambda c: c.team_models(team.id)) == ["grok-4-0709", "grok-code-fast-1", "grok-4-fast"]
 
 
@@ -207,7 +206,7 @@ def test_reads_and_idempotent_writes_are_retried(team: XaiTeam, kind: str) -> No
 
     try:
         listed, disabled, deleted = run(
-            team, scenario, retry=ManagementRetry(attempts=12, base_s=0.01, cap_s=0.05), timeout_s=0.5)
+            team, scenario, retry=RetryPolicy(attempts=12, base_s=0.01, cap_s=0.05), timeout_s=0.5)
     finally:
         team.faults({})
     assert _faults(team.emulator_url, kind) > faulted_before  # there were failures to retry
@@ -262,14 +261,76 @@ def test_cleartext_to_a_remote_host_is_refused() -> None:
     assert check_management_url("http://127.0.0.1:1/xai-management/") == "http://127.0.0.1:1/xai-management"
 
 
-def test_retry_after_in_both_forms() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert retry_after_s("3") == 3.0
-    assert retry_after_s(format_datetime(now + timedelta(seconds=30), usegmt=True),
-                         now=now.timestamp()) == 30.0
-    assert retry_after_s(format_datetime(now - timedelta(seconds=30), usegmt=True),
-                         now=now.timestamp()) == 0.0
-    assert retry_after_s("soon") is None and retry_after_s(None) is None
+@pytest.mark.parametrize(("body", "expected"), [
+    # xAI's published shape: a team-scoped key names its team in teamId and scopeId
+    ({"apiKeyId": "mk-1", "teamId": "team-a", "scope": "SCOPE_TEAM", "scopeId": "team-a",
+      "name": "ci"}, ManagementKeyInfo(("team-a",), "mk-1", "ci", "SCOPE_TEAM")),
+    # the older shape
+    ({"valid": True, "teamIds": ["team-a", "team-b"]}, ManagementKeyInfo(("team-a", "team-b"))),
+    # another scope's id is not a team; odd field types are skipped, not trusted
+    ({"scope": "SCOPE_USER", "scopeId": "user-1", "teamId": 7, "name": ["x"]},
+     ManagementKeyInfo((), scope="SCOPE_USER")),
+    ([], ManagementKeyInfo(())),
+])
+def test_the_validation_answer_is_read_in_either_shape(body: Any, expected: ManagementKeyInfo) -> None:
+    assert ManagementKeyInfo.from_wire(body) == expected
+
+
+@pytest.mark.parametrize("body", [
+    {"apiKeyId": "mk-1", "teamId": "team-a", "scope": "SCOPE_TEAM", "scopeId": "team-a", "name": "ci"},
+    {"valid": True, "teamIds": ["team-a"]},
+])
+def test_validate_over_http_reads_either_shape(body: dict[str, Any]) -> None:
+    async def scenario() -> ManagementKeyInfo:
+        async with _mock_client(lambda _: httpx.Response(200, json=body)) as c:
+            return await c.validate()
+
+    assert asyncio.run(scenario()).team_ids == ("team-a",)
+
+
+def test_a_validation_that_says_not_valid_is_a_rejection() -> None:
+    async def scenario() -> None:
+        async with _mock_client(lambda _: httpx.Response(200, json={"valid": False})) as c:
+            await c.validate()
+
+    with pytest.raises(XaiManagementError) as caught:
+        asyncio.run(scenario())
+    assert caught.value.status == 401 and "Management Keys" in (caught.value.hint or "")
+
+
+def test_endpoints_and_rotate_read_their_assumed_shapes() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.raw_path.decode()}")
+        if request.url.path.endswith("/endpoints"):
+            return httpx.Response(200, json={"endpoints": [{"name": "chat"}, "image", {"x": 1}, 3]})
+        return httpx.Response(200, json={"apiKeyId": "k/1", "apiKey": "xai-" + "r" * 80})
+
+    async def scenario() -> tuple[list[str], XaiApiKey]:
+        async with _mock_client(handler) as c:
+            return await c.team_endpoints("team-a"), await c.rotate_key("k/1")
+
+    endpoints, rotated = asyncio.run(scenario())
+    assert endpoints == ["chat", "image"]
+    assert rotated.secret is not None and rotated.secret.reveal() == "xai-" + "r" * 80
+    assert seen == ["GET /auth/teams/team-a/endpoints", "POST /auth/api-keys/k%2F1/rotate"]
+
+
+def test_a_lost_rotate_is_never_replayed() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(503, json={"code": "unavailable", "error": "try later"})
+
+    async def scenario() -> None:
+        async with _mock_client(handler) as c:
+            await c.rotate_key("k1")
+
+    with pytest.raises(OutcomeUnknown):
+        asyncio.run(scenario())
+    assert calls == ["POST"]
 
 
 def test_key_objects_ignore_unknown_fields_and_tolerate_missing_ones() -> None:
@@ -379,7 +440,7 @@ def test_a_flooding_or_trickling_answer_is_bounded(server: str) -> None:
 
     read, create = asyncio.run(scenario())
     if server == "flood":
-        assert isinstance(read, XaiManagementError) and "larger than 1000000 bytes" in str(read)
+        assert isinstance(read, XaiManagementError) and "1,000,000" in str(read)
     else:
         assert isinstance(read, Unreachable)  # retried, then given up
     assert "by name" in (create.hint or "")
@@ -395,4 +456,4 @@ def test_plain_http_to_loopback_ignores_proxy_variables(
         monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    assert run(team, lambda c: c.validate()) == [team.id]
+    assert team.id in run(team, lambda c: c.validate()).team_ids

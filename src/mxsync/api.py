@@ -1,18 +1,15 @@
 """An async client for the parts of the ModuleX API that mxsync uses.
 
-One client per run (`async with`). Everything it promises holds whatever a server does:
-  * the token goes only in `Authorization`, keys only in request bodies; neither is
-    logged, and error texts pass through `describe_error`, which redacts this call's
-    secrets and anything shaped like one before cutting the text short;
-  * never in clear text to anyone but this machine: plain http only to loopback, no
-    proxy for it, and for https only a tunnelling proxy (`proxies.py`); no redirects;
-  * bounded: `timeout_s` covers a whole exchange, body included; an answer is read
-    counted and capped (`bounded_body.py`); retries are bounded (`retry.py`);
+One client per run (`async with`). The HTTP policy -- where a token may go, proxies,
+bounded answers, retries and their waits, paging that must end, redacted error texts --
+is `mxsync._http`'s, shared with the xAI Management API client; this module adds what is
+ModuleX's own:
+  * the token goes only in `Authorization`, keys only in request bodies; error texts
+    never show either (nor anything shaped like a secret);
   * paced: one `TokenLimiter` per token (`ratelimit.py`), so a rate-limited token
     slows the run down instead of failing it;
-  * every answer is checked for the shape the call needs (`answers.py`).
-
-The loop in `request` carries out `retry.decide`; connections come from `ShardedPool`.
+  * every answer is checked for the shape the call needs (`answers.py`), and every
+    failure is one of the errors in `api_errors.py`, worded for ModuleX.
 """
 
 from __future__ import annotations
@@ -21,35 +18,25 @@ import asyncio
 import logging
 import os
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from mxsync import __version__, answers, keytest
+from mxsync._http.core import Answer, CallFailed, ClientStats, HttpCore
+from mxsync._http.guard import check_url
+from mxsync._http.paging import PageGuard, PagingError
+from mxsync._http.pool import POOL_SIZE
+from mxsync._http.retry import RETRY_STATUSES, Failure, Raise, RetryPolicy, is_replay_safe
 from mxsync.api_errors import ApiError, MalformedAnswer, OutcomeUnknown, ResponseTooLarge, Unreachable
-from mxsync.bounded_body import ACCEPT_ENCODING, BodyRefused, read_capped
 from mxsync.errors import MxsyncError
 from mxsync.keytest import KeyTestResult
-from mxsync.pool_shards import POOL_SIZE, ShardedPool
-from mxsync.proxies import describe as describe_proxy
-from mxsync.proxies import proxy_for
-from mxsync.ratelimit import TokenLimiter, parse_retry_after
-from mxsync.retry import (
-    RETRY_STATUSES,
-    Decision,
-    Failure,
-    Raise,
-    RetryPolicy,
-    Verdict,
-    decide,
-    is_replay_safe,
-)
+from mxsync.ratelimit import TokenLimiter
 from mxsync.secrets import Secret
-from mxsync.urls import DEFAULT_BASE_URL, cleartext_to_remote
+from mxsync.urls import DEFAULT_BASE_URL
 
 __all__ = [
     "DEFAULT_BASE_URL", "PAGE_LIMIT", "POOL_SIZE", "RETRY_STATUSES", "ApiError", "CallProgress",
@@ -62,7 +49,6 @@ log = logging.getLogger("mxsync.http")
 PAGE_LIMIT = 500
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a page of 500 credentials is well under 1 MB
 MAX_PAGES = 200  # 100,000 credentials at 500 a page: beyond that a server is lying
-_DROP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 T = TypeVar("T")
 
 
@@ -81,55 +67,17 @@ class CallProgress:
         return max(0, self.expected - self.done)
 
 
-@dataclass
-class ClientStats:
-    calls: int = 0  # exchanges sent, retries included
-    retries: int = 0
-    rate_limited: int = 0  # 429 answers
-    waited_s: float = 0.0  # seconds the retry decisions asked to wait
-
-
 def check_base_url(url: str) -> str:
     """Refuse to send a token in clear text anywhere but this machine, or a password in a
     URL that error messages and logs would show."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        parts = urlsplit("")
-    if parts.username is not None or parts.password is not None:
-        raise MxsyncError(
-            "the API URL carries a user name or password, which mxsync would show in messages; "
-            "nothing was sent",
-            hint="remove the user:password@ part: the token comes from its variable "
-                 "(MODULEX_API_KEY or token_env)")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MxsyncError(
-            f"API URL {url!r} is not an http(s) URL",
-            hint="set --api-url, MODULEX_BASE_URL or api.url to e.g. https://api.modulex.dev",
-        )
-    if cleartext_to_remote(url):
-        raise MxsyncError(
-            f"refusing to send the ModuleX token over plain http to {parts.hostname}",
-            hint="use https://, or an emulator on a loopback address (127.0.0.1, localhost, ::1)",
-        )
-    return url.rstrip("/")
+    return check_url(
+        url, what="API URL", secret="the ModuleX token",
+        setting_hint="set --api-url, MODULEX_BASE_URL or api.url to e.g. https://api.modulex.dev",
+        secret_hint="the token comes from its variable (MODULEX_API_KEY or token_env)")
 
 
 def _cred_path(credential_id: str, suffix: str = "") -> str:
     return f"/credentials/{quote(credential_id, safe='')}{suffix}"
-
-
-@dataclass
-class _Exchange:
-    """One attempt: an answer (status, headers, body) or how it failed."""
-
-    status: int | None = None
-    headers: httpx.Headers | None = None
-    body: bytes = b""
-    failure: Failure | None = None
-    failure_text: str = ""
-    refused: str | None = None  # the body was not read: too large or unknown encoding
 
 
 class ModulexClient:
@@ -138,7 +86,8 @@ class ModulexClient:
     `timeout_s` bounds one exchange, body included; `max_response_bytes` caps an answer
     (raw and decoded); `retry` bounds the retries and the waits a server may ask for;
     `progress` is called with a `CallProgress` after each call and when a rate-limit
-    wait starts; `environ` is where proxy variables are read (default: os.environ).
+    wait starts; `environ` is where proxy variables are read (default: os.environ);
+    `transport` replaces the network (tests that play a server in-process).
     """
 
     def __init__(
@@ -152,6 +101,7 @@ class ModulexClient:
         progress: Callable[[CallProgress], None] | None = None,
         environ: Mapping[str, str] | None = None,
         max_pages: int = MAX_PAGES,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.retry = retry or RetryPolicy()
@@ -159,17 +109,16 @@ class ModulexClient:
         self.max_response_bytes = max_response_bytes
         self.max_pages = max_pages
         self.progress = progress
-        self.proxy = proxy_for(self.base_url, os.environ if environ is None else environ)
-        self._gate = asyncio.Semaphore(max(1, parallelism))
-        self._pool = ShardedPool(
-            self.base_url, parallelism=parallelism, proxy=self.proxy, timeout_s=timeout_s,
-            headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json",
-                     "Accept-Encoding": ACCEPT_ENCODING})
+        self._core = HttpCore(
+            self.base_url, parallelism=parallelism, timeout_s=timeout_s, retry=self.retry,
+            max_response_bytes=max_response_bytes, log=log, title="ModuleX API", transport=transport,
+            environ=os.environ if environ is None else environ,
+            user_agent=f"mxsync/{__version__}")
+        self.proxy = self._core.proxy
+        self.stats = self._core.stats
         self._limiters: dict[Secret, TokenLimiter] = {}
         self._expected: dict[Secret | None, int] = {}
         self._done: dict[Secret, int] = {}
-        self.stats = ClientStats()
-        log.debug("ModuleX API at %s (%s)", self.base_url, describe_proxy(self.proxy))
 
     @property
     def calls(self) -> int:
@@ -180,15 +129,14 @@ class ModulexClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._pool.aclose()
+        await self._core.aclose()
 
     # -- pacing and progress ----------------------------------------------------------
     def limiter(self, token: Secret) -> TokenLimiter:
         """The one limiter of this token, shared by all its calls."""
         limiter = self._limiters.get(token)
         if limiter is None:
-            limiter = TokenLimiter(f"token #{len(self._limiters) + 1}",
-                                   max_wait_s=self.retry.max_retry_after_s)
+            limiter = self._core.limiter(f"token #{len(self._limiters) + 1}")
             limiter.on_wait = self._waiting
             self._limiters[token] = limiter
         return limiter
@@ -244,132 +192,56 @@ class ModulexClient:
         json: Any = None,
         replay_safe: bool | None = None,
         secrets: Sequence[Secret] = (),
-    ) -> httpx.Response:
+    ) -> Answer:
         """Send with pacing and retries; the answer's body is already read (and decoded).
 
         `replay_safe`: None follows HTTP (POST/PATCH are not replayed after an answer is
         lost); False turns any lost answer into `OutcomeUnknown`. `secrets` are values in
         the body that error texts must never show (the token always is one)."""
-        headers = {"Authorization": f"Bearer {token.reveal()}"}
+        revealed = token.reveal()
+        headers = {"Authorization": f"Bearer {revealed}"}
         if org:
             headers["X-Organization-ID"] = org
-        hidden = (token.reveal(), *(s.reveal() for s in secrets))
-        limiter = self.limiter(token)
-        failures = 0
-        waited = 0.0
         try:
-            while True:
-                permit = await limiter.acquire()
-                answered = False
-                try:
-                    async with self._gate:
-                        self.stats.calls += 1
-                        started = time.monotonic()
-                        got = await self._exchange(method, path, params, json, headers)
-                    answered = got.status is not None
-                    if got.headers is not None:
-                        limiter.observe(got.headers)
-                finally:
-                    limiter.release(permit, answered)
-                log.debug("%s %s org=%s -> %s (%.0f ms)", method, path, org or "-",
-                          got.status if answered else got.failure_text,
-                          (time.monotonic() - started) * 1000)
-                if got.refused is not None:
-                    raise self._refused(got, method, path, org, replay_safe)
-                retry_after = None
-                if got.headers is not None and got.status in RETRY_STATUSES:
-                    retry_after = parse_retry_after(got.headers.get("retry-after"), time.time())
-                decision = decide(method=method, replay_safe=replay_safe, status=got.status,
-                                  failure=got.failure, failures=failures, waited_s=waited,
-                                  retry_after_s=retry_after, policy=self.retry,
-                                  jitter=random.uniform(0.5, 1.0))
-                if decision.verdict is Verdict.RETURN:
-                    return self._response(got, method, path)
-                if decision.verdict is Verdict.FAIL:
-                    raise self._failure(decision, got, method, path, org, hidden, attempts=failures + 1)
-                failures += decision.counted
-                waited += decision.delay_s
-                self.stats.retries += 1
-                self.stats.waited_s += decision.delay_s
-                if got.status == 429:
-                    self.stats.rate_limited += 1
-                    limiter.block_for(decision.delay_s, f"the service answered 429 to {method} {path}")
-                else:
-                    log.debug("%s %s org=%s: %s; retrying in %.1f s", method, path, org or "-",
-                              decision.why, decision.delay_s)
-                    await asyncio.sleep(decision.delay_s)
+            return await self._core.send(
+                method, path, headers=headers, limiter=self.limiter(token), org=org,
+                hidden=(revealed, *(s.reveal() for s in secrets)) if secrets else (revealed,),
+                params=params, json=json, replay_safe=replay_safe)
+        except CallFailed as failed:
+            raise self._failure(failed, method, path, org, replay_safe) from None
         finally:
             self._done[token] = self._done.get(token, 0) + 1
-            self._report()
+            if self.progress is not None:
+                self._report()
 
-    def _response(self, got: _Exchange, method: str, path: str) -> httpx.Response:
-        """The answer as an httpx.Response holding the body already read and decoded."""
-        headers = got.headers if got.headers is not None else httpx.Headers()
-        return httpx.Response(
-            got.status or 0, content=got.body,
-            headers=[(k, v) for k, v in headers.multi_items() if k.lower() not in _DROP_HEADERS],
-            request=httpx.Request(method, self.base_url + path))
-
-    async def _exchange(self, method: str, path: str, params: dict[str, Any] | None, json: Any,
-                        headers: dict[str, str]) -> _Exchange:
-        """One request and its whole body within `timeout_s`, or how it failed."""
-        got = _Exchange()
-        request = self._pool.build_request(method, path, params=params, json=json, headers=headers)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                response, shard = await self._pool.send(request)
-                try:
-                    got.status, got.headers = response.status_code, response.headers
-                    if not 300 <= response.status_code < 400:
-                        got.body = await read_capped(response, self.max_response_bytes)
-                finally:
-                    await response.aclose()
-                    self._pool.release(shard)
-        except BodyRefused as exc:
-            got.refused = str(exc)
-        except TimeoutError:
-            got.status = None
-            got.failure, got.failure_text = Failure.LOST, (
-                f"no complete answer within {self.timeout_s:g} s")
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-                httpx.UnsupportedProtocol) as exc:
-            got.status = None
-            got.failure, got.failure_text = Failure.NOT_SENT, type(exc).__name__
-        except httpx.TransportError as exc:  # read time-outs, resets, protocol errors
-            got.status = None
-            got.failure, got.failure_text = Failure.LOST, type(exc).__name__
-        return got
-
-    def _refused(self, got: _Exchange, method: str, path: str, org: str | None,
+    def _failure(self, failed: CallFailed, method: str, path: str, org: str | None,
                  replay_safe: bool | None) -> MxsyncError:
-        status = got.status or 0
-        if 200 <= status < 300 and not is_replay_safe(method, replay_safe):
-            return OutcomeUnknown(f"{method} {path} for org {org}: answered {status}, but "
-                                  f"{got.refused}")
-        return ResponseTooLarge(status, str(got.refused), method, path, org)
-
-    def _failure(self, decision: Decision, got: _Exchange, method: str, path: str,
-                 org: str | None, hidden: tuple[str, ...], *, attempts: int) -> MxsyncError:
+        """The core's verdict as ModuleX's own error."""
+        got, status = failed.got, failed.got.status
         where = f"{method} {path}" + (f" for org {org}" if org else "")
-        if decision.error is Raise.REDIRECT:
-            return ApiError(got.status or 0, "redirect refused (the token is never sent on)",
+        if failed.error is None:  # the body was refused
+            if status is not None and 200 <= status < 300 and not is_replay_safe(method, replay_safe):
+                return OutcomeUnknown(f"{where}: answered {status}, but {got.refused}")
+            return ResponseTooLarge(status or 0, str(got.refused), method, path, org)
+        if failed.error is Raise.REDIRECT:
+            return ApiError(status or 0, "redirect refused (the token is never sent on)",
                             method, path, org)
-        if decision.error is Raise.OUTCOME_UNKNOWN:
-            return OutcomeUnknown(f"{where}: {decision.why}")
-        if got.status is not None:
-            detail = answers.describe_error(got.body, httpx.codes.get_reason_phrase(got.status),
-                                            hidden)
-            if decision.error is Raise.WAIT_TOO_LONG or (got.status in RETRY_STATUSES and attempts > 1):
-                return ApiError(got.status, f"{detail} ({decision.why})", method, path, org,
+        if failed.error is Raise.OUTCOME_UNKNOWN:
+            return OutcomeUnknown(f"{where}: {failed.why}")
+        if status is not None:
+            if failed.error is Raise.WAIT_TOO_LONG or (status in RETRY_STATUSES
+                                                        and failed.attempts > 1):
+                return ApiError(status, f"{failed.detail} ({failed.why})", method, path, org,
                                 hint="the service keeps failing or asking mxsync to wait; re-run "
                                      "later (a re-run picks up where this one stopped)")
-            return ApiError(got.status, detail, method, path, org)
+            return ApiError(status, failed.detail, method, path, org)
         if got.failure is Failure.NOT_SENT:
-            return Unreachable(f"cannot reach the ModuleX API at {self.base_url} ({got.failure_text}"
-                               f"{', ' + describe_proxy(self.proxy) if self.proxy else ''})",
+            proxy = f", {self._core.describe_proxy()}" if self.proxy else ""
+            return Unreachable(f"cannot reach the ModuleX API at {self.base_url} "
+                               f"({got.failure_text}{proxy})",
                                hint="check --api-url / MODULEX_BASE_URL, the network and "
                                     "HTTPS_PROXY/NO_PROXY")
-        return Unreachable(f"{where}: gave up after {attempts} tries ({got.failure_text})",
+        return Unreachable(f"{where}: gave up after {failed.attempts} tries ({got.failure_text})",
                            hint="the API is failing or slow; re-run later, or raise --timeout "
                                 "(a re-run picks up where this one stopped)")
 
@@ -377,25 +249,25 @@ class ModulexClient:
                        token: Secret, org: str | None = None, replay_safe: bool | None = None,
                        **kwargs: Any) -> T:
         """Send, parse and check the answer's shape; a bad one names the endpoint."""
-        response = await self.request(method, path, token=token, org=org,
-                                      replay_safe=replay_safe, **kwargs)
+        answer = await self.request(method, path, token=token, org=org,
+                                    replay_safe=replay_safe, **kwargs)
         try:
-            return shape(answers.parse_json(response.content))
+            return shape(answers.parse_json(answer.body))
         except answers.ShapeError as exc:
             if not is_replay_safe(method, replay_safe):
                 raise OutcomeUnknown(f"{method} {path} for org {org}: answered "
-                                     f"{response.status_code}, but {exc}") from None
-            raise MalformedAnswer(response.status_code, str(exc), method, path, org) from None
+                                     f"{answer.status}, but {exc}") from None
+            raise MalformedAnswer(answer.status, str(exc), method, path, org) from None
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The parsed answer without a shape check (None for an empty one)."""
-        response = await self.request(method, path, **kwargs)
-        if response.status_code == 204 or not response.content:
+        answer = await self.request(method, path, **kwargs)
+        if answer.status == 204 or not answer.body:
             return None
         try:
-            return answers.parse_json(response.content)
+            return answers.parse_json(answer.body)
         except answers.ShapeError as exc:
-            raise MalformedAnswer(response.status_code, str(exc), method, path,
+            raise MalformedAnswer(answer.status, str(exc), method, path,
                                   kwargs.get("org")) from None
 
     # -- the calls ------------------------------------------------------------------
@@ -414,7 +286,14 @@ class ModulexClient:
         found: list[dict[str, Any]] = []
         seen: set[str] = set()
         offset = 0
-        for _ in range(self.max_pages):
+        total: int | None = None
+        pages = PageGuard(self.max_pages)
+        while True:
+            try:
+                pages.next(offset)
+            except PagingError as exc:
+                raise MalformedAnswer(200, f"{exc} ({offset:,} records; total_count said {total})",
+                                      "GET", "/credentials", org) from None
             page, total = await self._checked(
                 "GET", "/credentials", answers.credential_page, token=token, org=org,
                 params={"integration_name": integration_name, "limit": page_size, "offset": offset})
@@ -426,9 +305,6 @@ class ModulexClient:
             offset += len(page)
             if not page or (total is not None and offset >= total):
                 return found
-        raise MalformedAnswer(200, f"paging did not end after {self.max_pages} pages "
-                                   f"({offset:,} records; total_count said {total})",
-                              "GET", "/credentials", org)
 
     async def get_credential(
         self, token: Secret, org: str, credential_id: str, *, include_masked: bool = False

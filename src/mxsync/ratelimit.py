@@ -2,17 +2,18 @@
 
 ModuleX limits each token (60 calls a minute by default) and says so on every answer:
 `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (Unix seconds, or a
-small number meaning seconds from now) and, on a 429, `Retry-After` (seconds or an HTTP
-date). One `TokenLimiter` per token is shared by every call in flight with that token,
-so they stop together when the window is spent instead of each earning its own 429;
-tokens of different orgs have their own limiters and run side by side.
+small number meaning seconds from now) and, on a 429, `Retry-After` (read by
+`mxsync._http.retry_after`). One `TokenLimiter` per token is shared by every call in
+flight with that token, so they stop together when the window is spent instead of each
+earning its own 429; tokens of different orgs have their own limiters and run side by
+side. The xAI Management API client keeps one for its management key the same way.
 
 The estimate is conservative: an answer's `Remaining` is taken to exclude every other
 call still in flight. When the window is spent, calls wait for its reset and then one
 call goes first to learn the new state (the "probe"); the first call of a token is such
 a probe too, so a token with a tiny limit does not meet a burst of 429s. Server-given
 waits are clamped to `max_wait_s`; a server that keeps asking for more is stopped by
-the retry bounds in `retry.py`.
+the retry bounds in `mxsync._http.retry`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 log = logging.getLogger("mxsync.ratelimit")
 
@@ -75,22 +75,6 @@ def parse_rate_headers(headers: Mapping[str, str], now_unix: float) -> RateInfo 
                     remaining=None if remaining is None else int(remaining), reset_in_s=reset_in)
 
 
-def parse_retry_after(value: str | None, now_unix: float) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now_unix)
-
-
 class TokenLimiter:
     """The shared pace of one token. `label` names it in logs (never the token)."""
 
@@ -111,7 +95,6 @@ class TokenLimiter:
         self._in_flight = 0
         self._changed = asyncio.Event()
         self.waited_s = 0.0
-        self.last_wait_at: float | None = None
         self.done = 0
         self.on_wait: Callable[[float], None] | None = None  # told when a timed wait starts
 
@@ -139,7 +122,6 @@ class TokenLimiter:
                 continue
             delay = min(delay, self.max_wait_s)
             log.debug("%s: waiting %.1f s (%s)", self.label, delay, why)
-            self.last_wait_at = now
             if self.on_wait is not None:
                 self.on_wait(delay)
             self._changed.clear()

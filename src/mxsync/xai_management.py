@@ -1,58 +1,54 @@
 """An async client for xAI's Management API: mint, list, update, disable and delete a team's API keys.
 
-The contract is `shared/docs/xai-management-api.md`. The client holds a
-*management key*, which can mint keys for a whole team, so it keeps the same
-discipline as the ModuleX client, only stricter:
+The client holds a *management key*, which can mint keys for a whole team. Its HTTP
+policy is `mxsync._http`'s, the same as the ModuleX client's: the key travels only in the
+`Authorization` header of an https request (plain http to this machine only, never
+through a proxy; redirects never followed), every exchange is bounded in time and size
+(compressed and unpacked), retries and their waits are `_http.retry`'s pure decision
+(a `429`'s `Retry-After` is waited out, never less than a floor, within a total), a
+listing must end (`_http.paging`), and error texts are the server's words with the key
+redacted. This module adds what is the Management API's own:
 
-- the management key travels only in the `Authorization` header, sits in a
-  `Secret`, and is scrubbed (by value and by pattern) from every error text;
-  no log line carries a header or a body;
-- redirects are never followed (one would carry the key to another host),
-  plain http is refused anywhere but this machine and never goes through a
-  proxy, and every exchange is bounded in time and size (body included);
-- reads and idempotent writes (list, update, delete, propagation) are retried
-  with capped, jittered backoff on 5xx and transport errors; a `429` is waited
-  out as long as its `Retry-After` says (seconds or an HTTP date), within a
-  total wait budget;
-- a create is never replayed blindly: once the request may have reached xAI,
-  an error or a lost answer raises `OutcomeUnknown`, because a replay could
-  mint a second key. The caller resolves it by listing the team's keys by the
-  name it gave (names identify owner, entry and attempt).
-
-A minted key's secret comes back exactly once, in the create's answer; the
-client wraps it in a `Secret` on the spot and keeps nothing else of it.
+- a create is never replayed blindly: once the request may have reached xAI, an error or
+  a lost answer raises `OutcomeUnknown`, because a replay could mint a second key. The
+  caller resolves it by listing the team's keys by the name it gave (names identify
+  owner, entry and attempt);
+- a minted key's secret comes back exactly once, in the create's answer; the client
+  wraps it in a `Secret` on the spot and keeps nothing else of it;
+- answers are read tolerantly: unknown fields are ignored, optional ones never relied on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json as jsonlib
 import logging
-import random
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
-from mxsync import __version__
-from mxsync.api import OutcomeUnknown, Unreachable
+from mxsync import __version__, answers
+from mxsync._http import error_text
+from mxsync._http.core import Answer, CallFailed, HttpCore
+from mxsync._http.guard import check_url
+from mxsync._http.paging import PageGuard, PagingError
+from mxsync._http.retry import Failure, Raise, RetryPolicy, is_replay_safe
+from mxsync.api_errors import OutcomeUnknown, Unreachable
 from mxsync.errors import MxsyncError
-from mxsync.secrets import Secret, redact
-from mxsync.urls import cleartext_to_remote
+from mxsync.secrets import Secret
 
 log = logging.getLogger("mxsync.xai")
 
 DEFAULT_MANAGEMENT_URL = "https://management-api.x.ai"
 DEFAULT_PAGE_SIZE = 100
 MAX_ANSWER_BYTES = 1024 * 1024  # a page of 100 key objects is ~50 KB; more is a broken server
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
-# Nothing reached the server: retrying these is safe even for a create.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+MAX_PAGES = 1000  # 100,000 keys at 100 a page: beyond that a server is not ending the list
+PARALLELISM = 8
 
 _HINTS = {
     400: "xAI refused the request: check the mint settings (name, acls, qps/qpm/tpm, expiry)",
@@ -62,6 +58,8 @@ _HINTS = {
     429: "xAI keeps rate-limiting this management key; re-run later",
 }
 _HINT_5XX = "xAI's Management API is failing; re-run later (a re-run picks up where this stopped)"
+_HINT_BY_NAME = "list the team's keys by name to find out; never repeat a create blindly"
+_HINT_URL = "check xai_management.url: it must be xAI's Management API"
 
 
 class XaiManagementError(MxsyncError):
@@ -88,19 +86,6 @@ class MintedWithoutSecret(XaiManagementError):
                  "next apply) and report this to the mxsync maintainers",
         )
         self.key = key
-
-
-@dataclass(frozen=True)
-class ManagementRetry:
-    """How hard to try. A 429 is waited out (its own budget), not counted as an attempt."""
-
-    attempts: int = 6
-    base_s: float = 0.2
-    cap_s: float = 5.0
-    rate_limit_wait_s: float = 600.0
-
-    def backoff(self, attempt: int) -> float:
-        return min(self.cap_s, self.base_s * (2**attempt)) * random.uniform(0.5, 1.0)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -186,54 +171,44 @@ class XaiApiKey:
 
 def check_management_url(url: str) -> str:
     """Refuse to send a management key in clear text anywhere but this machine."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MxsyncError(
-            f"xAI Management API URL {url!r} is not an http(s) URL",
-            hint=f"set xai_management.url to e.g. {DEFAULT_MANAGEMENT_URL}",
-        )
-    if cleartext_to_remote(url):
-        raise MxsyncError(
-            f"refusing to send the xAI management key over plain http to {parts.hostname}",
-            hint="use https://, or an emulator on a loopback address (127.0.0.1, localhost, ::1)",
-        )
-    return url.rstrip("/")
-
-
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` in either form the HTTP spec allows: seconds, or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-class AnswerTooLarge(Exception):
-    """An answer body past the client's bound; never read to the end."""
+    return check_url(
+        url, what="xAI Management API URL", secret="the xAI management key",
+        setting_hint=f"set xai_management.url to e.g. {DEFAULT_MANAGEMENT_URL}",
+        secret_hint="the management key comes from its variable (xai_management.key_env)")
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One HTTP answer, read whole (within bounds) before the connection is given back."""
+class ManagementKeyInfo:
+    """What the validation call says about the management key itself.
 
-    status: int
-    headers: httpx.Headers
-    body: bytes
+    xAI publishes `{apiKeyId, teamId, scope: "SCOPE_TEAM", scopeId, name}` (a team-scoped
+    key names its team in `teamId`/`scopeId`); older answers (the emulator's first shape)
+    were `{valid, teamIds}`. Both are read; every field is optional."""
 
-    def json(self) -> Any:
-        return jsonlib.loads(self.body)
+    team_ids: tuple[str, ...]
+    api_key_id: str | None = None
+    name: str | None = None
+    scope: str | None = None
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+    @classmethod
+    def from_wire(cls, body: Any) -> ManagementKeyInfo:
+        if not isinstance(body, dict):
+            return cls(team_ids=())
+        teams: list[str] = []
+        listed = body.get("teamIds")
+        candidates = [*(listed if isinstance(listed, list) else []), body.get("teamId")]
+        if body.get("scope") == "SCOPE_TEAM":
+            candidates.append(body.get("scopeId"))
+        for team in candidates:
+            if isinstance(team, str) and team and team not in teams:
+                teams.append(team)
+
+        def text(name: str) -> str | None:
+            value = body.get(name)
+            return value if isinstance(value, str) and value else None
+
+        return cls(team_ids=tuple(teams), api_key_id=text("apiKeyId"), name=text("name"),
+                   scope=text("scope"))
 
 
 def _segment(value: str) -> str:
@@ -251,55 +226,44 @@ class XaiManagementClient:
         *,
         token_source: str = "the xAI management key",
         timeout_s: float = 30.0,
-        retry: ManagementRetry | None = None,
+        retry: RetryPolicy | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_pages: int = MAX_PAGES,
+        environ: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`token_source` names where the key came from (e.g. `$XAI_MANAGEMENT_KEY`) for messages;
-        `timeout_s` bounds each whole exchange, body included; `transport` is for tests that
-        must play a misbehaving server."""
+        `timeout_s` bounds each whole exchange, body included; `environ` is where proxy
+        variables are read (default: os.environ); `transport` replaces the network (tests
+        that play a misbehaving server in-process)."""
         self.base_url = check_management_url(base_url)
-        self.retry = retry or ManagementRetry()
+        self.retry = retry or RetryPolicy()
         self.timeout_s = timeout_s
         self.max_answer_bytes = max_answer_bytes
+        self.max_pages = max_pages
         self._token = token
         self._token_source = token_source
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s),
-            follow_redirects=False,  # a redirect must never carry the management key elsewhere
-            # Proxy variables only for https, where a proxy can only tunnel (CONNECT) and never
-            # reads the key; plain http (allowed to loopback only) goes direct.
-            trust_env=self.base_url.startswith("https://"),
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
-            headers={"User-Agent": f"mxsync/{__version__}", "Accept": "application/json"},
+        self._core = HttpCore(
+            self.base_url, parallelism=PARALLELISM, timeout_s=timeout_s, retry=self.retry,
+            max_response_bytes=max_answer_bytes, log=log, title="xAI Management API", name="xai ",
             transport=transport,
-        )
-        self.calls = 0
+            environ=os.environ if environ is None else environ,
+            user_agent=f"mxsync/{__version__}")
+        self.proxy = self._core.proxy
+        self.stats = self._core.stats
+        # One key, one pace: a 429 to one call holds every call of this key.
+        self._limiter = self._core.limiter("the xAI management key")
+
+    @property
+    def calls(self) -> int:
+        """Exchanges sent so far, retries included."""
+        return self.stats.calls
 
     async def __aenter__(self) -> XaiManagementClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
-
-    def _detail(self, response: Answer) -> tuple[str, str | None]:
-        """xAI's error text (`{"code", "error"}`, or FastAPI's `{"detail"}`), scrubbed."""
-        code = None
-        try:
-            body = response.json()
-        except ValueError:
-            text = response.text()[:300] or f"HTTP {response.status}"
-        else:
-            if isinstance(body, dict):
-                code = body.get("code") if isinstance(body.get("code"), str) else None
-                text = str(body.get("error") or body.get("detail") or code or body)
-            else:
-                text = str(body)
-        return self._scrub(text[:300]), (self._scrub(code) if code else None)
-
-    def _scrub(self, text: str) -> str:
-        return redact(text, extra=(self._token.reveal(),))
+        await self._core.aclose()
 
     def _error(self, status: int, detail: str, method: str, path: str, code: str | None
                ) -> XaiManagementError:
@@ -319,134 +283,107 @@ class XaiManagementClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
-        replay_safe: bool = True,
+        replay_safe: bool | None = None,
     ) -> Answer:
         """Send with retries. `replay_safe=False` retries only what proves nothing happened:
         a connection that never opened, and a 429."""
-        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
-        attempt = 0
-        waited_s = 0.0
-        while True:
-            t0 = time.monotonic()
-            delay: float
-            try:
-                self.calls += 1
-                response = await self._exchange(method, path, params=params, json=json,
-                                                headers=headers)
-            except AnswerTooLarge:
-                log.debug("xai %s %s -> answer over %d bytes, refused", method, path,
-                          self.max_answer_bytes)
-                if not replay_safe:
-                    raise OutcomeUnknown(
-                        f"xAI Management API {method} {path}: the answer was larger than "
-                        f"{self.max_answer_bytes} bytes and was not read; the change may or may not "
-                        "have been made",
-                        hint="list the team's keys by name to find out; never repeat a create blindly",
-                    ) from None
-                raise XaiManagementError(
-                    0, f"the answer was larger than {self.max_answer_bytes} bytes and was not read",
-                    method, path, hint="check xai_management.url: it must be xAI's Management API",
-                ) from None
-            except (httpx.TransportError, TimeoutError) as exc:
-                failure = type(exc).__name__
-                log.debug("xai %s %s -> %s", method, path, failure)
-                if not replay_safe and not isinstance(exc, _NOT_SENT):
-                    raise OutcomeUnknown(
-                        f"xAI Management API {method} {path}: no answer ({failure}); the change may "
-                        "or may not have been made",
-                        hint="list the team's keys by name to find out; never repeat a create blindly",
-                    ) from None
-                attempt += 1
-                if attempt >= self.retry.attempts or (isinstance(exc, _NOT_SENT) and attempt >= 2):
-                    raise Unreachable(
-                        f"cannot reach xAI's Management API at {self.base_url} "
-                        f"({method} {path}: {failure} after {attempt} tries)",
-                        hint="check xai_management.url and the network; re-run later",
-                    ) from None
-                delay = self.retry.backoff(attempt - 1)
-            else:
-                status = response.status
-                log.debug("xai %s %s -> %s (%.0f ms)", method, path, status,
-                          (time.monotonic() - t0) * 1000)
-                if status < 300:
-                    return response
-                if status < 400:
-                    raise XaiManagementError(
-                        status, "redirect refused (the management key is never sent on)", method, path,
-                        hint="check xai_management.url: it must be the API's own address",
-                    )
-                detail, code = self._detail(response)
-                if status == 429:
-                    given = retry_after_s(response.headers.get("retry-after"))
-                    delay = given if given is not None else self.retry.backoff(min(attempt, 5))
-                    if waited_s + delay > self.retry.rate_limit_wait_s:
-                        raise XaiManagementError(
-                            429, f"{detail} (still limited after waiting {waited_s:.0f} s)", method,
-                            path, code=code)
-                    waited_s += delay
-                    log.debug("xai %s %s rate limited; waiting %.1f s (%s)", method, path, delay,
-                              "Retry-After" if given is not None else "backoff")
-                    await asyncio.sleep(delay)
-                    continue
-                if status not in RETRY_STATUSES:
-                    raise self._error(status, detail, method, path, code)
-                if not replay_safe:
-                    raise OutcomeUnknown(
-                        f"xAI Management API {method} {path} answered {status}: {detail}; the change "
-                        "may or may not have been made",
-                        hint="list the team's keys by name to find out; never repeat a create blindly",
-                    )
-                attempt += 1
-                if attempt >= self.retry.attempts:
-                    raise self._error(status, detail, method, path, code)
-                delay = self.retry.backoff(attempt - 1)
-            log.debug("xai %s %s retry %d in %.2f s", method, path, attempt, delay)
-            await asyncio.sleep(delay)
+        revealed = self._token.reveal()
+        try:
+            return await self._core.send(
+                method, path, headers={"Authorization": f"Bearer {revealed}"},
+                limiter=self._limiter, hidden=(revealed,), params=params, json=json,
+                replay_safe=replay_safe)
+        except CallFailed as failed:
+            raise self._failure(failed, method, path, replay_safe) from None
 
-    async def _exchange(self, method: str, path: str, *, params: dict[str, Any] | None, json: Any,
-                        headers: dict[str, str]) -> Answer:
-        """One request and its whole answer, within `timeout_s` and `max_answer_bytes`: a server
-        that trickles or floods can hold neither the run nor its memory."""
-        async with asyncio.timeout(self.timeout_s), self._http.stream(
-                method, path, params=params, json=json, headers=headers) as response:
-            body = bytearray()
-            if not 300 <= response.status_code < 400:  # a redirect's body is never read
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > self.max_answer_bytes:
-                        raise AnswerTooLarge
-            return Answer(response.status_code, response.headers, bytes(body))
+    def _failure(self, failed: CallFailed, method: str, path: str, replay_safe: bool | None
+                 ) -> MxsyncError:
+        """The core's verdict as the Management API's own error."""
+        got, status = failed.got, failed.got.status
+        where = f"xAI Management API {method} {path}"
+        if failed.error is None:  # the body was refused
+            if status is not None and 200 <= status < 300 and not is_replay_safe(method, replay_safe):
+                return OutcomeUnknown(f"{where}: answered {status}, but {got.refused}; the change "
+                                      "may or may not have been made", hint=_HINT_BY_NAME)
+            return XaiManagementError(status or 0, str(got.refused), method, path, hint=_HINT_URL)
+        if failed.error is Raise.REDIRECT:
+            return XaiManagementError(
+                status or 0, "redirect refused (the management key is never sent on)", method, path,
+                hint="check xai_management.url: it must be the API's own address")
+        if failed.error is Raise.OUTCOME_UNKNOWN:
+            said = f"answered {status}: {failed.detail}" if status is not None else failed.why
+            return OutcomeUnknown(f"{where}: {said}; the change may or may not have been made",
+                                  hint=_HINT_BY_NAME)
+        if status is not None:
+            code = error_text.error_code(got.body, (self._token.reveal(),))
+            retried = failed.error is Raise.WAIT_TOO_LONG or failed.attempts > 1
+            detail = f"{failed.detail} ({failed.why})" if retried else failed.detail
+            return self._error(status, detail, method, path, code)
+        if got.failure is Failure.NOT_SENT:
+            return Unreachable(f"cannot reach xAI's Management API at {self.base_url} "
+                               f"({method} {path}: {got.failure_text}"
+                               f"{', ' + self._core.describe_proxy() if self.proxy else ''})",
+                               hint="check xai_management.url, the network and HTTPS_PROXY/NO_PROXY")
+        return Unreachable(f"{where}: gave up after {failed.attempts} tries ({got.failure_text})",
+                           hint="xAI's Management API is failing or slow; re-run later")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.request(method, path, **kwargs)
-        if not response.body:
+        """The answer's JSON object (`{}` for an empty body): every Management API answer is an
+        object, and anything else is an error, never read as "nothing there" (a listing
+        read as empty would have mxsync mint a second key)."""
+        answer = await self.request(method, path, **kwargs)
+        if not answer.body:
             return {}
         try:
-            return response.json()
-        except ValueError:
-            raise XaiManagementError(response.status, "the answer is not JSON", method,
-                                     path) from None
+            return answers.obj(answers.parse_json(answer.body))
+        except answers.ShapeError as exc:
+            if not is_replay_safe(method, kwargs.get("replay_safe")):
+                raise OutcomeUnknown(f"xAI Management API {method} {path}: answered "
+                                     f"{answer.status}, but {exc}; the change may or may not "
+                                     "have been made", hint=_HINT_BY_NAME) from None
+            raise XaiManagementError(answer.status, str(exc), method, path,
+                                     hint=_HINT_URL) from None
 
     def _key(self, body: Any, method: str, path: str) -> XaiApiKey:
+        """A key object; for a POST (create, rotate) a 200 without one may still have made
+        a key, so that is `OutcomeUnknown`, resolved by listing the team's keys by name."""
         try:
             return XaiApiKey.from_wire(body)
         except ValueError:
+            if method == "POST":
+                raise OutcomeUnknown(f"xAI Management API {method} {path}: answered 200, but not "
+                                     "with a key object (no apiKeyId); the change may or may "
+                                     "not have been made", hint=_HINT_BY_NAME) from None
             raise XaiManagementError(200, "the answer is not a key object (no apiKeyId)", method,
-                                     path) from None
+                                     path, hint=_HINT_URL) from None
 
     # -- the calls ----------------------------------------------------------------------
-    async def validate(self) -> list[str]:
-        """Check the management key. Returns the team ids the answer names, if it names any
-        (the answer's body is not part of the contract)."""
-        body = await self._json("GET", "/auth/management-keys/validation")
-        teams = body.get("teamIds") if isinstance(body, dict) else None
-        return [str(t) for t in teams] if isinstance(teams, list) else []
+    async def validate(self) -> ManagementKeyInfo:
+        """Check the management key: what it is and which team(s) it names, as far as the
+        answer says (xAI's published shape and the older `{valid, teamIds}` both read).
+        A 200 that says `valid: false` is a rejection all the same."""
+        path = "/auth/management-keys/validation"
+        body = await self._json("GET", path)
+        if isinstance(body, dict) and body.get("valid") is False:
+            raise self._error(401, "the answer says the management key is not valid", "GET",
+                              path, None)
+        return ManagementKeyInfo.from_wire(body)
 
     async def team_models(self, team_id: str) -> list[str]:
         """The model ids the team may use; 403 when this management key may not manage it."""
         body = await self._json("GET", f"/auth/teams/{_segment(team_id)}/models")
         models = body.get("models") if isinstance(body, dict) else None
         return [str(m["id"]) for m in models or [] if isinstance(m, dict) and "id" in m]
+
+    async def team_endpoints(self, team_id: str) -> list[str]:
+        """The endpoint names a key's ACL may grant (`api-key:endpoint:<name>`).
+
+        The answer's shape is assumed (`{endpoints: [{name}]}`; no public source fixes it),
+        so bare strings in the list are read too and anything else is skipped."""
+        body = await self._json("GET", f"/auth/teams/{_segment(team_id)}/endpoints")
+        listed = body.get("endpoints") if isinstance(body, dict) else None
+        names = [e.get("name") if isinstance(e, dict) else e for e in listed or []]
+        return [n for n in names if isinstance(n, str) and n]
 
     async def create_key(
         self,
@@ -479,24 +416,29 @@ class XaiManagementClient:
         """Every key of the team, following `paginationToken` until it is absent or empty."""
         path = f"/auth/teams/{_segment(team_id)}/api-keys"
         found: dict[str, XaiApiKey] = {}
-        seen_tokens: set[str] = set()
+        pages = PageGuard(self.max_pages)
         token: str | None = None
         while True:
+            try:
+                pages.next(token)
+            except PagingError as exc:
+                raise XaiManagementError(200, f"{exc}; {len(found):,} keys read so far", "GET",
+                                         path, hint=_HINT_5XX) from None
             params: dict[str, Any] = {"pageSize": page_size}
             if token:
                 params["paginationToken"] = token
             body = await self._json("GET", path, params=params)
-            items = body.get("apiKeys") if isinstance(body, dict) else None
-            for item in items or []:
+            items = body.get("apiKeys") or []  # an empty list may be left out altogether
+            if not isinstance(items, list):
+                raise XaiManagementError(200, "the answer's apiKeys is not a list", "GET", path,
+                                         hint=_HINT_URL)
+            for item in items:
                 key = self._key(item, "GET", path)
                 found.setdefault(key.api_key_id, key)
-            token = body.get("paginationToken") if isinstance(body, dict) else None
-            if not token:
+            next_token = body.get("paginationToken")
+            if not next_token:
                 return list(found.values())
-            if token in seen_tokens:
-                raise XaiManagementError(200, "the list's paginationToken repeats (paging would never "
-                                         "end)", "GET", path, hint=_HINT_5XX)
-            seen_tokens.add(token)
+            token = str(next_token)
 
     async def find_keys(self, team_id: str, *, name_prefix: str) -> list[XaiApiKey]:
         """The team's keys whose name starts with `name_prefix`: how a lost mint is found."""
@@ -531,6 +473,22 @@ class XaiManagementClient:
         path = f"/auth/api-keys/{_segment(api_key_id)}"
         body = {"apiKey": given, "fieldMask": ",".join(given)}
         return self._key(await self._json("PUT", path, json=body), "PUT", path)
+
+    async def rotate_key(self, api_key_id: str) -> XaiApiKey:
+        """A new secret for the same key id; its `secret` is set.
+
+        Assumed from public endpoint registries (`POST /auth/api-keys/{id}/rotate`, the key
+        object with the new `apiKey`); no xAI reference fixes it. Never replayed blindly: a
+        rotate whose answer is lost has replaced the secret with one nobody holds, so it
+        raises `OutcomeUnknown`. mxsync's rotation mints a new key instead (that gives an
+        overlap window); this is here for callers that prefer the same key id."""
+        path = f"/auth/api-keys/{_segment(api_key_id)}/rotate"
+        key = self._key(await self._json("POST", path, replay_safe=False), "POST", path)
+        if key.secret is None:
+            raise XaiManagementError(200, f"the answer holds no apiKey: the new secret of "
+                                     f"{key.api_key_id} is lost", "POST", path,
+                                     hint="rotate the key again, or delete it")
+        return key
 
     async def set_disabled(self, api_key_id: str, disabled: bool = True) -> XaiApiKey:
         return await self.update_key(api_key_id, disabled=disabled)

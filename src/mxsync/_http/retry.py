@@ -1,6 +1,6 @@
 """Whether to send a call again, as a pure decision of what happened and what was asked.
 
-The sending loop in `api.py` only carries out what `decide` says, so every case
+The sending loop in `core.py` only carries out what `decide` says, so every case
 (status class x method x replay safety x attempt) is one row of a table test.
 
 The rules follow HTTP semantics and the official SDK: a call that may have taken
@@ -8,20 +8,20 @@ effect is replayed only when replaying it is harmless (reads, PUT, DELETE, and P
 the caller marks safe). `POST /credentials` is never replayed blindly: its lost answer
 becomes "outcome unknown", which the executor resolves by re-listing. A 429 proves the
 call was not carried out, so any call waits it out; while the server says when to come
-back (`Retry-After`) the wait is not counted as a failure, but no single wait may pass
-`max_retry_after_s` and the waits of one call may not add up past `max_wait_s`, so a
-hostile server cannot hold a run forever.
+back (`Retry-After`) the wait is not counted as a failure, but every rate-limit wait lasts
+at least `min_rate_limit_wait_s` (a "come back in 0 s" must still cost time), no single
+wait may pass `max_retry_after_s` and the waits of one call may not add up past
+`max_wait_s`, so a hostile server can neither spin a run nor hold it forever.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# A server that says "come back in 0 s" forever must still cost time, not spin.
-MIN_RATE_LIMIT_WAIT_S = 0.5
 
 
 class Failure(enum.Enum):
@@ -57,6 +57,8 @@ class RetryPolicy:
     max_retry_after_s: float = 120.0  # longest single wait a server may ask for
     max_wait_s: float = 600.0  # all waits of one call together
     connect_attempts: int = 2  # a refused connection is not worth many tries
+    # A server that says "come back in 0 s" forever must still cost time, not spin.
+    min_rate_limit_wait_s: float = 0.5
 
     def backoff(self, failures: int, jitter: float = 1.0) -> float:
         """Capped exponential backoff; `jitter` in [0.5, 1] spreads concurrent retries."""
@@ -96,6 +98,8 @@ def decide(
     has already waited for retries.
     """
     safe = is_replay_safe(method, replay_safe)
+    if retry_after_s is not None and not (math.isfinite(retry_after_s) and retry_after_s >= 0):
+        retry_after_s = None  # nan, infinity or negative: no usable word from the server
     if status is not None:
         if 200 <= status < 300:
             return Decision(Verdict.RETURN)
@@ -105,9 +109,9 @@ def decide(
             return Decision(Verdict.FAIL, error=Raise.API_ERROR, why=f"HTTP {status}")
         if status == 429:
             if retry_after_s is not None:
-                return _wait(max(retry_after_s, MIN_RATE_LIMIT_WAIT_S), waited_s, policy,
+                return _wait(max(retry_after_s, policy.min_rate_limit_wait_s), waited_s, policy,
                              counted=False, why="HTTP 429 with Retry-After", exhausted=Raise.API_ERROR)
-            return _backoff(failures, waited_s, policy, jitter, retry_after_s,
+            return _backoff(failures, waited_s, policy, jitter, policy.min_rate_limit_wait_s,
                             why="HTTP 429", exhausted=Raise.API_ERROR)
         if not safe:
             return Decision(Verdict.FAIL, error=Raise.OUTCOME_UNKNOWN,
@@ -136,15 +140,19 @@ def _backoff(failures: int, waited_s: float, policy: RetryPolicy, jitter: float,
     return _wait(delay, waited_s, policy, counted=True, why=why, exhausted=exhausted)
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def _wait(delay: float, waited_s: float, policy: RetryPolicy, *, counted: bool, why: str,
           exhausted: Raise) -> Decision:
     if delay > policy.max_retry_after_s:
         return Decision(Verdict.FAIL, error=Raise.WAIT_TOO_LONG, counted=counted,
-                        why=f"{why}: asked to wait {delay:.0f} s, more than the "
-                            f"{policy.max_retry_after_s:.0f} s allowed for one wait")
+                        why=f"{why}: asked to wait {_seconds(delay)} s, more than the "
+                            f"{_seconds(policy.max_retry_after_s)} s allowed for one wait")
     if waited_s + delay > policy.max_wait_s:
         return Decision(Verdict.FAIL, error=exhausted if counted else Raise.WAIT_TOO_LONG,
                         counted=counted,
-                        why=f"{why}: waiting {delay:.0f} s more would pass the "
-                            f"{policy.max_wait_s:.0f} s allowed for the retries of one call")
+                        why=f"{why}: waiting {_seconds(delay)} s more would pass the "
+                            f"{_seconds(policy.max_wait_s)} s allowed for the retries of one call")
     return Decision(Verdict.RETRY, delay_s=delay, counted=counted, why=why)

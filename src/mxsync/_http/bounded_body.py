@@ -88,6 +88,12 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     if declared.isdigit() and int(declared) > max_bytes:
         raise BodyRefused(f"the answer announces {int(declared):,} bytes, more than the "
                           f"{max_bytes:,} allowed; not read")
+    if response.is_stream_consumed:
+        # Built in memory (an injected transport's answer): httpx has already read and
+        # decoded it, so only the decoded size is left to check.
+        if len(response.content) > max_bytes:
+            raise BodyRefused(f"the answer is larger than {max_bytes:,} bytes")
+        return response.content
     decoder = CappedDecoder(response.headers.get("content-encoding", ""), max_bytes)
     async for chunk in response.aiter_raw():
         decoder.feed(chunk)
