@@ -82,8 +82,8 @@ def test_options_default_limit_and_http_date(tmp_path: Path) -> None:
         {"token": "mx_live_own_limit", "memberships": {"org-a": "owner"},
          "rate_limit_per_minute": 4},
     ]}))
-    emu = start_emulator("--fixture", str(fixture), "--rate-limit", "2", "--rate-window-s", "30",
-                         "--retry-after-format", "http-date")
+    emu = start_emulator("--fixture", str(fixture), "--rate-window-s", "30",
+                         "--retry-after-format", "http-date", rate_limit=2)
     try:
         def burst(token: str, n: int) -> list[httpx.Response]:
             headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": "org-a"}
