@@ -45,7 +45,7 @@ def test_a_token_over_its_limit_gets_429_with_retry_after(new_org: OrgFactory) -
 
 def test_limits_are_per_token_and_spare_health_and_control(new_org: OrgFactory) -> None:
     org = limited_org(new_org, limit=1, window_s=30)
-    other = new_org()  # no limit of its own, and the session emulator has no --rate-limit
+    other = new_org()  # no limit of its own, and the session emulator runs with --rate-limit 0
     with org.client() as c:
         assert c.get("/auth/me").status_code == 200  # every ModuleX route counts
         for _ in range(3):
