@@ -127,7 +127,9 @@ def write_world(folder: Path, n: int) -> tuple[Path, Path, Path, dict[str, str]]
 
 class Emulator:
     def __init__(self, fixture: Path | None, latency_ms: int) -> None:
-        args = ["emulator", "--port", "0", "--latency-ms", str(latency_ms)]
+        # No rate limit: these rows measure mxsync against latency; benchmarks/ratelimit.py
+        # measures the pacing under the service's per-token limits.
+        args = ["emulator", "--port", "0", "--latency-ms", str(latency_ms), "--rate-limit", "0"]
         if fixture is not None:
             args += ["--fixture", str(fixture)]
         self.proc = subprocess.Popen(mxsync(*args), stdout=subprocess.PIPE,

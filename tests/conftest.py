@@ -20,10 +20,14 @@ class EmulatorProcess:
     process: subprocess.Popen[str]
 
 
-def start_emulator(*args: str) -> EmulatorProcess:
-    """Start `mxsync emulator --port 0 ...` and wait for the URL line it prints when ready."""
+def start_emulator(*args: str, rate_limit: int | None) -> EmulatorProcess:
+    """Start `mxsync emulator --port 0 --rate-limit N ...` and wait for the URL line it
+    prints when ready. The emulator limits every token to 60 calls a minute, as the
+    service does; each caller says what it needs: 0 for no limit (tests that are not
+    about rate limits and must stay quick), None for the emulator's own default."""
+    limit = [] if rate_limit is None else ["--rate-limit", str(rate_limit)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "mxsync", "emulator", "--port", "0", *args],
+        [sys.executable, "-m", "mxsync", "emulator", "--port", "0", *limit, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -48,7 +52,7 @@ def stop_emulator(emu: EmulatorProcess) -> str:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
-    emu = start_emulator()
+    emu = start_emulator(rate_limit=0)  # many tests share each token's org: no service limit
     yield emu
     stop_emulator(emu)
 

@@ -95,7 +95,7 @@ class Sweep:
 def sweep(tmp_path: Path) -> Iterator[Sweep]:
     keys = {n: canary_key() for n in ("ok1", "ok2", "echo1", "echo2", "stored", "mgmt")}
     with HostileServer(echoing_standin({keys["ok1"], keys["ok2"]})) as gateway:
-        emulator = start_emulator("--xai-upstream", f"{gateway.url}/v1")
+        emulator = start_emulator("--xai-upstream", f"{gateway.url}/v1", rate_limit=0)
         emulator_url = emulator.url
         token, other_token = canary_token(), canary_token()
         good, echo = f"org-good-{_random(8)}", f"org-echo-{_random(8)}"

@@ -21,7 +21,7 @@ def run_emulator(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_without_a_fixture_it_serves_the_documented_demo_world() -> None:
-    emu = start_emulator()
+    emu = start_emulator(rate_limit=None)  # the defaults, as a user starts it
     try:
         r = httpx.get(f"{emu.url}/credentials", params={"integration_name": "xai"},
                       headers={"Authorization": f"Bearer {DEMO_TOKEN}",
@@ -41,7 +41,7 @@ def test_print_fixture_prints_a_fixture_that_loads(tmp_path: Path) -> None:
     assert {o["id"] for o in doc["orgs"]} == {"org-acme", "org-beta", "org-old"}
     fixture = tmp_path / "mine.yaml"
     fixture.write_text(printed.stdout)
-    emu = start_emulator("--fixture", str(fixture))
+    emu = start_emulator("--fixture", str(fixture), rate_limit=None)
     try:
         me = httpx.get(f"{emu.url}/auth/me", headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
     finally:

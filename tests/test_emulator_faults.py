@@ -129,7 +129,7 @@ def test_emulator_options_state_latency_fixture_and_quiet_logs(tmp_path: Path) -
     state = tmp_path / "state.json"
     headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": "org-a"}
     emu = start_emulator("--fixture", str(fixture), "--state", str(state), "--log-level", "debug",
-                         "--latency-ms", "150")
+                         "--latency-ms", "150", rate_limit=0)
     try:
         t0 = time.monotonic()
         listed = httpx.get(f"{emu.url}/credentials", headers=headers)
@@ -147,7 +147,7 @@ def test_emulator_options_state_latency_fixture_and_quiet_logs(tmp_path: Path) -
     assert not list(tmp_path.glob(".mxsync-emulator-*"))  # no temp file left behind
     assert state.stat().st_mode & 0o077 == 0
 
-    emu = start_emulator("--state", str(state), "--fault", "503:1.0")
+    emu = start_emulator("--state", str(state), "--fault", "503:1.0", rate_limit=0)
     try:
         assert httpx.get(f"{emu.url}/credentials", headers=headers).status_code == 503
         httpx.post(f"{emu.url}/_emulator/faults", json={"faults": {}}).raise_for_status()
@@ -174,7 +174,7 @@ def test_xai_upstream_receives_the_key_test(emulator_url: str, new_org: OrgFacto
     revoked = fake_key("upstream")
     new_org(invalid_keys=[revoked])  # known as invalid to the first emulator only
     token = "mx_live_up_0123456789"
-    emu = start_emulator("--xai-upstream", f"{emulator_url}/v1")
+    emu = start_emulator("--xai-upstream", f"{emulator_url}/v1", rate_limit=0)
     try:
         httpx.post(f"{emu.url}/_emulator/world", json={"users": [
             {"token": token, "id": "u", "email": "u@example.com",

@@ -86,7 +86,7 @@ def test_max_page_size_caps_pages_but_not_total_count(tmp_path: Path) -> None:
     fixture.write_text(yaml.safe_dump({
         "users": [{"token": token, "memberships": {"org-p": "owner"}}],
         "orgs": [{"id": "org-p", "credentials": [xai_cred(f"c{i}") for i in range(5)]}]}))
-    emu = start_emulator("--fixture", str(fixture), "--max-page-size", "2")
+    emu = start_emulator("--fixture", str(fixture), "--max-page-size", "2", rate_limit=0)
     try:
         with httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {token}",
                                                      "X-Organization-ID": "org-p"}) as c:

@@ -45,7 +45,7 @@ def test_a_token_over_its_limit_gets_429_with_retry_after(new_org: OrgFactory) -
 
 def test_limits_are_per_token_and_spare_health_and_control(new_org: OrgFactory) -> None:
     org = limited_org(new_org, limit=1, window_s=30)
-    other = new_org()  # no limit of its own, and the session emulator has no --rate-limit
+    other = new_org()  # no limit of its own, and the session emulator runs with --rate-limit 0
     with org.client() as c:
         assert c.get("/auth/me").status_code == 200  # every ModuleX route counts
         for _ in range(3):
@@ -82,8 +82,8 @@ def test_options_default_limit_and_http_date(tmp_path: Path) -> None:
         {"token": "mx_live_own_limit", "memberships": {"org-a": "owner"},
          "rate_limit_per_minute": 4},
     ]}))
-    emu = start_emulator("--fixture", str(fixture), "--rate-limit", "2", "--rate-window-s", "30",
-                         "--retry-after-format", "http-date")
+    emu = start_emulator("--fixture", str(fixture), "--rate-window-s", "30",
+                         "--retry-after-format", "http-date", rate_limit=2)
     try:
         def burst(token: str, n: int) -> list[httpx.Response]:
             headers = {"Authorization": f"Bearer {token}", "X-Organization-ID": "org-a"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mxsync.keytest import Verdict, classify_answer
+from mxsync.keytest import Refusal, Verdict, classify_answer
 from tests.cli_helpers import mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key, start_emulator, stop_emulator
 
@@ -34,10 +34,26 @@ def one_entry(tmp_path: Path, org: TestOrg) -> str:
         "credentials": [{"name": "p", "api_key_env": "K"}]}}])
 
 
+NO_CREDITS = "refused: the key in $K is real but its xAI team has no credits left or reached " \
+             "its monthly spending limit"
+
+
+@pytest.fixture
+def unfunded_as_403(emulator_url: str) -> Iterator[None]:
+    """The session emulator's stand-in answers the no-credits text with 403 (as xAI does on
+    /v1/responses) for one test; back to its default 429 afterwards."""
+    httpx.post(f"{emulator_url}/_emulator/world", json={"xai": {"unfunded_status": 403}}
+               ).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(f"{emulator_url}/_emulator/world", json={"xai": {"unfunded_status": 429}}
+                   ).raise_for_status()
+
+
 @pytest.mark.parametrize(("listed", "words"), [
     ("invalid_keys", "key test failed: xAI answered 400, rejected: the key in $K is wrong"),
-    ("unfunded_keys", "key test failed: xAI answered 403, refused: the key in $K is real but "
-                      "its xAI team has no credits left or reached its monthly spending limit"),
+    ("unfunded_keys", f"key test failed: xAI answered 429, {NO_CREDITS}"),
     ("disabled_keys", "key test failed: xAI answered 403, refused: the key in $K is real but "
                       "the key or its xAI team is disabled"),
 ])
@@ -46,6 +62,7 @@ def test_apply_stores_no_key_that_failed_its_test_and_says_why(
     org = new_org()
     key = fake_key(listed.split("_")[0])
     xai_lists(org.url, **{listed: [key]})
+    before = xai_calls(org.url)
     run = mxsync("apply", "-f", one_entry(tmp_path, org), "--auto-approve",
                  env=env_for(org, K=key))
     assert run.code == 1, run.both
@@ -53,6 +70,71 @@ def test_apply_stores_no_key_that_failed_its_test_and_says_why(
     assert "nothing was stored for this entry" in run.out
     assert key not in run.both
     assert org.xai() == []
+    assert xai_calls(org.url) - before == 1  # refused or rejected: one try, retrying cannot help
+
+
+@pytest.mark.usefixtures("unfunded_as_403")
+def test_no_credits_with_403_is_refused_the_same_way(new_org: OrgFactory, tmp_path: Path) -> None:
+    org = new_org()
+    key = fake_key("unfunded")
+    xai_lists(org.url, unfunded_keys=[key])
+    before = xai_calls(org.url)
+    run = mxsync("apply", "-f", one_entry(tmp_path, org), "--auto-approve",
+                 env=env_for(org, K=key))
+    assert run.code == 1, run.both
+    assert f"key test failed: xAI answered 403, {NO_CREDITS}" in run.out
+    assert xai_calls(org.url) - before == 1
+
+
+@pytest.mark.parametrize("as_403", [False, True], ids=["429", "403"])
+def test_audit_reports_an_unfunded_stored_key_as_refused(
+        new_org: OrgFactory, request: pytest.FixtureRequest, as_403: bool) -> None:
+    if as_403:
+        request.getfixturevalue("unfunded_as_403")
+    key = fake_key("unfunded")
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "p", "api_key": key,
+                                "is_default": True}])
+    xai_lists(org.url, unfunded_keys=[key])
+    before = xai_calls(org.url)
+    run = mxsync("audit", "--org", org.id, "--test-keys", "--no-usage", "--format", "json",
+                 env=env_for(org))
+    found = [f for f in json.loads(run.out)["findings"] if f["code"].startswith("key-")]
+    assert [(f["code"], f["severity"]) for f in found] == [("key-refused", "error")]
+    assert "no credits left or reached its monthly spending limit" in found[0]["message"]
+    assert xai_calls(org.url) - before == 1
+    assert key not in run.both
+
+
+# xAI's texts as public reports (2026) quote them; team ids replaced.
+_TEAM = "0f2b6c1e-0000-4000-8000-000000000000"
+_UNFUNDED = (f"Your team {_TEAM} has either used all available credits or reached its monthly "
+             "spending limit. To continue making API requests, please purchase more credits or "
+             "raise your spending limit.")
+_TOO_MANY_TOKENS = (f"Too many tokens for team {_TEAM} and model grok-4-0709. Your team's rate "
+                    "limit is — Tokens per Minute (actual/limit): 65605/16000. You can view your "
+                    "team rate limits at https://console.x.ai.")
+_TOO_MANY_REQUESTS = f"Too many requests for team {_TEAM}"
+
+
+@pytest.mark.parametrize(("status", "text", "verdict", "refusal"), [
+    (429, _UNFUNDED, Verdict.REFUSED, Refusal.NO_CREDITS),  # chat completions
+    (403, _UNFUNDED, Verdict.REFUSED, Refusal.NO_CREDITS),  # /v1/responses
+    (403, "personal-team-blocked:spending-limit", Verdict.REFUSED, Refusal.NO_CREDITS),
+    (429, _TOO_MANY_TOKENS, Verdict.RATE_LIMITED, None),
+    (429, _TOO_MANY_REQUESTS, Verdict.RATE_LIMITED, None),
+    (429, "The API key xa***cd has exceeded its rate limit. Please slow down.",
+     Verdict.RATE_LIMITED, None),
+    (403, "The API key xa***cd is disabled.", Verdict.REFUSED, Refusal.DISABLED),
+    (400, "Incorrect API key provided: xa***4o. You can obtain an API key from "
+          "https://console.x.ai.", Verdict.REJECTED, None),
+])
+def test_key_tests_are_classified_by_what_xai_says(
+        status: int, text: str, verdict: Verdict, refusal: Refusal | None) -> None:
+    for answer in ({"is_valid": False, "status_code": status,
+                    "message": f"xAI API test failed (HTTP {status}): {text}"},
+                   {"is_valid": False, "message": f"xAI API test failed (HTTP {status}): {text}"}):
+        result = classify_answer(answer)
+        assert (result.verdict, result.refusal, result.status_code) == (verdict, refusal, status)
 
 
 def test_a_busy_key_is_tested_a_few_times_then_could_not_test_now(
@@ -101,7 +183,7 @@ def _dead_port() -> int:
 @pytest.fixture(scope="module")
 def xai_down() -> Iterator[str]:
     """An emulator whose key tests go to an xAI that does not answer."""
-    emu = start_emulator("--xai-upstream", f"http://127.0.0.1:{_dead_port()}")
+    emu = start_emulator("--xai-upstream", f"http://127.0.0.1:{_dead_port()}", rate_limit=0)
     yield emu.url
     stop_emulator(emu)
 

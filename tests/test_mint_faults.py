@@ -50,7 +50,7 @@ def test_a_sigkill_at_random_points_of_a_rotation_is_healed_by_the_next_apply(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An emulator of its own with latency on every call, so that a rotation takes a few
     # seconds and kills at random points land between different steps.
-    emu = start_emulator("--latency-ms", "80")
+    emu = start_emulator("--latency-ms", "80", rate_limit=0)
     try:
         world = mint_world(OrgFactory(emu.url), emu.url, tmp_path, monkeypatch, propagation_s=0.5)
         world.apply()

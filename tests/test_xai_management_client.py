@@ -248,10 +248,17 @@ async def _validate_at(url: str) -> None:
         await c.validate()
 
 
-def test_redirects_are_refused(team: XaiTeam) -> None:
-    # The emulator redirects a trailing slash (307); following it would resend the key.
+def test_redirects_are_refused() -> None:
+    # Following a redirect would resend the key to wherever it points.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"Location": "https://elsewhere.example/steal"})
+
+    async def scenario() -> None:
+        async with _mock_client(handler) as c:
+            await c.request("GET", "/auth/management-keys/validation")
+
     with pytest.raises(XaiManagementError) as caught:
-        run(team, lambda c: c.request("GET", "/auth/management-keys/validation/"))
+        asyncio.run(scenario())
     assert "redirect refused" in caught.value.message
 
 
@@ -365,7 +372,7 @@ def test_canary_management_key_never_in_errors_or_debug_logs(
         await attempt(c.create_key(team.id, name="", acls=MINT_ACLS))            # 400
         await attempt(c.delete_key("nope"))                                      # 404 -> False
         await attempt(c.set_disabled("nope"))                                    # 404
-        await attempt(c.request("GET", "/auth/management-keys/validation/"))     # redirect
+        await attempt(c.request("GET", "/auth/management-keys/validation/"))     # 404
         team.faults({"lost-response": 1.0})
         try:
             await attempt(c.create_key(team.id, name="lost", acls=MINT_ACLS))   # outcome unknown

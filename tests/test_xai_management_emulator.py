@@ -190,7 +190,7 @@ def test_propagation_option_of_the_emulator(tmp_path: Path) -> None:
         " memberships: {org-p: owner}}]\n"
         "xai:\n  teams: [{id: team-a}, {id: team-b, propagation_s: 0}]\n"
         "  management_keys: [{token: mgmt-prop, teams: [team-a, team-b]}]\n")
-    emu = start_emulator("--fixture", str(fixture), "--xai-propagation-s", "3600")
+    emu = start_emulator("--fixture", str(fixture), "--xai-propagation-s", "3600", rate_limit=0)
     try:
         base = f"{emu.url}/xai-management"
         with httpx.Client(base_url=base, headers={"Authorization": "Bearer mgmt-prop"}) as c:
@@ -210,20 +210,27 @@ def test_expired_key_is_rejected(team: XaiTeam, new_org: OrgFactory) -> None:
     assert result["is_valid"] is False and result["status_code"] == 400
 
 
-@pytest.mark.parametrize("acls", [[], ["api-key:model:grok-4-0709", "api-key:endpoint:chat"],
-                                  ["api-key:model:*", "api-key:endpoint:image"]])
+@pytest.mark.parametrize(("acls", "status", "text"), [
+    ([], 403, "not permitted to use the chat endpoint"),
+    (["api-key:model:*", "api-key:endpoint:image"], 403, "not permitted to use the chat endpoint"),
+    (["api-key:model:*", "api-key:endpoint:responses"], 403, "not permitted to use the chat"),
+    # The endpoint is granted, the model is not: xAI's 404, as for a model that does not exist.
+    (["api-key:model:grok-4-0709", "api-key:endpoint:chat"], 404,
+     "The model grok-4-fast does not exist or your team"),
+])
 def test_a_key_may_call_only_what_its_acls_grant(team: XaiTeam, new_org: OrgFactory,
-                                                 acls: list[str]) -> None:
+                                                 acls: list[str], status: int, text: str) -> None:
     created = team.mint(acls=acls)
     result = key_test(new_org(), created["apiKey"])  # ModuleX tests chat on grok-4-fast
-    assert result["is_valid"] is False and result["status_code"] == 403
-    assert "not permitted" in result["message"]
+    assert result["is_valid"] is False and result["status_code"] == status
+    assert text in result["message"]
 
 
 def test_keys_of_an_unfunded_team_are_refused(emulator_url: str, new_org: OrgFactory) -> None:
+    """429 with the credits text, as xAI answers chat completions (fixture default)."""
     team = new_team(emulator_url, unfunded=True)
     result = key_test(new_org(), team.mint()["apiKey"])
-    assert result["status_code"] == 403 and "used all available credits" in result["message"]
+    assert result["status_code"] == 429 and "used all available credits" in result["message"]
 
 
 def test_team_models_and_key_info(team: XaiTeam, emulator_url: str) -> None:
@@ -235,6 +242,7 @@ def test_team_models_and_key_info(team: XaiTeam, emulator_url: str) -> None:
                      headers={"Authorization": f"Bearer {created['apiKey']}"}).json()
     assert info["api_key_id"] == created["apiKeyId"] and info["team_id"] == team.id
     assert info["name"] == "info" and info["acls"] == MINT_ACLS
+    assert info["modified_by"] == created["userId"]  # the management key's user made it
 
 
 # -- faults, stats, persistence -------------------------------------------------------------------
@@ -292,7 +300,7 @@ def test_minted_keys_survive_a_restart_with_state(tmp_path: Path) -> None:
     doc = {"xai": {"teams": [{"id": "team-s"}],
                    "management_keys": [{"token": "mgmt-state", "teams": ["team-s"]}]}}
     auth = {"Authorization": "Bearer mgmt-state"}
-    emu = start_emulator("--state", str(state))
+    emu = start_emulator("--state", str(state), rate_limit=0)
     try:
         httpx.post(f"{emu.url}/_emulator/world", json=doc).raise_for_status()
         created = httpx.post(f"{emu.url}/xai-management/auth/teams/team-s/api-keys", headers=auth,
@@ -303,7 +311,7 @@ def test_minted_keys_survive_a_restart_with_state(tmp_path: Path) -> None:
                      headers=auth).raise_for_status()
     finally:
         stop_emulator(emu)
-    emu = start_emulator("--state", str(state))
+    emu = start_emulator("--state", str(state), rate_limit=0)
     try:
         listed = httpx.get(f"{emu.url}/xai-management/auth/teams/team-s/api-keys", headers=auth).json()
         kept = httpx.post(f"{emu.url}/v1/chat/completions", json={"model": "grok-4-fast"},
@@ -314,3 +322,66 @@ def test_minted_keys_survive_a_restart_with_state(tmp_path: Path) -> None:
         stop_emulator(emu)
     assert [k["name"] for k in listed["apiKeys"]] == ["kept"]
     assert (kept.status_code, deleted.status_code) == (200, 400)
+
+
+# -- the published validation answer, endpoints, rotate, unknown routes ------------------------
+def test_validation_answers_the_published_shape(team: XaiTeam) -> None:
+    with team.client() as c:
+        first = c.get("/auth/management-keys/validation").json()
+        again = c.get("/auth/management-keys/validation").json()
+    assert first["teamId"] == first["scopeId"] == team.id and first["scope"] == "SCOPE_TEAM"
+    assert first["apiKeyId"] and first["apiKeyId"] == again["apiKeyId"]  # stable, not the token
+    assert team.token not in str(first) and isinstance(first["name"], str)
+    # The older shape rides along until every client reads the published one.
+    assert first["valid"] is True and first["teamIds"] == [team.id]
+
+
+def test_endpoints_list_what_an_acl_may_grant(emulator_url: str, new_org: OrgFactory) -> None:
+    team = new_team(emulator_url)
+    with team.client() as c:
+        listed = c.get(f"/auth/teams/{team.id}/endpoints")
+        assert_xai_error(c.get(f"/auth/teams/{team.other_team}/endpoints"), 403)
+        unknown = c.post(f"/auth/teams/{team.id}/api-keys", json={
+            "name": "k", "acls": ["api-key:model:*", "api-key:endpoint:teleport"]})
+    assert listed.status_code == 200
+    names = [e["name"] for e in listed.json()["endpoints"]]
+    assert {"chat", "image", "responses"} <= set(names)
+    assert_xai_error(unknown, 400)
+    assert "teleport" in unknown.json()["error"]
+    for name in names:  # every listed name is accepted in an ACL
+        team.mint(f"k-{name}", acls=["api-key:model:*", f"api-key:endpoint:{name}"])
+    narrow = new_team(emulator_url, endpoints=["chat", "video"])
+    narrow.mint(acls=["api-key:model:*", "api-key:endpoint:video"])
+    with narrow.client() as c:
+        refused = c.post(f"/auth/teams/{narrow.id}/api-keys", json={
+            "name": "k", "acls": ["api-key:endpoint:responses"]})
+    assert_xai_error(refused, 400)
+
+
+def test_rotate_gives_the_same_key_a_new_secret(team: XaiTeam, new_org: OrgFactory) -> None:
+    created = team.mint("rotated")
+    with team.client() as c:
+        rotated = c.post(f"/auth/api-keys/{created['apiKeyId']}/rotate")
+        assert_xai_error(c.post("/auth/api-keys/no-such-key/rotate"), 404)
+    assert rotated.status_code == 200
+    body = rotated.json()
+    assert body["apiKeyId"] == created["apiKeyId"] and body["name"] == "rotated"
+    assert body["apiKey"] != created["apiKey"] and body["apiKey"].startswith("xai-")
+    assert body["redactedApiKey"] == f"xai-...{body['apiKey'][-4:]}"
+    org = new_org()
+    assert key_test(org, created["apiKey"])["status_code"] == 400  # the old secret is gone
+    assert key_test(org, body["apiKey"])["is_valid"] is True
+    assert [k["apiKeyId"] for k in all_keys(team)] == [created["apiKeyId"]]
+    assert "apiKey" not in all_keys(team)[0]
+
+
+def test_unknown_routes_answer_in_xais_shape(team: XaiTeam, emulator_url: str) -> None:
+    with team.client() as c:
+        for r in (c.get("/auth/nothing-here"), c.get("/auth/management-keys/validation/"),
+                  c.delete("/auth/management-keys/validation")):
+            assert_xai_error(r, 404)
+            assert r.json()["error"].startswith("No handler found on route /xai-management/")
+    for r in (httpx.get(f"{emulator_url}/v1/nothing-here"),
+              httpx.get(f"{emulator_url}/v1/chat/completions")):
+        assert_xai_error(r, 404)
+        assert "No handler found on route /v1/" in r.json()["error"]

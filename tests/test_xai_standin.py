@@ -34,7 +34,7 @@ def temporary_test(org: TestOrg, key: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("listing", "status", "text"), [
     ("invalid_keys", 400, "Incorrect API key provided: xa***"),
-    ("unfunded_keys", 403, UNFUNDED_TEXT),
+    ("unfunded_keys", 429, UNFUNDED_TEXT),  # as xAI answers chat completions
     ("disabled_keys", 403, "is disabled"),
     ("rate_limited_keys", 429, "exceeded its rate limit"),
 ])
@@ -63,7 +63,7 @@ def test_stored_test_reports_xais_text(new_org: OrgFactory, emulator_url: str) -
     assert result.status_code == 200 and key not in result.text
     body = result.json()
     assert body["is_valid"] is False
-    assert "HTTP 403" in body["message"] and UNFUNDED_TEXT in body["message"]
+    assert "HTTP 429" in body["message"] and UNFUNDED_TEXT in body["message"]
 
 
 def test_standin_refuses_malformed_keys_with_400(emulator_url: str) -> None:
@@ -90,7 +90,7 @@ def test_api_key_info_costs_nothing_and_says_400_for_a_bad_key(
     body = ok.json()
     assert set(body) == {"redacted_api_key", "api_key_id", "team_id", "user_id", "name", "acls",
                          "api_key_blocked", "api_key_disabled", "team_blocked", "create_time",
-                         "modify_time"}
+                         "modify_time", "modified_by"}
     assert body["redacted_api_key"] == f"xai-...{good[-4:]}" and good not in ok.text
     assert body["api_key_disabled"] is False
     assert info(good).json()["api_key_id"] == body["api_key_id"]  # stable per key

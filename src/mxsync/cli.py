@@ -750,9 +750,14 @@ def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: st
               help="How long a key minted through the xAI Management API takes to become usable.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--rate-limit", type=click.IntRange(min=1), metavar="RPM",
-              help="Requests per minute for every token without its own rate_limit_per_minute "
-                   "(default: unlimited).")
+@click.option("--rate-limit", type=click.IntRange(min=0), default=60, show_default=True,
+              metavar="RPM",
+              help="Requests per minute for every token without its own rate_limit_per_minute, "
+                   "as the service limits them; 0 turns the limit off (quick tests).")
+@click.option("--missing-org-status", type=click.Choice(["400", "401"]), default="400",
+              show_default=True,
+              help="What a call without X-Organization-ID gets (the API reference says 400, "
+                   "the product page 401).")
 @click.option("--rate-window-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="Test only: the sliding window the limits apply to.")
 @click.option("--retry-after-format", type=click.Choice(["seconds", "http-date"]),
@@ -765,7 +770,8 @@ def emulator(host: str, port: int, fixture: Path | None, print_fixture: bool, st
              latency_ms: float,
              faults: tuple[str, ...], seed: int | None, hold_s: float, xai_upstream: str | None,
              xai_propagation_s: float, log_level: str, rate_limit: int | None,
-             rate_window_s: float, retry_after_format: str, max_page_size: int | None) -> None:
+             rate_window_s: float, retry_after_format: str, max_page_size: int | None,
+             missing_org_status: str) -> None:
     """Serve a local ModuleX API that follows the contract, for offline use and CI.
 
     Prints the base URL it serves as one line on stdout when ready.
@@ -789,8 +795,9 @@ def emulator(host: str, port: int, fixture: Path | None, print_fixture: bool, st
     serve_forever(EmulatorOptions(
         host=host, port=port, fixture=fixture, state=state, latency_ms=latency_ms, faults=rates,
         seed=seed, hold_s=hold_s, xai_upstream=xai_upstream, xai_propagation_s=xai_propagation_s,
-        log_level=log_level, rate_limit=rate_limit, rate_window_s=rate_window_s,
+        log_level=log_level, rate_limit=rate_limit or None, rate_window_s=rate_window_s,
         retry_after_format=retry_after_format, max_page_size=max_page_size,
+        missing_org_status=int(missing_org_status),
     ))
 
 

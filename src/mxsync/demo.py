@@ -185,7 +185,7 @@ def run_demo(examples: Path | None, color: bool | None) -> None:
 
 
 def _run(fixture: Path, manifest_path: Path, color: bool | None) -> None:
-    from mxsync.emulator.server import BackgroundEmulator, EmulatorOptions
+    from mxsync.emulator.server import SERVICE_RATE_LIMIT, BackgroundEmulator, EmulatorOptions
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.common import RunOptions
     from mxsync.flows.plan import plan_manifest
@@ -209,7 +209,9 @@ def _run(fixture: Path, manifest_path: Path, color: bool | None) -> None:
     orgs = [org.id for org in m.orgs]
     click.secho("mxsync demo: validate, plan, apply and plan again, offline, against a throwaway "
                 "emulator.", bold=True, color=paint)
-    with BackgroundEmulator(EmulatorOptions(fixture=fixture)) as emu:
+    # The service's own limit (60 calls a minute per token): the demo makes about 20 calls,
+    # so it is as quick as without one, and shows the X-RateLimit-* headers a user will meet.
+    with BackgroundEmulator(EmulatorOptions(fixture=fixture, rate_limit=SERVICE_RATE_LIMIT)) as emu:
         os.environ.update({"MODULEX_BASE_URL": emu.url, **variables.values(token)})
         click.echo(introduction(emu.url, fixture, variables))
         options = RunOptions(api_url=emu.url)

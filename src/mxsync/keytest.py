@@ -3,8 +3,10 @@
 ModuleX answers a key test (`POST /credentials/test-temporary`, or `.../{id}/test` for a
 stored key) with 200 and `{is_valid, status_code, message}`, where `status_code` is what
 xAI answered. xAI says 400 (sometimes 401) for a wrong key, 403 for a real key that
-cannot be used now (disabled or blocked, or its team has no credits), 429 when the key
-is over its own rate limit, and a 5xx or nothing when it is down. Those need different
+cannot be used now (disabled or blocked), 429 when the key is over its own rate limit,
+and a 5xx or nothing when it is down. A team out of credits is told so in words, with 429
+on chat completions (the call ModuleX's test makes) and 403 elsewhere: the words decide,
+so that it is refused (retrying cannot help), never "busy". Those need different
 actions, so they are different verdicts here; "invalid" is never said of a key that was
 merely busy or unreachable. A test endpoint that itself answers with an error status
 means the key could not be tested, not that it is bad.
@@ -25,13 +27,22 @@ _STATUS_IN_TEXT = re.compile(r"\b(?:HTTP|status(?: code)?)[ :=(]*([1-5]\d\d)\b",
 _NO_ANSWER_IN_TEXT = re.compile(r"\b(?:HTTP|status(?: code)?)[ :=(]*0\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_REASON = 200
+# xAI's words for a team without credits: "Your team <id> has either used all available
+# credits or reached its monthly spending limit." (seen with 429 and with 403), and
+# "personal-team-blocked:spending-limit" / "run out of credits" on 403.
+_NO_CREDITS = re.compile(
+    r"used all (?:available |of (?:its|your) )?credits|(?:run|ran|out) of credits"
+    r"|no credits (?:left|remaining)|insufficient credits|credits? (?:exhausted|depleted)"
+    r"|spending[ _-]limit",
+    re.IGNORECASE,
+)
 
 
 class Verdict(enum.Enum):
     VALID = "valid"
     REJECTED = "rejected"  # 400/401: the key is wrong, unknown or deleted
-    REFUSED = "refused"  # 403: the key is real but disabled, or its team has no credits
-    RATE_LIMITED = "rate-limited"  # 429: says nothing about the key; try later
+    REFUSED = "refused"  # 403, or the no-credits text on any status: real but unusable now
+    RATE_LIMITED = "rate-limited"  # 429 without the no-credits text: try later
     UNREACHABLE = "unreachable"  # xAI (or the network) failed: 5xx, no answer
     UNTESTED = "could-not-test"  # ModuleX's test endpoint itself failed
 
@@ -88,10 +99,15 @@ def _status(value: Any, message: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def says_no_credits(text: str) -> bool:
+    """Whether xAI's text says the team has no credits or reached its spending limit."""
+    return _NO_CREDITS.search(text) is not None
+
+
 def refusal_from_text(text: str) -> Refusal | None:
     """xAI's 403 text says which: credits/spending limit, or disabled/blocked."""
     lower = text.lower()
-    if "credit" in lower or "spending limit" in lower:
+    if says_no_credits(text):
         return Refusal.NO_CREDITS
     if "disabled" in lower or "blocked" in lower:
         return Refusal.DISABLED
@@ -110,6 +126,10 @@ def classify_answer(answer: Any, secrets: Sequence[str] = ()) -> KeyTestResult:
         return KeyTestResult(Verdict.VALID, status, reason)
     if status is None and (answer.get("status_code") == 0 or _NO_ANSWER_IN_TEXT.search(message)):
         return KeyTestResult(Verdict.UNREACHABLE, None, reason or "xAI gave no answer")
+    if status in (403, 429) and says_no_credits(message):
+        # Read before the status: xAI sends this with 429 on chat completions, and a 429
+        # read as "busy" would be tried again and reported as a rate limit.
+        return KeyTestResult(Verdict.REFUSED, status, reason, Refusal.NO_CREDITS)
     if status == 403:
         return KeyTestResult(Verdict.REFUSED, status, reason, refusal_from_text(message))
     if status == 429:

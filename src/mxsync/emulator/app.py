@@ -10,22 +10,41 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mxsync.emulator.faults import FaultLayer, FaultPlan
 from mxsync.emulator.ratelimit import RateLimitLayer, RateLimitOptions
 from mxsync.emulator.routes import catalog, control, credentials, settings, system, xai_standin
 from mxsync.emulator.routes.context import EmulatorContext
 from mxsync.emulator.store import ApiError, World
+from mxsync.emulator.xai_management import PREFIX as MANAGEMENT_PREFIX
 from mxsync.emulator.xai_management import management_scope
+from mxsync.emulator.xai_world import CODE_NOT_FOUND
+
+# Paths served as xAI (the inference stand-in and the Management API), not as ModuleX.
+XAI_PREFIXES = ("/v1/", MANAGEMENT_PREFIX + "/")
 
 
 def build_app(ctx: EmulatorContext) -> FastAPI:
-    app = FastAPI(title="ModuleX API (mxsync emulator)", docs_url=None, redoc_url=None)
+    # No slash redirects, as the service has them: `/credentials/` is a 404, not a 307.
+    app = FastAPI(title="ModuleX API (mxsync emulator)", docs_url=None, redoc_url=None,
+                  redirect_slashes=False)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _no_route(request: Request, exc: StarletteHTTPException) -> Response:
+        """xAI's two services answer a route they do not have in their own shape; the
+        ModuleX routes keep FastAPI's `{"detail"}`."""
+        if exc.status_code in (404, 405) and request.url.path.startswith(XAI_PREFIXES):
+            return JSONResponse({"code": CODE_NOT_FOUND,
+                                 "error": f"No handler found on route {request.url.path}"},
+                                status_code=404)
+        return await http_exception_handler(request, exc)
 
     routes: list[Any] = []
 

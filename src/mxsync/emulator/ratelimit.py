@@ -1,6 +1,7 @@
 """Per-token rate limits as the service has them, as an ASGI layer in front of the API.
 
-Every ModuleX API key has its own `rate_limit_per_minute`: at most that many requests
+Every ModuleX API key has its own `rate_limit_per_minute` (60 unless set, as on the
+service; `mxsync emulator --rate-limit 0` turns the default off): at most that many requests
 in any window (60 s on the real service; shorter in tests through `--rate-window-s` or
 a user's `rate_limit_window_s`). The window slides: each accepted request counts until
 `window` seconds after it was made. A refused request (429) does not count, so a client
@@ -33,7 +34,9 @@ RETRY_AFTER_FORMATS = ("seconds", "http-date")
 
 @dataclass
 class RateLimitOptions:
-    per_minute: int | None = None  # for tokens whose user has no `rate_limit_per_minute`
+    # For tokens whose user has no `rate_limit_per_minute`; None: unlimited. The service's
+    # default is 60 (`EmulatorOptions.rate_limit`); `--rate-limit 0` gives None.
+    per_minute: int | None = None
     window_s: float = 60.0  # for users without `rate_limit_window_s`
     retry_after_format: Literal["seconds", "http-date"] = "seconds"
 
@@ -93,12 +96,15 @@ class RateLimitLayer:
     def _limit_of(self, scope: dict[str, Any]) -> tuple[str, int, float] | None:
         if self.options.per_minute is None and not self.world.has_rate_limits:
             return None
-        token = None
+        token = api_key = None
         for key, value in scope.get("headers", []):
-            if key == b"authorization":
+            if key == b"authorization" and token is None:
                 scheme, _, rest = value.decode("latin-1").partition(" ")
-                token = rest.strip() if scheme.lower() == "bearer" else None
-                break
+                token = rest.strip() if scheme.lower() == "bearer" else ""
+            elif key == b"x-api-key" and api_key is None:
+                api_key = value.decode("latin-1").strip()
+        if token is None:  # as the API reads it: Authorization first, else X-API-KEY
+            token = api_key
         # An unknown token is not limited: it gets its 401 from the API.
         user = self.world.users.get(token) if token else None
         if user is None or token is None:

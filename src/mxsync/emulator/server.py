@@ -17,6 +17,9 @@ from mxsync.emulator.faults import FaultPlan
 from mxsync.emulator.store import FixtureError, World
 from mxsync.errors import MxsyncError
 
+SERVICE_RATE_LIMIT = 60  # calls a minute per ModuleX token, as the service has by default
+MISSING_ORG_STATUSES = (400, 401)
+
 
 @dataclass
 class EmulatorOptions:
@@ -31,10 +34,13 @@ class EmulatorOptions:
     xai_upstream: str | None = None
     xai_propagation_s: float = 0.0
     log_level: str = "warning"
-    rate_limit: int | None = None  # requests per window for tokens without their own limit
+    # Requests per window for tokens without their own limit: 60, the service's default;
+    # None (the CLI's `--rate-limit 0`) for none.
+    rate_limit: int | None = SERVICE_RATE_LIMIT
     rate_window_s: float = 60.0
     retry_after_format: str = "seconds"  # or "http-date"
     max_page_size: int | None = None  # cap credential pages below the limit asked
+    missing_org_status: int = 400  # the API reference's answer; the product page says 401
 
 
 DEFAULT_FIXTURE = "data/emulator-fixture.yaml"
@@ -74,6 +80,7 @@ def load_world(options: EmulatorOptions) -> World:
                                    "shows the format") from None
     world.state_file = options.state
     world.xai.propagation_s = options.xai_propagation_s
+    world.missing_org_status = options.missing_org_status
     world.save()
     return world
 

@@ -231,6 +231,8 @@ class World:
         # True once any user has a rate limit: lets the rate-limit layer skip all work
         # for a world where nobody is limited.
         self.has_rate_limits = False
+        # What a call without X-Organization-ID gets (a server option, not saved state).
+        self.missing_org_status = 400
 
     # -- loading and saving -------------------------------------------------
     def merge_fixture(self, doc: dict[str, Any]) -> None:
@@ -260,7 +262,10 @@ class World:
                 self._load_credential(org_id, cred)
             if raw.get("settings") is not None:
                 _load_settings(org, raw["settings"])
-        self.xai.merge(doc.get("xai") or {})
+        try:
+            self.xai.merge(doc.get("xai") or {})
+        except ValueError as exc:
+            raise FixtureError(f"xai: {exc}") from None
         self.save()
 
     def _load_credential(self, org_id: str, raw: dict[str, Any]) -> None:
@@ -322,7 +327,11 @@ class World:
         atomic_write(self.state_file, json.dumps(self.to_json()), mode=0o600)
 
     # -- auth ---------------------------------------------------------------
-    def authenticate(self, authorization: str | None) -> User:
+    def authenticate(self, authorization: str | None, x_api_key: str | None = None) -> User:
+        """A Bearer token, or the same token in `X-API-KEY` (the service takes either;
+        `Authorization` wins when both are sent)."""
+        if not authorization and x_api_key:
+            authorization = f"Bearer {x_api_key.strip()}"
         if not authorization:
             raise ApiError(401, "Not authenticated")
         scheme, _, token = authorization.partition(" ")
@@ -336,7 +345,8 @@ class World:
     def authorize(self, user: User, org_id: str | None) -> str:
         """Credential and catalog calls: an org header, and owner/admin in that org."""
         if not org_id:
-            raise ApiError(401, "X-Organization-ID header is required")
+            # ModuleX's API reference says 400, its product page 401: `--missing-org-status`.
+            raise ApiError(self.missing_org_status, "X-Organization-ID header is required")
         if user.locked_to_org is not None and org_id != user.locked_to_org:
             raise ApiError(403, "This API key is locked to another organization")
         role = user.memberships.get(org_id)

@@ -89,8 +89,27 @@ def add_management_api(app: FastAPI | APIRouter, world: XaiWorld,
         return {"models": [{"id": m} for m in team.models]}
 
     async def validate(request: Request) -> Any:
+        """xAI's published example: `{apiKeyId, teamId, scope: "SCOPE_TEAM", scopeId, name}`.
+        `valid` and `teamIds` are this emulator's older answer, kept beside it while
+        mxsync's client still reads `teamIds` (they also name every team of a key that
+        manages several)."""
         key = caller(request)
-        return {"valid": True, "teamIds": list(key.teams)}
+        team = key.teams[0] if key.teams else ""
+        return {"apiKeyId": key.key_id, "teamId": team, "scope": "SCOPE_TEAM", "scopeId": team,
+                "name": key.name, "valid": True, "teamIds": list(key.teams)}
+
+    async def team_endpoints(request: Request) -> Any:
+        """The endpoint names an ACL may grant (`api-key:endpoint:<name>`); assumed shape
+        `{endpoints: [{name}]}`."""
+        team = world.team_for(caller(request), request.path_params["team_id"])
+        return {"endpoints": [{"name": e} for e in team.endpoints]}
+
+    async def rotate_key(request: Request) -> Any:
+        """Assumed: public endpoint registries list `POST /auth/api-keys/{id}/rotate`; the
+        answer here is the key object with its new `apiKey`, as on create."""
+        key = world.rotate(caller(request), request.path_params["api_key_id"])
+        save()
+        return key.public(with_secret=True)
 
     routes: list[tuple[str, str, Handler]] = [
         ("POST", "/auth/teams/{team_id}/api-keys", create_key),
@@ -99,6 +118,8 @@ def add_management_api(app: FastAPI | APIRouter, world: XaiWorld,
         ("DELETE", "/auth/api-keys/{api_key_id}", delete_key),
         ("GET", "/auth/api-keys/{api_key_id}/propagation", propagation),
         ("GET", "/auth/teams/{team_id}/models", team_models),
+        ("GET", "/auth/teams/{team_id}/endpoints", team_endpoints),
+        ("POST", "/auth/api-keys/{api_key_id}/rotate", rotate_key),
         ("GET", "/auth/management-keys/validation", validate),
     ]
     for method, path, handler in routes:

@@ -32,7 +32,11 @@ CODE_NOT_FOUND = "Some requested entity was not found"
 CODE_EXHAUSTED = "Some resource has been exhausted"
 
 DEFAULT_TEAM_MODELS = ("grok-4-0709", "grok-code-fast-1", "grok-4-fast")
-ACL_RE = re.compile(r"^api-key:(?:model:[A-Za-z0-9._*-]+|endpoint:(?:chat|image|\*))$")
+# What `GET /auth/teams/{id}/endpoints` lists unless the fixture names others (assumed:
+# the contract names these three; an ACL may grant any endpoint the team lists).
+DEFAULT_TEAM_ENDPOINTS = ("chat", "image", "responses")
+ACL_RE = re.compile(r"^api-key:(?:model:[A-Za-z0-9._*-]+|endpoint:([A-Za-z0-9._-]+|\*))$")
+UNFUNDED_STATUSES = (429, 403)  # xAI's no-credits answer: 429 on chat completions, 403 elsewhere
 UPDATABLE = ("name", "acls", "qps", "qpm", "tpm", "disabled")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 100  # assumed; a larger pageSize is capped, never refused
@@ -80,6 +84,7 @@ class Team:
     blocked: bool = False
     unfunded: bool = False
     propagation_s: float | None = None  # overrides the server-wide --xai-propagation-s
+    endpoints: list[str] = field(default_factory=lambda: list(DEFAULT_TEAM_ENDPOINTS))
 
 
 @dataclass
@@ -87,6 +92,12 @@ class ManagementKey:
     token: str
     teams: list[str]
     user_id: str
+    name: str = "management key"
+
+    @property
+    def key_id(self) -> str:
+        """A stable id for the validation answer, derived from the token (never the token)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "mxsync-emulator-management-key:" + self.token))
 
 
 @dataclass
@@ -106,6 +117,7 @@ class ApiKey:
     modified: float
     propagated_at: float
     seq: int  # creation order: what a pagination token points past
+    modified_by: str | None = None  # the user whose management key last changed it
 
     def public(self, *, with_secret: bool = False) -> dict[str, Any]:
         """The key object of the doc; `apiKey` only in the answer to the create."""
@@ -131,12 +143,9 @@ class ApiKey:
     def expired(self, now: float) -> bool:
         return self.expire_time is not None and now >= self.expire_time
 
-    def allows(self, endpoint: str, model: str) -> bool:
-        """ACLs grant access; a key with none can call nothing."""
-        acls = set(self.acls)
-        endpoint_ok = bool({f"api-key:endpoint:{endpoint}", "api-key:endpoint:*"} & acls)
-        model_ok = bool({f"api-key:model:{model}", "api-key:model:*"} & acls)
-        return endpoint_ok and model_ok
+    def allows_endpoint(self, endpoint: str) -> bool:
+        """ACLs grant access; a key with none can call nothing. (Models: `usable_models`.)"""
+        return bool({f"api-key:endpoint:{endpoint}", "api-key:endpoint:*"} & set(self.acls))
 
 
 class XaiWorld:
@@ -155,11 +164,18 @@ class XaiWorld:
         # The team of each deleted key id, so that a retried DELETE still meets its team's faults.
         self.deleted_ids: dict[str, str] = {}
         self.propagation_s = 0.0
+        # The status of the no-credits answer on chat completions (fixture `unfunded_status`).
+        self.unfunded_status = UNFUNDED_STATUSES[0]
         self._seq = 0
 
     # -- fixture and persistence ---------------------------------------------
     def merge(self, doc: dict[str, Any]) -> None:
         """The fixture's `xai:` section (also what `POST /_emulator/world` carries)."""
+        if "unfunded_status" in doc:
+            status = doc["unfunded_status"]
+            if status not in UNFUNDED_STATUSES or isinstance(status, bool):
+                raise ValueError(f"unfunded_status must be 429 or 403, not {status!r}")
+            self.unfunded_status = int(status)
         for name in ("invalid_keys", "unfunded_keys", "disabled_keys", "rate_limited_keys"):
             getattr(self, name).update(str(k) for k in doc.get(name) or [])
         for raw in doc.get("teams") or []:
@@ -169,6 +185,8 @@ class XaiWorld:
                 team.name = str(raw["name"])
             if raw.get("models"):
                 team.models = [str(m) for m in raw["models"]]
+            if raw.get("endpoints"):
+                team.endpoints = [str(e) for e in raw["endpoints"]]
             for flag in ("blocked", "unfunded"):
                 if flag in raw:
                     setattr(team, flag, bool(raw[flag]))
@@ -181,6 +199,8 @@ class XaiWorld:
                 token=token, teams=[], user_id=str(raw.get("user_id") or f"u-{uuid.uuid4().hex[:8]}")
             )
             key.teams.extend(str(t) for t in raw.get("teams") or [] if str(t) not in key.teams)
+            if raw.get("name"):
+                key.name = str(raw["name"])
             for team_id in key.teams:
                 self.teams.setdefault(team_id, Team(id=team_id, name=team_id))
             self.management_keys[token] = key
@@ -197,6 +217,7 @@ class XaiWorld:
             "deleted_secrets": sorted(self.deleted_secrets),
             "deleted_ids": self.deleted_ids,
             "propagation_s": self.propagation_s,
+            "unfunded_status": self.unfunded_status,
         }
 
     @classmethod
@@ -214,6 +235,7 @@ class XaiWorld:
             world._seq = max(world._seq, key.seq)
         world.deleted_ids = dict(doc.get("deleted_ids") or {})
         world.propagation_s = float(doc.get("propagation_s") or 0.0)
+        world.unfunded_status = int(doc.get("unfunded_status") or UNFUNDED_STATUSES[0])
         return world
 
     # -- Management API: authentication ------------------------------------------
@@ -245,7 +267,7 @@ class XaiWorld:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise XaiError(400, CODE_INVALID, "name is required and must not be empty")
-        acls = _acls(body.get("acls", []))
+        acls = _acls(body.get("acls", []), team.endpoints)
         limits = {f: _limit(body.get(f), f) for f in ("qps", "qpm", "tpm")}
         expire_time = None
         if body.get("expireTime") is not None:
@@ -261,7 +283,7 @@ class XaiWorld:
             team_id=team.id,
             user_id=caller.user_id,
             name=name,
-            secret="xai-" + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(80)),
+            secret=_new_secret(),
             acls=acls,
             expire_time=expire_time,
             disabled=False,
@@ -269,6 +291,7 @@ class XaiWorld:
             modified=now,
             propagated_at=now + max(0.0, delay),
             seq=self._seq,
+            modified_by=caller.user_id,
             **limits,
         )
         self.api_keys[key.api_key_id] = key
@@ -335,7 +358,7 @@ class XaiWorld:
                     raise XaiError(400, CODE_INVALID, "name must not be empty")
                 changes["name"] = value
             elif path == "acls":
-                changes["acls"] = _acls(value or [])
+                changes["acls"] = _acls(value or [], self.teams[key.team_id].endpoints)
             elif path == "disabled":
                 if not isinstance(value, bool):
                     raise XaiError(400, CODE_INVALID, "disabled must be true or false")
@@ -345,7 +368,37 @@ class XaiWorld:
         for name, value in changes.items():
             setattr(key, name, value)
         key.modified = time.time()
+        key.modified_by = caller.user_id
         return key
+
+    def rotate(self, caller: ManagementKey, api_key_id: str) -> ApiKey:
+        """A new secret for the same key id (assumed semantics: public endpoint registries
+        list `POST /auth/api-keys/{id}/rotate`, nothing public says what it answers). The
+        old secret stops working at once, as a deleted one does, and the new one needs to
+        propagate like a freshly minted key."""
+        key = self.key_for(caller, api_key_id)
+        team = self.teams[key.team_id]
+        del self.by_secret[key.secret]
+        self.deleted_secrets.add(key.secret)
+        now = time.time()
+        delay = team.propagation_s if team.propagation_s is not None else self.propagation_s
+        key.secret = _new_secret()
+        key.propagated_at = now + max(0.0, delay)
+        key.modified = now
+        key.modified_by = caller.user_id
+        self.by_secret[key.secret] = key
+        return key
+
+    def usable_models(self, key: ApiKey | None) -> list[str]:
+        """The models a key may call: its team's, narrowed by its model ACLs; every model
+        the stand-in knows for a key no fixture minted."""
+        if key is None:
+            return list(DEFAULT_TEAM_MODELS)
+        team = self.teams.get(key.team_id)
+        models = team.models if team else list(DEFAULT_TEAM_MODELS)
+        if "api-key:model:*" in key.acls:
+            return list(models)
+        return [m for m in models if f"api-key:model:{m}" in key.acls]
 
     def delete(self, caller: ManagementKey, api_key_id: str) -> None:
         key = self.key_for(caller, api_key_id)
@@ -362,16 +415,24 @@ class XaiWorld:
         return time.time() >= self.key_for(caller, api_key_id).propagated_at
 
 
-def _acls(value: Any) -> list[str]:
+def _new_secret() -> str:
+    return "xai-" + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(80))
+
+
+def _acls(value: Any, endpoints: list[str]) -> list[str]:
+    """ACL strings as xAI takes them: models by id or `*`, and the endpoints the team's
+    `GET /auth/teams/{id}/endpoints` lists, or `*`."""
     if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
         raise XaiError(400, CODE_INVALID, "acls must be a list of strings")
-    bad = [a for a in value if not ACL_RE.match(a)]
-    if bad:
-        raise XaiError(
-            400, CODE_INVALID,
-            f"invalid ACL {bad[0]!r}: expected api-key:model:<model id>, api-key:model:*, "
-            "or api-key:endpoint:chat|image|*",
-        )
+    for acl in value:
+        match = ACL_RE.match(acl)
+        endpoint = match.group(1) if match else None
+        if match is None or (endpoint not in (None, "*") and endpoint not in endpoints):
+            raise XaiError(
+                400, CODE_INVALID,
+                f"invalid ACL {acl!r}: expected api-key:model:<model id>, api-key:model:*, "
+                f"or api-key:endpoint:<one of {'|'.join(endpoints)}> or api-key:endpoint:*",
+            )
     return list(dict.fromkeys(value))
 
 

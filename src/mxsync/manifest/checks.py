@@ -212,6 +212,30 @@ def _management_url_problems(block: Any, path: Path_, positions: Positions) -> l
 
 
 _SOURCES = ("api_key_env", "api_key_file", "mint")
+# ModuleX tests a key with a chat completion on this model (see mxsync.emulator.xai).
+_KEY_TEST_MODEL = "grok-4-fast"
+
+
+def _mint_acl_problems(mint: Any, path: Path_, positions: Positions) -> list[Problem]:
+    """A minted key must pass ModuleX's key test before it is stored, and that test is a
+    chat completion on grok-4-fast: ACLs without the chat endpoint (or that model) make a
+    key that apply would mint, see fail, and throw away."""
+    acls = mint.get("acls") if isinstance(mint, dict) else None
+    if not isinstance(acls, list) or not all(isinstance(a, str) for a in acls):
+        return []
+    out: list[Problem] = []
+    if not {"api-key:endpoint:chat", "api-key:endpoint:*"} & set(acls):
+        out.append(positions.problem((*path, "acls"), (
+            "these ACLs do not grant api-key:endpoint:chat (or api-key:endpoint:*): ModuleX's "
+            "key test is a chat completion, so it will fail and apply will store nothing for "
+            "this entry; add \"api-key:endpoint:chat\""), severity="warning"))
+    if not {"api-key:model:*", f"api-key:model:{_KEY_TEST_MODEL}"} & set(acls):
+        out.append(positions.problem((*path, "acls"), (
+            f"these ACLs do not grant api-key:model:{_KEY_TEST_MODEL} (or api-key:model:*): "
+            f"ModuleX's key test calls {_KEY_TEST_MODEL}, so it will fail and apply will store "
+            f"nothing for this entry; add \"api-key:model:{_KEY_TEST_MODEL}\""),
+            severity="warning"))
+    return out
 
 
 def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions,
@@ -248,6 +272,7 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
                 out.append(positions.problem((*path, "expires_at"), (
                     "this date is in the past: the credential would be created already expired"),
                     severity="warning"))
+    out.extend(_mint_acl_problems(cred.get("mint"), (*path, "mint"), positions))
     labels = cred.get("metadata")
     if isinstance(labels, dict):
         for key in labels:

@@ -73,7 +73,7 @@ def tables(url: str) -> str:
 
 
 def run_minted_demo(color: bool | None) -> None:
-    from mxsync.emulator.server import BackgroundEmulator, EmulatorOptions
+    from mxsync.emulator.server import SERVICE_RATE_LIMIT, BackgroundEmulator, EmulatorOptions
     from mxsync.extras import require_emulator
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.common import RunOptions
@@ -95,7 +95,9 @@ def run_minted_demo(color: bool | None) -> None:
                 "then rotated, offline.", bold=True, color=paint)
     fixture = resources.files("mxsync").joinpath("data").joinpath("emulator-fixture.yaml")
     with resources.as_file(fixture) as fixture_path, tempfile.TemporaryDirectory() as folder, \
-            BackgroundEmulator(EmulatorOptions(fixture=fixture_path)) as emu:
+            BackgroundEmulator(EmulatorOptions(fixture=fixture_path,
+                                               # ~30 calls: the service's limit costs nothing
+                                               rate_limit=SERVICE_RATE_LIMIT)) as emu:
         from mxsync.flows.plan import plan_manifest
 
         # The demo is the operator here: it says where the token and the management key go.

@@ -35,8 +35,9 @@ class EmulatorContext:
         """Dependency: a valid token. Async, so it runs on the event loop, not in a thread."""
         world = self.world
 
-        async def caller(authorization: str | None = Header(None)) -> User:
-            return world.authenticate(authorization)
+        async def caller(authorization: str | None = Header(None),
+                         x_api_key: str | None = Header(None)) -> User:
+            return world.authenticate(authorization, x_api_key)
 
         return caller
 
@@ -46,8 +47,9 @@ class EmulatorContext:
         world = self.world
 
         async def scoped(authorization: str | None = Header(None),
+                         x_api_key: str | None = Header(None),
                          x_organization_id: str | None = Header(None)) -> tuple[User, str]:
-            user = world.authenticate(authorization)
+            user = world.authenticate(authorization, x_api_key)
             return user, world.authorize(user, x_organization_id)
 
         return scoped
