@@ -64,7 +64,14 @@ def test_a_sigkill_at_random_points_of_a_rotation_is_healed_by_the_next_apply(
                 [sys.executable, "-m", "mxsync", "apply", "-f", str(world.manifest),
                  "--auto-approve", "--replace", f"{world.org.id}/xai/minted"],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.0, 4.0))  # the random point of the kill
+            # The rotation has begun once the new key exists at xAI: kill at a random point
+            # after that (waiting for the event, not a fixed time, so a slow machine that is
+            # still starting Python does not make every kill land before the rotation).
+            deadline = time.monotonic() + 60
+            while (len(world.team_keys()) < 2 and process.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 2.0))  # the random point of the kill
             process.send_signal(signal.SIGKILL)
             process.wait()
             if len(world.team_keys()) != 1 or len(world.org.xai()) != 1:
