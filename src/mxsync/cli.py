@@ -116,7 +116,7 @@ def usage_errors_exit_1() -> Iterator[None]:
     try:
         yield
     except click.UsageError as exc:
-        exc.exit_code = ExitCode.ERROR
+        exc.exit_code = ExitCode.ERROR  # type: ignore[misc]  # a ClassVar in click
         raise
 
 
