@@ -256,9 +256,8 @@ def _format(fmt: str, as_json: bool) -> str:
               help="Also check that every key variable/file and token variable is set and well-formed "
                    "(values are never shown).")
 @format_options("text", "json")
-@click.pass_obj
 @handle_errors
-def validate(obj: Context, files: tuple[str, ...], paths: tuple[str, ...], check_env: bool,
+def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool,
              fmt: str, as_json: bool) -> None:
     """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message.
 
@@ -268,7 +267,7 @@ def validate(obj: Context, files: tuple[str, ...], paths: tuple[str, ...], check
     from mxsync.views.validate import VIEWS
 
     done = run_validate(files, paths, check_env)
-    pick(VIEWS, _format(fmt, as_json), obj.color).show(done)
+    pick(VIEWS, _format(fmt, as_json), _context().color).show(done)
     sys.exit(ExitCode.ERROR if done.errors else ExitCode.OK)
 
 
@@ -557,9 +556,8 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
 @click.option("--refresh", is_flag=True, help="Read it again even if the local copy is fresh.")
 @format_options("text", "json")
 @live_run_options
-@click.pass_obj
 @handle_errors
-def catalog(obj: Context, org: str | None, refresh: bool, fmt: str, as_json: bool,
+def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool,
             api_url: str | None, parallelism: int, timeout_s: float) -> None:
     """List the xAI models of an org's catalog, with limits and prices (cached 10 minutes)."""
     from mxsync.flows.catalog import read_catalog
@@ -567,7 +565,7 @@ def catalog(obj: Context, org: str | None, refresh: bool, fmt: str, as_json: boo
     from mxsync.views.catalog import VIEWS
 
     detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
-    pick(VIEWS, _format(fmt, as_json), obj.color).show(detail, chosen, source)
+    pick(VIEWS, _format(fmt, as_json), _context().color).show(detail, chosen, source)
 
 
 # -- emulator -----------------------------------------------------------------------
