@@ -103,6 +103,7 @@ def test_every_finding_code_in_json(world: World) -> None:
     assert any(f["credential_id"] for f in doc["findings"])
 
 
+@pytest.mark.slow
 def test_fail_on_levels(world: World, new_org: OrgFactory, tmp_path: Path) -> None:
     assert world.audit("--fail-on", "never").code == 0
     assert world.audit("--fail-on", "error").code == 1

@@ -74,4 +74,4 @@ def test_the_messages_say_the_days(org: TestOrg) -> None:
                                                ("--unused-for", "soon")])
 def test_out_of_range_days_are_a_usage_error(option: str, value: str) -> None:
     run = mxsync("audit", "--org", "org-a", option, value, env={})
-    assert run.code == 2 and option in run.err and "Traceback" not in run.both
+    assert run.code == 1 and option in run.err and "Traceback" not in run.both

@@ -137,6 +137,7 @@ def manifest(s: Sweep, name: str = "m.yaml") -> str:
     ], owner=OWNER)
 
 
+@pytest.mark.slow
 def test_no_canary_leaves_by_any_command_or_format(sweep: Sweep) -> None:
     s = sweep
     path = manifest(s)

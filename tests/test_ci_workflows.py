@@ -457,6 +457,9 @@ def test_action_passes_no_manifest_when_told_and_honours_ok_exit_codes(repo: Rep
     assert ctx.steps["p"] == {"exit-code": "2"}
     strict = repo.runner.action({"command": "plan", "args": "--detailed-exitcode"}, env, ctx, "q")
     assert strict.code == 2 and ctx.steps["q"] == {"exit-code": "2"}
+    typo = repo.runner.action({"command": "plan", "args": "--detailed-exitcode --bogus",
+                               "ok-exit-codes": "0 2"}, env, ctx, "t")
+    assert typo.code == 1 and ctx.steps["t"] == {"exit-code": "1"}, typo.out  # a red step
     shown = repo.runner.action({"command": "show", "manifest": "", "args": "plan.json"}, env, ctx,
                                 None)
     assert shown.code == 0, shown.out

@@ -123,6 +123,7 @@ def hostile_org(new_org: OrgFactory) -> TestOrg:
     ])
 
 
+@pytest.mark.slow
 def test_no_output_obeys_a_hostile_name(hostile_org: TestOrg, tmp_path: Path) -> None:
     org = hostile_org
     path = write_manifest(tmp_path / "m.yaml", [{"id": org.id}])

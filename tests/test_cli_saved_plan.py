@@ -76,6 +76,20 @@ def test_a_manifest_given_as_the_plan_gets_a_did_you_mean(new_org: OrgFactory,
     assert f"did you mean `mxsync apply -f {manifest}`?" in run.err
 
 
+@pytest.mark.parametrize("command", ["plan", "apply", "validate"])
+def test_a_saved_plan_given_as_a_manifest_is_named_as_such(new_org: OrgFactory, tmp_path: Path,
+                                                           command: str) -> None:
+    """The reverse mistake: `-f plan.json` gets one sentence, not the schema's complaints."""
+    org = new_org()
+    _, planfile, env = _planned(org, tmp_path)
+    run = mxsync(command, "-f", str(planfile), env=env)
+    assert run.code == 1
+    assert "this is a saved plan, not a manifest" in run.both
+    assert f"`mxsync apply {planfile}`" in run.both
+    assert "additional properties" not in run.both.lower() and run.both.count("(top)") <= 1
+    assert org.xai() == []
+
+
 def test_applying_a_saved_plan_twice_says_already_applied(new_org: OrgFactory,
                                                           tmp_path: Path) -> None:
     org = new_org()

@@ -1,4 +1,4 @@
-"""The emulator against `shared/docs/modulex-api.md`, row by row, over real HTTP."""
+"""The emulator against the ModuleX API contract, rule by rule, over real HTTP."""
 
 from __future__ import annotations
 

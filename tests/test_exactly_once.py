@@ -21,6 +21,8 @@ from tests.cli_helpers import Run, mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key
 from tests.test_apply_e2e import apply_until_ok, assert_converged, canary_key, env_for
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
+
 
 def test_the_counter_counts_what_the_service_carried_out(new_org: OrgFactory) -> None:
     """The instrument first: a create whose answer is lost or held counts, one refused

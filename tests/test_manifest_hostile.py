@@ -153,5 +153,5 @@ def test_as_of_out_of_range_is_a_usage_error_not_an_internal_error() -> None:
     """audit --as-of goes through the same parse_instant, so it needs no handler of its own."""
     example = str(Path(__file__).resolve().parents[1] / "examples" / "minimal.yaml")
     result = CliRunner().invoke(cli, ["audit", "-f", example, "--as-of", "9999-12-31T23:59:59-23:59"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     assert "--as-of" in result.output and "internal error" not in result.output

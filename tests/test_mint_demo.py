@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.cli_helpers import mxsync
 
 
+@pytest.mark.slow
 def test_the_minted_demo_creates_then_rotates_a_key_and_shows_no_secret() -> None:
     run = mxsync("demo", "--minted", env={}, timeout=180)
     assert run.code == 0, run.both

@@ -18,6 +18,8 @@ from mxsync.emulator.faults import FAULT_KINDS
 from tests.conftest import OrgFactory, start_emulator, stop_emulator
 from tests.mint_helpers import MintWorld, mint_world, stats
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
+
 # Each fault at a rate that makes a rotation meet it more than once, so retries, lost
 # answers and replays all happen; `timeout` holds an answer past the client's timeout.
 RATE = 0.5

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import jsonschema
+import pytest
 
 from tests.cli_helpers import drain, mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key
@@ -133,6 +134,7 @@ def test_conflict_with_an_unmanaged_credential_of_the_same_name(new_org: OrgFact
 
 
 # -- errors: one clear paragraph, exit 1, no traceback -----------------------------------------
+@pytest.mark.slow
 def test_clear_errors(new_org: OrgFactory, tmp_path: Path) -> None:
     org = new_org()
     member = new_org(role="member")
@@ -178,6 +180,7 @@ def test_one_org_that_cannot_be_planned_does_not_stop_the_others(new_org: OrgFac
     assert errors == {member.id: ["not-manageable"], org.id: []}
 
 
+@pytest.mark.slow
 def test_canary_secrets_never_leave(new_org: OrgFactory, tmp_path: Path) -> None:
     """Recognisable fake keys and tokens: not in stdout, stderr (even --debug) or the plan file."""
     key_a, key_b = "xai-CANARYkeyAAAA0000000000000000", "xai-CANARYkeyBBBB0000000000000000"
@@ -218,6 +221,7 @@ def _plan_on_a_terminal(path: str, env: dict[str, str], *flags: str) -> str:
     return shown.decode()
 
 
+@pytest.mark.slow
 def test_colour_only_on_a_terminal_and_never_with_no_color(new_org: OrgFactory,
                                                            tmp_path: Path) -> None:
     org = new_org()
@@ -230,6 +234,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(new_org: OrgFactory,
     assert "\x1b[" not in _plan_on_a_terminal(path, env, "--no-color")
 
 
+@pytest.mark.slow
 def test_progress_on_a_terminal_stderr_only(new_org: OrgFactory, tmp_path: Path) -> None:
     import os
     import pty

@@ -133,6 +133,7 @@ def test_short_values_are_not_registered() -> None:
     assert redact("abcabc") == "abcabc"
 
 
+@pytest.mark.slow
 def test_many_registered_secrets_are_all_caught() -> None:
     keys = [f"xai-CANARY{i:06d}" + "k" * 70 for i in range(3000)]
     for key in keys:

@@ -64,6 +64,7 @@ def pinned_org(new_org: OrgFactory, key: str) -> TestOrg:
     return org
 
 
+@pytest.mark.slow
 def test_models_and_assistant_are_planned_applied_and_converge(new_org: OrgFactory,
                                                                tmp_path: Path) -> None:
     org = new_org()
@@ -117,6 +118,7 @@ def test_orgs_that_do_not_use_settings_cost_no_settings_call(new_org: OrgFactory
     assert settings_calls(org) == before
 
 
+@pytest.mark.slow
 def test_rotating_the_pinned_entry_moves_the_pin_to_the_new_credential(
         new_org: OrgFactory, tmp_path: Path) -> None:
     org = pinned_org(new_org, fake_key())
@@ -163,6 +165,7 @@ def test_a_saved_plan_is_stale_when_the_settings_changed(new_org: OrgFactory,
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "429", "reset", "timeout", "lost-response"])
+@pytest.mark.slow
 def test_the_pin_never_dangles_under_faults(new_org: OrgFactory, tmp_path: Path,
                                             kind: str) -> None:
     """A rotation of the pinned entry, applied under one fault kind until it converges: after
@@ -217,6 +220,7 @@ def audit_codes(run_out: str) -> set[tuple[str, str | None]]:
             for f in json.loads(run_out)["findings"]}
 
 
+@pytest.mark.slow
 def test_audit_finds_a_dangling_pin_an_unmanaged_pin_and_unlisted_entries(
         new_org: OrgFactory, tmp_path: Path) -> None:
     dangling = new_org(org_fields={"settings": {"composer_llm": {
@@ -263,6 +267,7 @@ def test_import_leaves_out_secret_looking_labels_and_escapes_in_names(new_org: O
     assert valid.code == 0, valid.both
 
 
+@pytest.mark.slow
 def test_a_saved_settings_plan_applied_twice_says_already_applied(new_org: OrgFactory,
                                                                  tmp_path: Path) -> None:
     """A re-run CI job applies the same artifact again: nothing to do, exit 0, not "stale"."""

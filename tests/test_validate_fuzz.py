@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from mxsync.cli import cli
 from mxsync.manifest.schema import _validator, is_schema_valid
+
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = yaml.safe_load((ROOT / "examples" / "multi-org.yaml").read_text())

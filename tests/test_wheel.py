@@ -23,6 +23,8 @@ import pytest
 from mxsync import __version__
 from mxsync.demo import DEMO_ENV
 
+pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
+
 ROOT = Path(__file__).resolve().parents[1]
 # What a fresh clone does not have; the rest of the tree is copied as it is.
 _IGNORED = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv",

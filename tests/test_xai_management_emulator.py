@@ -295,6 +295,7 @@ def test_a_deleted_keys_routes_still_meet_its_teams_faults(team: XaiTeam) -> Non
         assert_xai_error(c.delete(f"/auth/api-keys/{key_id}"), 404)
 
 
+@pytest.mark.slow
 def test_minted_keys_survive_a_restart_with_state(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     doc = {"xai": {"teams": [{"id": "team-s"}],

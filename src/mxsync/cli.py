@@ -1,4 +1,6 @@
-"""The `mxsync` command line: thin click commands over the library.
+"""The `mxsync` command line: each command turns its options into a flow's arguments,
+calls the flow (`mxsync.flows`), hands the result to its view (`mxsync.views`) and exits
+with a named status (`mxsync.exit_codes`). Nothing else lives here.
 
 Heavy modules are imported inside each command so that `mxsync --version` and
 `--help` start in a fraction of the time a full import would take.
@@ -9,7 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -17,6 +20,8 @@ import click
 from click.core import ParameterSource
 
 from mxsync import __version__
+from mxsync.exit_codes import ExitCode
+from mxsync.flows import DEFAULT_MANIFEST
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -76,9 +81,51 @@ DEBUG_HELP = "Log each HTTP exchange (secrets redacted) and show tracebacks (als
 NO_COLOR_HELP = "Never colour output (also: NO_COLOR)."
 
 
-class Group(click.Group):
+class TerraformHabits:
+    """`-out`, `-auto-approve`, `-target`: Terraform spells long options with one dash and
+    its users type them so. click would read `-out` as `-o ut` and answer "No such option:
+    -o"; say instead how mxsync spells it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        assert isinstance(self, click.Command)
+        longs = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)
+                 if o.startswith("--")}
+        for arg in args:
+            if arg == "--":
+                break
+            if not arg.startswith("-"):
+                if isinstance(self, click.Group):  # the rest belongs to a subcommand
+                    break
+                continue
+            name = arg[1:].split("=", 1)[0]
+            if not arg.startswith("--") and len(name) > 1 and f"--{name}" in longs:
+                raise click.UsageError(f"No such option: -{name} (mxsync spells it --{name}, "
+                                       "with two dashes)", ctx)
+        return super().parse_args(ctx, args)  # type: ignore[misc]
+
+
+class Command(TerraformHabits, click.Command):
+    pass
+
+
+@contextmanager
+def usage_errors_exit_1() -> Iterator[None]:
+    """click exits 2 on a usage error, the status `plan --detailed-exitcode` gives "there
+    are changes": a typo in CI would read as a plan with changes. Every usage error is an
+    error like any other (as in Terraform)."""
+    try:
+        yield
+    except click.UsageError as exc:
+        exc.exit_code = ExitCode.ERROR  # type: ignore[misc]  # a ClassVar in click
+        raise
+
+
+class Group(TerraformHabits, click.Group):
     """Every command also takes --debug and --no-color after its name: users type
     `mxsync plan --debug` as often as `mxsync --debug plan`, and both must work."""
+
+    command_class = Command
+    group_class = type  # subgroups are Groups too
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.params += [
@@ -88,6 +135,15 @@ class Group(click.Group):
                          callback=_on_no_color, help=NO_COLOR_HELP),
         ]
         super().add_command(cmd, name)
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with usage_errors_exit_1():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with usage_errors_exit_1():
+            return super().invoke(ctx)
 
 
 def quiet_broken_pipe() -> NoReturn:
@@ -102,7 +158,7 @@ def quiet_broken_pipe() -> NoReturn:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-    sys.exit(128 + 13)
+    sys.exit(ExitCode.BROKEN_PIPE)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -128,7 +184,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             quiet_broken_pipe()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
             if debug:
                 raise
@@ -137,7 +193,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
                                  "Re-run with --debug for the traceback and report it.")),
                 err=True,
             )
-            sys.exit(1)
+            sys.exit(ExitCode.ERROR)
 
     return wrapper
 
@@ -154,7 +210,10 @@ def cli(ctx: click.Context, debug: bool, no_color: bool) -> None:
         _enable_debug()
 
 
-DEFAULT_MANIFEST = "mxsync.yaml"
+@cli.command()
+def version() -> None:
+    """Print mxsync's version (the same as --version)."""
+    click.echo(f"mxsync, version {__version__}")
 
 
 def manifest_option(func: F) -> F:
@@ -198,45 +257,18 @@ def _format(fmt: str, as_json: bool) -> str:
                    "(values are never shown).")
 @format_options("text", "json")
 @handle_errors
-def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, fmt: str,
-             as_json: bool) -> None:
+def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool,
+             fmt: str, as_json: bool) -> None:
     """Check manifests offline: every problem at once, as FILE:LINE:COL: PATH: message.
 
     PATHS (as pre-commit passes them) are checked one by one, each as a whole manifest."""
-    import json
+    from mxsync.flows.validate import validate as run_validate
+    from mxsync.views import pick
+    from mxsync.views.validate import VIEWS
 
-    from mxsync.manifest import load
-    from mxsync.manifest.problems import summary
-    from mxsync.render.words import plural
-
-    fmt = _format(fmt, as_json)
-    if paths:
-        results = [load([p], check_env=check_env) for p in paths]
-        problems = sorted(p for r in results for p in r.problems)
-        errors = [p for p in problems if p.severity == "error"]
-        if fmt == "json":
-            click.echo(json.dumps([p.to_json() for p in problems], indent=2))
-        else:
-            for problem in problems:
-                click.echo(problem.format())
-            click.echo(summary(problems) if errors
-                       else f"{plural(len(paths), 'manifest')} valid.")
-        sys.exit(1 if errors else 0)
-    result = load(list(files), check_env=check_env)
-    if fmt == "json":
-        click.echo(json.dumps([p.to_json() for p in result.problems], indent=2))
-    else:
-        for problem in result.problems:
-            click.echo(problem.format())
-        if result.errors:
-            click.echo(summary(result.problems))
-        elif result.manifest is not None:
-            m = result.manifest
-            warnings = len(result.problems)
-            warned = f" ({plural(warnings, 'warning')})" if warnings else ""
-            click.echo(f"{', '.join(files)}: {plural(len(m.orgs), 'org')}, "
-                       f"{plural(m.credential_count, 'credential')}, valid{warned}.")
-    sys.exit(1 if result.errors else 0)
+    done = run_validate(files, paths, check_env)
+    pick(VIEWS, _format(fmt, as_json), _context().color).show(done)
+    sys.exit(ExitCode.ERROR if done.errors else ExitCode.OK)
 
 
 @cli.command()
@@ -275,7 +307,9 @@ def live_run_options(func: F) -> F:
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
              skip_tests: bool = False, targets: tuple[str, ...] = (),
-             take_default: bool = False) -> Any:
+             take_default: bool = False, replace: tuple[str, ...] = ()) -> Any:
+    """The flows' RunOptions; `--replace ORG/xai/NAME` is Terraform's -replace, for minted
+    entries. Reading progress is shown on a terminal only."""
     from mxsync.flows.common import RunOptions
     from mxsync.planner import Target
     from mxsync.render.progress import reading_progress
@@ -284,33 +318,8 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
                       take_default=take_default, read_progress=progress,
-                      call_progress=progress.calls if progress else None)
-
-
-def _with_replace(options: Any, replace: tuple[str, ...]) -> Any:
-    """`--replace ORG/xai/NAME` (Terraform's -replace), for minted entries."""
-    import dataclasses
-
-    from mxsync.planner import Target
-
-    return dataclasses.replace(options, replace=tuple(Target.parse(r) for r in replace))
-
-
-def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
-    import json
-
-    from mxsync.render.text import render_plan, use_color
-
-    if fmt == "json":
-        from mxsync.render.json import plan_to_json
-
-        click.echo(json.dumps(plan_to_json(plan), indent=2))
-    elif fmt == "markdown":
-        from mxsync.render.markdown import plan_markdown
-
-        click.echo(plan_markdown(plan))
-    else:
-        click.echo(render_plan(plan, color=use_color(color)), color=use_color(color))
+                      call_progress=progress.calls if progress else None,
+                      replace=tuple(Target.parse(r) for r in replace))
 
 
 # -- plan and show ------------------------------------------------------------------------
@@ -341,25 +350,21 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
     from mxsync.plan import save_plan
+    from mxsync.views import pick
+    from mxsync.views.plan import VIEWS
 
-    manifest = load_or_raise(list(files))
-    the_plan = plan_manifest(manifest, _with_replace(
-        _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default),
-        replace))
+    the_plan = plan_manifest(load_or_raise(list(files)), _options(
+        api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default, replace))
     if out is not None:
         save_plan(the_plan, out)
-    fmt = _format(fmt, as_json)
-    _emit_plan(the_plan, fmt, obj.color)
-    if fmt != "text":  # stdout is for a machine or a file: say what failed here too
-        from mxsync.render.reasons import sentence
-
-        for org_id, error in the_plan.errors:
-            click.echo(f"Error: org {org_id}: {sentence(error)}", err=True)
-    if out is not None and fmt != "json":
-        click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
+    view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    view.show(the_plan)
+    view.errors(the_plan)
+    if out is not None:
+        view.saved(out)
     if the_plan.errors:
-        sys.exit(1)
-    sys.exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+        sys.exit(ExitCode.ERROR)
+    sys.exit(ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK)
 
 
 @cli.command()
@@ -373,8 +378,10 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
     `--format markdown` renders the very plan that `apply FILE` will carry out, for the
     pull-request comment that reviews it."""
     from mxsync.plan import load_plan
+    from mxsync.views import pick
+    from mxsync.views.plan import VIEWS
 
-    _emit_plan(load_plan(planfile), _format(fmt, as_json), obj.color)
+    pick(VIEWS, _format(fmt, as_json), obj.color).show(load_plan(planfile))
 
 
 @cli.command()
@@ -395,151 +402,51 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
               help="Make the manifest's default the org's default even where another owner's "
                    "credential holds it (otherwise a conflict).")
 @format_options("text", "json")
-@click.pass_obj
+@click.pass_context
 @handle_errors
-def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
+def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
           targets: tuple[str, ...], replace: tuple[str, ...], take_default: bool, fmt: str,
           as_json: bool) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
-    import json
-
-    from mxsync.errors import MxsyncError
     from mxsync.flows.apply import apply_plan
-    from mxsync.flows.plan import plan_manifest
-    from mxsync.plan import load_plan
-    from mxsync.render.json import plan_to_json
-    from mxsync.render.text import render_plan, render_report, use_color
+    from mxsync.flows.approval import Approval, approve
+    from mxsync.views import pick
+    from mxsync.views.apply import VIEWS
 
-    as_json = _format(fmt, as_json) == "json"
-    options = _with_replace(_options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
-                                     take_default), replace)
-    color = use_color(obj.color)
+    view = pick(VIEWS, _format(fmt, as_json), _context().color)
+    options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default,
+                       replace)
     if planfile is not None:
-        the_plan = load_plan(planfile)
-        _refuse_changes_to_saved_plan(planfile, targets=targets, prune=prune,
-                                      skip_tests=skip_tests, replace=replace,
-                                      take_default=take_default)
-        _refuse_other_api_url(planfile, the_plan.api_url, api_url)
+        from mxsync.flows.saved_plan import PlanOptionsGiven, load_saved_plan
+
+        the_plan = load_saved_plan(planfile, PlanOptionsGiven(
+            files=ctx.get_parameter_source("files") != ParameterSource.DEFAULT, targets=targets,
+            prune=prune, skip_tests=skip_tests, replace=replace, take_default=take_default),
+            api_url)
+        approval = Approval.NOT_ASKED
     else:
+        from mxsync.flows.plan import plan_manifest
         from mxsync.manifest import load_or_raise
 
         the_plan = plan_manifest(load_or_raise(list(files)), options)
-        if not as_json:
-            click.echo(render_plan(the_plan, color=color), color=color)
-        if the_plan.has_changes and not auto_approve:
-            if not sys.stdin.isatty():
-                raise MxsyncError(
-                    "refusing to apply without approval: there is no terminal to ask on and "
-                    "--auto-approve was not given; nothing was changed",
-                    hint="review with `mxsync plan --out FILE`, then run `mxsync apply FILE`, "
-                         "or pass --auto-approve")
-            try:
-                answer = ask("\nDo you want to perform these actions? Only 'yes' will be "
-                             "accepted to approve")
-            except click.Abort:  # Ctrl-C or Ctrl-D: the user chose not to go on
-                click.echo("\nApply cancelled; nothing was changed.", err=True)
-                sys.exit(130)
-            if answer.strip() != "yes":
-                click.echo("Apply cancelled; nothing was changed.", err=True)
-                sys.exit(1)
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        from mxsync.render.progress import ApplyProgress
-
-        progress = ApplyProgress(len(the_plan.changes))
+        view.plan(the_plan)
+        approval = approve(the_plan.has_changes, auto_approve)
+        if approval in (Approval.DECLINED, Approval.INTERRUPTED):
+            view.cancelled(interrupted=approval is Approval.INTERRUPTED)
+            sys.exit(ExitCode.INTERRUPTED if approval is Approval.INTERRUPTED else ExitCode.ERROR)
+    progress = view.progress(the_plan)
     try:
         # A saved plan, or one a person took time to approve, is checked against the live
         # state again, org by org: what changed meanwhile is refused, not overwritten.
-        approved_at_prompt = planfile is None and the_plan.has_changes and not auto_approve
-        report = apply_plan(the_plan, options, saved=planfile is not None or approved_at_prompt,
+        report = apply_plan(the_plan, options,
+                            saved=planfile is not None or approval is Approval.APPROVED,
                             progress=progress)
     finally:
         if progress is not None:
             progress.close()
-    if as_json:
-        click.echo(json.dumps({"plan": plan_to_json(the_plan), "apply": report.to_json()}, indent=2))
-    else:
-        click.echo(render_report(report, color=color), color=color)
-    sys.exit(1 if report.failed else 0)
-
-
-def ask(question: str) -> str:
-    """One line typed at the terminal; click.Abort on Ctrl-C or Ctrl-D.
-
-    Not `input()`: a Ctrl-C that lands just before it starts reading is noted by Python but
-    does not interrupt the read, and the prompt then ignores it. Waiting in select() on the
-    terminal and on a signal wakeup fd leaves no such gap."""
-    import os
-    import select
-    import signal
-    import threading
-
-    if os.name == "nt" or threading.current_thread() is not threading.main_thread():
-        return str(click.prompt(question, default="", show_default=False))
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-    try:
-        click.echo(f"{question}: ", nl=False)
-        while True:
-            ready, _, _ = select.select([sys.stdin, wake_read], [], [])
-            if wake_read in ready:  # a signal came; a SIGINT has raised by now
-                os.read(wake_read, 512)
-            if sys.stdin in ready:
-                line = sys.stdin.readline()
-                if not line:
-                    raise EOFError
-                return line.rstrip("\r\n")
-    except (KeyboardInterrupt, EOFError):
-        raise click.Abort() from None
-    finally:
-        signal.set_wakeup_fd(previous)
-        os.close(wake_read)
-        os.close(wake_write)
-
-
-def _refuse_changes_to_saved_plan(planfile: Path, *, targets: tuple[str, ...], prune: bool,
-                                  skip_tests: bool, replace: tuple[str, ...] = (),
-                                  take_default: bool = False) -> None:
-    """A saved plan is applied exactly as it was reviewed (Terraform refuses -target with a
-    saved plan too): an option that would change what it does is an error, not ignored."""
-    from mxsync.errors import MxsyncError
-
-    given = []
-    if click.get_current_context().get_parameter_source("files") != ParameterSource.DEFAULT:
-        given.append("-f")
-    given += [flag for flag, on in (("--target", targets), ("--prune", prune),
-                                    ("--skip-tests", skip_tests), ("--replace", replace),
-                                    ("--take-default", take_default)) if on]
-    if given:
-        raise MxsyncError(
-            f"{' and '.join(given)} cannot be used with a saved plan: {planfile} is applied "
-            "exactly as it was reviewed; nothing was changed",
-            hint=f"make a new plan with {'them' if len(given) > 1 else 'it'} (`mxsync plan "
-                 f"{' '.join(given)} ... --out {planfile}`), review it, then "
-                 f"`mxsync apply {planfile}`")
-
-
-def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | None) -> None:
-    """A saved plan is applied to the API it was made against, nowhere else.
-
-    The URL apply calls is the operator's: --api-url, else MODULEX_BASE_URL, else the plan's
-    own where the operator allows it (mxsync.destinations checks that before any call). When
-    the operator's is another API than the plan's, the plan's digests and credential ids
-    describe a different world: refuse before any call."""
-    from mxsync.destinations import Operator, same_place
-    from mxsync.errors import MxsyncError
-
-    now = Operator.from_environment(cli_url).modulex_url
-    if not planned or now is None or same_place(now) == same_place(planned):
-        return
-    source = "--api-url" if cli_url else "MODULEX_BASE_URL"
-    raise MxsyncError(
-        f"{planfile} was planned against {planned}, but {source} says to call {now}; "
-        "nothing was changed",
-        hint=f"apply it where it was planned (pass --api-url {planned}, or unset "
-             f"MODULEX_BASE_URL), or make a new plan against {now}")
+    view.report(the_plan, report)
+    sys.exit(ExitCode.ERROR if report.failed else ExitCode.OK)
 
 
 # -- audit, import, catalog ------------------------------------------------------------------
@@ -581,33 +488,18 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
     or live orgs on their own (--org / --all-orgs)."""
-    import json
-    import os
     from datetime import UTC, datetime
 
     from mxsync.audit import AuditOptions
-    from mxsync.errors import MxsyncError
     from mxsync.flows.audit import audit as run_audit
+    from mxsync.flows.audit import audit_manifest
+    from mxsync.flows.step_summary import append_step_summary
     from mxsync.manifest.model import parse_instant
-    from mxsync.render.safe import printable
-    from mxsync.render.words import plural
+    from mxsync.views import pick
+    from mxsync.views.audit import VIEWS
 
-    fmt = {"table": "text"}.get(_format(fmt, as_json), _format(fmt, as_json))
-    if files and (org_ids or all_orgs):
-        raise MxsyncError("audit takes either a manifest (-f) or live orgs (--org / --all-orgs), "
-                          "not both")
-    if not files and not (org_ids or all_orgs):
-        if not Path(DEFAULT_MANIFEST).is_file():
-            raise MxsyncError(
-                f"nothing to audit: no -f, no --org or --all-orgs, and no {DEFAULT_MANIFEST} here",
-                hint="pass -f MANIFEST to audit its orgs against it, or --org ID / --all-orgs "
-                     "to audit live orgs")
-        files = (DEFAULT_MANIFEST,)
-    manifest = None
-    if files:
-        from mxsync.manifest import load_or_raise
-
-        manifest = load_or_raise(list(files))
+    view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    manifest = audit_manifest(files, org_ids, all_orgs)
     try:
         instant = parse_instant(as_of) if as_of else datetime.now(UTC)
     except ValueError:
@@ -616,32 +508,10 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                      AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
                                   failing_ratio, failing_min_calls),
                      _options(api_url, parallelism, timeout_s))
-    result = done.result
-    if done.skipped:
-        click.echo(f"Skipped {plural(len(done.skipped), 'org')} the token belongs to but cannot manage "
-                   f"(not owner or admin): {printable(', '.join(done.skipped))}", err=True)
-    if fmt == "json":
-        from mxsync.render.json import audit_to_json
-
-        click.echo(json.dumps(audit_to_json(result), indent=2))
-    elif fmt == "junit":
-        from mxsync.render.junit import audit_junit
-
-        click.echo(audit_junit(result))
-    elif fmt == "markdown":
-        from mxsync.render.markdown import audit_markdown
-
-        text = audit_markdown(result)
-        click.echo(text)
-        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary_file:
-            with open(summary_file, "a", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-    else:
-        from mxsync.render.text import render_audit, use_color
-
-        click.echo(render_audit(result, color=use_color(obj.color)), color=use_color(obj.color))
-    sys.exit(result.exit_code(fail_on))
+    view.skipped(done.skipped)
+    view.show(done.result)
+    append_step_summary(view.step_summary(done.result))
+    sys.exit(done.result.exit_code(fail_on))
 
 
 @cli.command(name="import")
@@ -661,44 +531,24 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
             owner: str, adopt: bool, api_url: str | None, parallelism: int,
             timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
-    from datetime import UTC, datetime
-
     from mxsync.errors import MxsyncError
-    from mxsync.flows.imports import adopt_existing, read_live_orgs
-    from mxsync.importer import import_orgs
-    from mxsync.manifest.model import DEFAULT_TOKEN_ENV
-    from mxsync.render.reasons import sentence
-    from mxsync.render.safe import printable
-    from mxsync.render.words import plural
+    from mxsync.flows.imports import adopt_imported, import_manifest, write_manifest
+    from mxsync.views import pick
+    from mxsync.views.imports import VIEWS
 
+    view = pick(VIEWS, "text", obj.color)
     options = _options(api_url, parallelism, timeout_s)
-    read = read_live_orgs(org_ids, all_orgs, options)
-    if read.skipped:
-        click.echo(f"Skipped {plural(len(read.skipped), 'org')} the token belongs to but cannot manage "
-                   f"(not owner or admin): {printable(', '.join(read.skipped))}", err=True)
-    for org_id, why in read.failed.items():
-        click.echo(f"Error: org {printable(org_id)} was not imported: {sentence(why)}", err=True)
-    imported = import_orgs(read.states, owner, read.names)
-    text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
+    run = import_manifest(org_ids, all_orgs, owner, options)
+    view.read(run)
     if output is not None:
-        from mxsync.files import atomic_write
-
-        atomic_write(output, text)
-        click.echo(f"Wrote {output}: {plural(len(read.states), 'org')}, "
-                   f"{plural(len(imported.variables), 'credential')}.", err=True)
-    else:
-        click.echo(text, nl=False)
-    if adopt and read.states:
-        from mxsync.render.text import render_report, use_color
-
-        plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), options)
-        for org_id, error in plan.errors:
-            click.echo(f"not adopted: org {printable(org_id)}: {sentence(error)}", err=True)
-        click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
-        if plan.errors or report.failed:
+        write_manifest(output, run.text)
+    view.manifest(run, output)
+    if adopt and run.read.states:
+        adopt_plan, report = adopt_imported(run, options)
+        view.adopted(adopt_plan, report)
+        if adopt_plan.errors or report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")
-    if read.failed:
-        sys.exit(1)
+    sys.exit(ExitCode.ERROR if run.read.failed else ExitCode.OK)
 
 
 @cli.command()
@@ -707,22 +557,15 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
 @format_options("text", "json")
 @live_run_options
 @handle_errors
-def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool, api_url: str | None,
-            parallelism: int, timeout_s: float) -> None:
+def catalog(org: str | None, refresh: bool, fmt: str, as_json: bool,
+            api_url: str | None, parallelism: int, timeout_s: float) -> None:
     """List the xAI models of an org's catalog, with limits and prices (cached 10 minutes)."""
-    import json
-
-    from mxsync.catalog import models_table
     from mxsync.flows.catalog import read_catalog
-    from mxsync.render.safe import printable
+    from mxsync.views import pick
+    from mxsync.views.catalog import VIEWS
 
     detail, chosen, source = read_catalog(org, _options(api_url, parallelism, timeout_s), refresh)
-    if _format(fmt, as_json) == "json":
-        click.echo(json.dumps(detail, indent=2))
-        return
-    click.echo(f"xAI models in the catalog of {printable(chosen)} ({source}); prices in USD per 1M tokens, "
-               "billed by xAI to your key (BYOK)")
-    click.echo(models_table(detail))
+    pick(VIEWS, _format(fmt, as_json), _context().color).show(detail, chosen, source)
 
 
 # -- emulator -----------------------------------------------------------------------

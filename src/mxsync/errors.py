@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mxsync.exit_codes import ExitCode
+
 
 class MxsyncError(Exception):
     """An expected failure. The CLI prints it as one paragraph, with no traceback."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

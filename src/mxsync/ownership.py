@@ -1,8 +1,8 @@
 """What mxsync writes into a credential's metadata, and how it reads it back.
 
-architecture.md, fixed point 1. These keys are how a later run knows which live
-credential a manifest entry owns and whether its key or base URL changed, since
-the API never returns `auth_data`.
+Ownership lives in the live credential itself, never in a local state file. These
+keys are how a later run knows which live credential a manifest entry owns and
+whether its key or base URL changed, since the API never returns `auth_data`.
 """
 
 from __future__ import annotations

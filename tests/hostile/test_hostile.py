@@ -210,6 +210,7 @@ def test_both_clients_use_one_url_guard_and_proxy_policy(target: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["echo-padded-403", "drip", "huge", "wrong-shape"])
+@pytest.mark.slow
 def test_a_whole_cli_run_with_debug_leaks_nothing(mode: str, tmp_path: Path) -> None:
     with HostileServer(MODES[mode]) as server:
         path = write_manifest(tmp_path / "m.yaml", [{"id": "org-a", "xai": {"credentials": [

@@ -1,8 +1,8 @@
 """The emulated ModuleX world: users, orgs, credentials, and the service's rules.
 
 Plain Python with no HTTP in it, so the rules (one default per integration, the
-first credential becomes default, masked detail, ...) read like the contract in
-`shared/docs/modulex-api.md`. The HTTP layer in `app.py` only translates.
+first credential becomes default, masked detail, ...) read like the service's
+contract. The HTTP layer in `app.py` only translates.
 
 All mutations run on the server's single event loop without awaiting in the
 middle, which is what makes 200 concurrent creates end with exactly one default.

@@ -2,8 +2,7 @@
 
 The service tests an xAI key with a 10-token chat completion against
 `grok-4-fast` and calls it valid when xAI answers 200 with `id`, `choices` and
-`model`. The stand-in answers as the real `api.x.ai` does (the table in
-`shared/docs/xai-management-api.md`): 400 for a malformed, unknown-to-the-fixture
+`model`. The stand-in answers as the real `api.x.ai` does: 400 for a malformed, unknown-to-the-fixture
 invalid, deleted, expired or not yet propagated key; 403 for a disabled key, a
 blocked team or a key whose ACLs lack the endpoint; the no-credits text with 429
 (or 403: fixture `xai.unfunded_status`) for a team out of credits; 404 for a model

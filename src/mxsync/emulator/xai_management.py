@@ -1,6 +1,6 @@
 """xAI's Management API, served by the emulator under `/xai-management`.
 
-The routes and shapes of `shared/docs/xai-management-api.md`; the rules live in
+The routes and shapes of xAI's Management API (team API keys); the rules live in
 `XaiWorld`, this module only translates HTTP. Bodies and query strings are read
 by hand rather than through pydantic so that every bad request gets xAI's own
 `400 {"code", "error"}`, never FastAPI's 422.

@@ -1,9 +1,10 @@
 """xAI's side of the emulated world: which keys the inference stand-in accepts, and
 the teams, management keys and API keys behind the Management API.
 
-Plain Python with no HTTP in it (like the ModuleX store): the rules of
-`shared/docs/xai-management-api.md` read as methods, and the two routers (the
-inference stand-in and the Management API) only translate. It imports nothing
+Plain Python with no HTTP in it (like the ModuleX store): the rules of xAI's
+Management API (minting, listing, disabling and deleting a team's keys) read as
+methods, and the two routers (the inference stand-in and the Management API) only
+translate. It imports nothing
 from the rest of the emulator, so the ModuleX store can hold one of these
 without an import cycle.
 

@@ -34,6 +34,31 @@ class AuditRun:
     skipped: list[str] = field(default_factory=list)  # --all-orgs: orgs the token cannot manage
 
 
+def audit_manifest(files: Sequence[str], org_ids: Sequence[str], all_orgs: bool) -> Manifest | None:
+    """What audit checks against: the manifest of -f (or ./mxsync.yaml when it exists, as
+    plan and apply read), or None for live orgs on their own (--org / --all-orgs)."""
+    from pathlib import Path
+
+    from mxsync.errors import MxsyncError
+    from mxsync.flows import DEFAULT_MANIFEST
+
+    if files and (org_ids or all_orgs):
+        raise MxsyncError("audit takes either a manifest (-f) or live orgs (--org / --all-orgs), "
+                          "not both")
+    if not files and not (org_ids or all_orgs):
+        if not Path(DEFAULT_MANIFEST).is_file():
+            raise MxsyncError(
+                f"nothing to audit: no -f, no --org or --all-orgs, and no {DEFAULT_MANIFEST} here",
+                hint="pass -f MANIFEST to audit its orgs against it, or --org ID / --all-orgs "
+                     "to audit live orgs")
+        files = (DEFAULT_MANIFEST,)
+    if not files:
+        return None
+    from mxsync.manifest import load_or_raise
+
+    return load_or_raise(list(files))
+
+
 def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
           audit_options: AuditOptions, options: RunOptions, token_env: str = DEFAULT_TOKEN_ENV
           ) -> AuditRun:

@@ -15,7 +15,10 @@ from mxsync.manifest.model import DEFAULT_TOKEN_ENV
 from mxsync.secrets import read_token
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mxsync.executor import ApplyReport
+    from mxsync.importer import Imported
     from mxsync.manifest.model import Manifest
     from mxsync.plan import Plan, Reason
     from mxsync.state import LiveOrg
@@ -54,6 +57,38 @@ def read_live_orgs(org_ids: Sequence[str], all_orgs: bool, options: RunOptions,
                             {i: names.get(i) for i in live}, failed, skipped)
 
     return asyncio.run(run())
+
+
+@dataclass
+class ImportRun:
+    read: LiveRead
+    imported: Imported
+    text: str  # the manifest, as written
+
+
+def import_manifest(org_ids: Sequence[str], all_orgs: bool, owner: str, options: RunOptions,
+                    token_env: str = DEFAULT_TOKEN_ENV) -> ImportRun:
+    """Read the live orgs and write them as a manifest (as of now, for `owner`)."""
+    from datetime import UTC, datetime
+
+    from mxsync.importer import import_orgs
+
+    read = read_live_orgs(org_ids, all_orgs, options, token_env)
+    imported = import_orgs(read.states, owner, read.names)
+    text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), token_env)
+    return ImportRun(read, imported, text)
+
+
+def write_manifest(path: Path, text: str) -> None:
+    from mxsync.files import atomic_write
+
+    atomic_write(path, text)
+
+
+def adopt_imported(run: ImportRun, options: RunOptions,
+                   token_env: str = DEFAULT_TOKEN_ENV) -> tuple[Plan, ApplyReport]:
+    """`import --adopt` after an import: adopt what matches of what was just imported."""
+    return adopt_existing(run.imported.manifest(token_env), options)
 
 
 def adopt_existing(manifest: Manifest, options: RunOptions) -> tuple[Plan, ApplyReport]:

@@ -28,7 +28,7 @@ from mxsync.manifest.model import (
     normalize_instant,
     parse_duration,
 )
-from mxsync.manifest.problems import Problem, render_path, shown, summary
+from mxsync.manifest.problems import NO_SUCH_FILE, Problem, render_path, shown, summary
 from mxsync.manifest.schema import schema_problems
 from mxsync.manifest.yaml_positions import Positions, load_yaml
 from mxsync.secrets import KeySource
@@ -36,7 +36,7 @@ from mxsync.secrets import KeySource
 __all__ = ["LoadResult", "Manifest", "ManifestInvalid", "load", "load_or_raise"]
 
 MAX_MANIFEST_BYTES = 64 * 2**20  # 5,000 orgs take about 2 MiB
-NO_SUCH_FILE = "no such file or folder"
+SAVED_PLAN = "this is a saved plan, not a manifest"
 _NO_SUCH_FILE_HINT = "pass the manifest with -f PATH (default mxsync.yaml)"
 
 
@@ -49,6 +49,11 @@ class ManifestInvalid(MxsyncError):
             super().__init__(f"{NO_SUCH_FILE}: {', '.join(missing)}", hint=(
                 f"{_NO_SUCH_FILE_HINT}, or create it: it starts with `version: 1` and lists "
                 "`orgs:` (the README shows one)"))
+        elif errors and all(p.message.startswith(SAVED_PLAN) for p in errors):
+            files = ", ".join(p.file for p in errors)
+            super().__init__(f"{files}: {SAVED_PLAN}",
+                             hint=f"apply it with `mxsync apply {errors[0].file}`, or show it "
+                                  f"with `mxsync show {errors[0].file}`")
         else:
             lines = "\n".join(p.format() for p in errors)
             super().__init__(f"the manifest is not valid:\n{lines}\n{summary(errors)}",
@@ -162,6 +167,11 @@ def _load(paths: list[str], now: datetime, check_env: bool,
             problems.append(Problem(name, 1, 1, "(top)", "the file is empty; start it with `version: 1`"))
             continue
         if parsed.data is None:
+            continue
+        if isinstance(parsed.data, dict) and "mxsync_plan_file" in parsed.data:
+            problems.append(Problem(name, 1, 1, "(top)", (
+                f"{SAVED_PLAN}: apply it with `mxsync apply {name}` "
+                f"(or show it with `mxsync show {name}`)")))
             continue
         if not isinstance(parsed.data, dict):
             problems.append(parsed.positions.problem((), (

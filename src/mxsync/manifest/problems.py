@@ -16,6 +16,7 @@ from mxsync.secrets import looks_like_secret, redact
 Severity = Literal["error", "warning"]
 
 _MAX_SHOWN = 64
+NO_SUCH_FILE = "no such file or folder"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -62,6 +63,9 @@ class Problem:
 
     def format(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
+        if self.message.startswith(NO_SUCH_FILE) and (self.line, self.column) == (1, 1):
+            # Nothing was read: there is no line, column or path to point at.
+            return f"{NO_SUCH_FILE}: {self.file}{self.message[len(NO_SUCH_FILE):]}"
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {prefix}{self.message}"
 
     def to_json(self) -> dict[str, Any]:

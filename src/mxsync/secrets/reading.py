@@ -241,6 +241,10 @@ def read_management_key(env_name: str, environ: dict[str, str] | None = None) ->
 
 def _check_bearer(value: str, where: str, hint: str) -> None:
     """Refuse what cannot travel as `Authorization: Bearer <value>` (or be redacted)."""
+    if value[:6].lower() == "bearer" and value[6:7].isspace():
+        raise SecretError(f"{where} starts with 'Bearer ': drop the Bearer prefix; mxsync adds "
+                          "it itself, and the value was not sent anywhere",
+                          hint=f"set {where} to the token alone")
     for index, char in enumerate(value):
         if not char.isascii():
             raise SecretError(

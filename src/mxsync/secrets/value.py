@@ -10,7 +10,7 @@ from mxsync.secrets.redaction import SENSITIVE, register
 
 
 def fingerprint(key: str) -> str:
-    """Truncated SHA-256 (architecture.md, fixed point 2): shows a change, hides the key."""
+    """Truncated SHA-256: a plan can show that a key changed without showing the key."""
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 

@@ -1,0 +1,56 @@
+"""`mxsync apply`: the plan before the prompt, progress while it runs, then the report
+(text); or one JSON document with the plan and what was done."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mxsync.views import View
+
+if TYPE_CHECKING:
+    from mxsync.executor import ApplyReport
+    from mxsync.plan import Plan
+    from mxsync.render.progress import ApplyProgress
+
+
+class ApplyText(View):
+    def plan(self, plan: Plan) -> None:
+        from mxsync.render.text import render_plan
+
+        self.colored(lambda color: render_plan(plan, color=color))
+
+    def cancelled(self, *, interrupted: bool) -> None:
+        self.note(("\n" if interrupted else "") + "Apply cancelled; nothing was changed.")
+
+    def progress(self, plan: Plan) -> ApplyProgress | None:
+        """A line rewritten in place, on a terminal only (a log would fill with it)."""
+        import sys
+
+        if not sys.stderr.isatty():
+            return None
+        from mxsync.render.progress import ApplyProgress
+
+        return ApplyProgress(len(plan.changes))
+
+    def report(self, plan: Plan, report: ApplyReport) -> None:
+        from mxsync.render.text import render_report
+
+        self.colored(lambda color: render_report(report, color=color))
+
+
+class ApplyJson(ApplyText):
+    def plan(self, plan: Plan) -> None:
+        """Nothing yet: the plan is part of the one JSON document at the end."""
+
+    def progress(self, plan: Plan) -> ApplyProgress | None:
+        return None
+
+    def report(self, plan: Plan, report: ApplyReport) -> None:
+        import json
+
+        from mxsync.render.json import plan_to_json
+
+        self.out(json.dumps({"plan": plan_to_json(plan), "apply": report.to_json()}, indent=2))
+
+
+VIEWS: dict[str, type[ApplyText]] = {"text": ApplyText, "json": ApplyJson}

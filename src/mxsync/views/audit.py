@@ -1,0 +1,65 @@
+"""`mxsync audit`: findings for people (text), programs (JSON), a pull-request comment or
+the job summary (Markdown), or a CI test report (JUnit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mxsync.views import View
+
+if TYPE_CHECKING:
+    from mxsync.audit import AuditResult
+
+
+class AuditText(View):
+    def skipped(self, org_ids: Sequence[str]) -> None:
+        """`--all-orgs` found orgs the token belongs to but cannot manage."""
+        if not org_ids:
+            return
+        from mxsync.render.safe import printable
+        from mxsync.render.words import plural
+
+        self.note(f"Skipped {plural(len(org_ids), 'org')} the token belongs to but cannot manage "
+                  f"(not owner or admin): {printable(', '.join(org_ids))}")
+
+    def show(self, result: AuditResult) -> None:
+        from mxsync.render.text import render_audit
+
+        self.colored(lambda color: render_audit(result, color=color))
+
+    def step_summary(self, result: AuditResult) -> str | None:
+        """What goes to the CI job summary: only the Markdown report is made for it."""
+        return None
+
+
+class AuditJson(AuditText):
+    def show(self, result: AuditResult) -> None:
+        import json
+
+        from mxsync.render.json import audit_to_json
+
+        self.out(json.dumps(audit_to_json(result), indent=2))
+
+
+class AuditJunit(AuditText):
+    def show(self, result: AuditResult) -> None:
+        from mxsync.render.junit import audit_junit
+
+        self.out(audit_junit(result))
+
+
+class AuditMarkdown(AuditText):
+    def show(self, result: AuditResult) -> None:
+        from mxsync.render.markdown import audit_markdown
+
+        self.out(audit_markdown(result))
+
+    def step_summary(self, result: AuditResult) -> str | None:
+        from mxsync.render.markdown import audit_markdown
+
+        return audit_markdown(result)
+
+
+VIEWS: dict[str, type[AuditText]] = {"text": AuditText, "table": AuditText, "json": AuditJson,
+                                     "junit": AuditJunit, "markdown": AuditMarkdown}

@@ -1,0 +1,54 @@
+"""`mxsync plan` and `mxsync show`: the plan for people (text), programs (JSON) or a
+pull-request comment (Markdown). Orgs that could not be planned are in the text plan;
+with any other format stdout is for a machine or a file, so they are said on stderr too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mxsync.views import View
+
+if TYPE_CHECKING:
+    from mxsync.plan import Plan
+
+
+class PlanText(View):
+    def show(self, plan: Plan) -> None:
+        from mxsync.render.text import render_plan
+
+        self.colored(lambda color: render_plan(plan, color=color))
+
+    def errors(self, plan: Plan) -> None:
+        """Already in the text plan."""
+
+    def saved(self, path: Path) -> None:
+        self.note(f"Saved the plan to {path}: apply it with `mxsync apply {path}`.")
+
+
+class PlanMarkdown(PlanText):
+    def show(self, plan: Plan) -> None:
+        from mxsync.render.markdown import plan_markdown
+
+        self.out(plan_markdown(plan))
+
+    def errors(self, plan: Plan) -> None:
+        from mxsync.render.reasons import sentence
+
+        for org_id, error in plan.errors:
+            self.note(f"Error: org {org_id}: {sentence(error)}")
+
+
+class PlanJson(PlanMarkdown):
+    def show(self, plan: Plan) -> None:
+        import json
+
+        from mxsync.render.json import plan_to_json
+
+        self.out(json.dumps(plan_to_json(plan), indent=2))
+
+    def saved(self, path: Path) -> None:
+        """Nothing: stderr of a JSON run stays for errors."""
+
+
+VIEWS: dict[str, type[PlanText]] = {"text": PlanText, "json": PlanJson, "markdown": PlanMarkdown}
