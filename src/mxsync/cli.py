@@ -641,8 +641,9 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
         click.echo(text)
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file:
-            with open(summary_file, "a", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+            from mxsync.files import append_text
+
+            append_text(Path(summary_file), text + "\n")
     else:
         from mxsync.render.text import render_audit, use_color
 
@@ -655,6 +656,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.option("--all-orgs", is_flag=True, help="Import every org the token can manage.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the manifest here (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @click.option("--owner", default="default", show_default=True,
               help="The owner the manifest (and adopted credentials) will carry.")
 @click.option("--adopt", is_flag=True,
@@ -664,7 +666,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.pass_obj
 @handle_errors
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
-            owner: str, adopt: bool, api_url: str | None, parallelism: int,
+            force: bool, owner: str, adopt: bool, api_url: str | None, parallelism: int,
             timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
     from datetime import UTC, datetime
@@ -677,6 +679,9 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.render.safe import printable
     from mxsync.render.words import plural
 
+    if output is not None and output.exists() and output.is_file() and not force:
+        raise MxsyncError(f"{output} exists; nothing was imported",
+                          hint="pass --force to replace it, or give another path with -o")
     options = _options(api_url, parallelism, timeout_s)
     read = read_live_orgs(org_ids, all_orgs, options)
     if read.skipped:
@@ -689,7 +694,7 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     if output is not None:
         from mxsync.files import atomic_write
 
-        atomic_write(output, text)
+        atomic_write(output, text, replace=force)
         click.echo(f"Wrote {output}: {plural(len(read.states), 'org')}, "
                    f"{plural(len(imported.variables), 'credential')}.", err=True)
     else:
@@ -821,6 +826,9 @@ def demo(obj: Context, examples: Path | None, minted: bool) -> None:
 
 
 def main() -> None:
+    from mxsync.output import install
+
+    install()  # every byte printed from here on is redacted (mxsync.output)
     try:
         cli(prog_name="mxsync")
     except BrokenPipeError:  # outside a command: --help or --version into `head`
