@@ -51,7 +51,7 @@ class RedactingStream(io.TextIOBase):
     def errors(self) -> str | None:  # type: ignore[override]
         return self.inner.errors
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         pending = self._pending + text

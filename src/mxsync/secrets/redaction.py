@@ -219,13 +219,14 @@ _ENCODINGS: tuple[Callable[[str], str], ...] = (
     lambda v: urllib.parse.quote(v, safe=""),
     lambda v: urllib.parse.quote_plus(v, safe=""),
     lambda v: urllib.parse.quote(v, safe="").translate(_UNRESERVED),
+    lambda v: "%" + v.encode("utf-8", "surrogatepass").hex("%") if v else v,  # every byte
 )
 
 
 def _variants(value: str) -> list[tuple[str, int]]:
     """Every form `value` may be echoed in, case folded, each with the length of its public
-    prefix: as is, as JSON writes it (a `"` or `\\` escaped), URL-encoded (loosely and
-    strictly), and base64 at each of the three byte alignments inside a longer blob."""
+    prefix: as is, as JSON writes it (a `"` or `\\` escaped), URL-encoded (loosely,
+    strictly, or every byte), and base64 at each of the three byte alignments inside a longer blob."""
     prefix = value[:_public_prefix_length(value)]
     forms: dict[str, int] = {value: len(prefix)}
     for encode in _ENCODINGS:
