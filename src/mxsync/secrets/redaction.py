@@ -207,6 +207,7 @@ def _b64_variants(raw: bytes) -> set[str]:
         first = -(-pad * 8 // 6)  # characters that also hold bits of what came before
         last = (pad + len(raw)) * 8 // 6  # characters made of whole bits of `raw`
         out.add(encoded[first:last])
+    out.add(base64.b64encode(raw).decode("ascii"))  # alone, to its last `=`
     return out
 
 
