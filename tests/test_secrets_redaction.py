@@ -225,7 +225,7 @@ def _echoed_forms(secret: str) -> list[str]:
     return [secret.upper(), secret.swapcase(),
             base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
             urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
-            "".join(f"%{b:02x}" for b in raw), json.dumps(secret)]
+            "".join(f"%{b:02x}" for b in raw), json.dumps(secret)[1:-1]]
 
 
 @settings(max_examples=150, deadline=None)

@@ -125,14 +125,13 @@ class SecretRegistry:
         return self._longest
 
     def add(self, value: str) -> None:
-        if value in self._seen:
+        if value in self._seen or value in SENSITIVE:
             return
         variants = _variants(value)
         with self._lock:
             self._seen.add(value)
             for variant, public in variants:
-                if len(variant) < MIN_SECRET_LENGTH or variant in SENSITIVE or (
-                        variant in self._values):
+                if len(variant) < MIN_SECRET_LENGTH or variant in self._values:
                     continue
                 self._values.add(variant)
                 last = len(variant) - GRAM
@@ -278,6 +277,13 @@ def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _all(text: str, part: str) -> Iterator[int]:
+    at = text.find(part)
+    while at != -1:
+        yield at
+        at = text.find(part, at + 1)
+
+
 def redact(text: str, extra: tuple[str, ...] = ()) -> str:
     """Replace every registered secret, long prefix of one, and secret-shaped word.
 
@@ -288,6 +294,9 @@ def redact(text: str, extra: tuple[str, ...] = ()) -> str:
         if value:
             register(value)
     found = _registry.spans(text)
+    if found and SENSITIVE in text:  # text redacted before: a marker is not a secret
+        markers = [(at, at + len(SENSITIVE)) for at in _all(text, SENSITIVE)]
+        found = [(s, e) for s, e in found if not any(a <= s and e <= b for a, b in markers)]
     found.extend(m.span() for m in _SECRET_IN_TEXT_RE.finditer(text))
     if not found:
         return text
