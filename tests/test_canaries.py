@@ -314,6 +314,6 @@ def test_the_runs_own_secrets_in_live_names_never_come_out(emulator_url: str,
                     leaks[where] = f"{piece!r}: ...{text[max(0, at - 100):at + 60]}..."
     assert not leaks, "\n\n".join(f"{where}: {around}" for where, around in leaks.items())
     assert not [where for where, text in outputs if "CANARY" in text]
-    # the planted names did come out, redacted: labels, display names, xAI key names
+    # the planted labels and display names did come out, redacted
     assert sum(SENSITIVE in text for _, text in outputs) >= 20
-    assert any("stray-" in text for _, text in outputs) and any("echo5" in t for _, t in outputs)
+    assert any("echo5" in t for _, t in outputs) and any("by hand" in t for _, t in outputs)

@@ -828,7 +828,10 @@ def demo(obj: Context, examples: Path | None, minted: bool) -> None:
 def main() -> None:
     from mxsync.output import install
 
-    install()  # every byte printed from here on is redacted (mxsync.output)
+    # Every byte printed from here on is redacted (mxsync.output); not by the emulator, which
+    # serves fake data and prints its fake demo token on purpose.
+    if next((a for a in sys.argv[1:] if not a.startswith("-")), None) != "emulator":
+        install()
     try:
         cli(prog_name="mxsync")
     except BrokenPipeError:  # outside a command: --help or --version into `head`
