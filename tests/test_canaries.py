@@ -10,9 +10,11 @@ mxsync must catch it by itself).
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import string
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 from mxsync import ownership
-from mxsync.secrets import fingerprint
+from mxsync.secrets import SENSITIVE, fingerprint
 from tests.cli_helpers import Run, mxsync, write_manifest
 from tests.conftest import start_emulator, stop_emulator
 from tests.hostile.server import Handler, HostileServer, Reply, Seen, json_reply
@@ -216,3 +218,103 @@ def test_pieces_catch_what_they_should() -> None:
     assert key[:8] not in set(pieces(key))
     assert key[1:9] in set(pieces(key)) and key[-8:] in set(pieces(key))
     assert not set(string.hexdigits) & set(_ALPHABET)  # no piece can be part of an id
+
+
+def _shapeless_token() -> str:
+    """A token the reader accepts whose body has no known shape: 40 lower-case letters (no
+    hex digit, so no piece of it can be part of an id or a fingerprint)."""
+    return "".join(random.choices("ghjkmnpqrstuvwxyz", k=40))
+
+
+def _echoes(secret: str) -> list[str]:
+    """How a server may hand a secret back: upper-cased, base64 (both alphabets, alone and
+    inside a longer blob) and URL-encoded."""
+    raw = secret.encode()
+    return [secret.upper(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            base64.b64encode(b"Bearer " + raw).decode(), urllib.parse.quote(secret, safe=""),
+            "".join(f"%{b:02X}" for b in raw)]
+
+
+def _hidden(secret: str) -> list[str]:
+    """What must not come out for `secret`: its 8-character pieces, in every echoed form."""
+    found = set(pieces(secret))
+    for echo in _echoes(secret):
+        found |= {echo[i:i + 16] for i in range(0, max(1, len(echo) - 15), 4)}
+    return sorted(found)
+
+
+def test_the_runs_own_secrets_in_live_names_never_come_out(emulator_url: str,
+                                                          tmp_path: Path) -> None:
+    """The ModuleX token (of no known shape) and a key, put by someone into live display
+    names, labels and xAI key names, as they are and as a server may echo them back
+    (upper-cased, base64, URL-encoded), are in no output of any command in any format
+    and in no file mxsync writes -- also with --debug."""
+    from tests.xai_helpers import MINT_ACLS, new_team
+
+    token, key = _shapeless_token(), canary_key()
+    org = f"org-names-{_random(8)}"
+    team = new_team(emulator_url)
+    echoes = [*_echoes(token), *_echoes(key)]
+    labels = {f"echo{i}": value for i, value in enumerate(echoes)}
+    stored = {"integration_name": "xai", "display_name": f"stored {token}", "api_key": key,
+              "is_default": True,
+              "metadata": ownership.managed_metadata({"note": token, **labels}, OWNER, "stored",
+                                                     fingerprint(key), None)}
+    strays = [{"integration_name": "xai", "display_name": f"by hand {echo}",
+               "api_key": canary_key(), "metadata": {"copied": echo, "token": token}}
+              for echo in [token, *echoes[:3]]]
+    httpx.post(f"{emulator_url}/_emulator/world", json={
+        "users": [{"token": token, "id": f"u-{org}", "email": "n@example.com",
+                   "memberships": {org: "owner"}}],
+        "orgs": [{"id": org, "name": f"names {token.upper()}",
+                  "credentials": [stored, *strays]}],
+    }).raise_for_status()
+    for i, name in enumerate([token, token.upper(), _echoes(token)[1], key]):
+        team.mint(f"stray-{i}-{name}")
+    path = write_manifest(tmp_path / "m.yaml", [
+        {"id": org, "token_env": "TOKEN", "xai": {"default": "stored", "credentials": [
+            {"name": "stored", "api_key_env": "K_STORED", "metadata": {"team": "a"}},
+            {"name": "minted", "mint": {"acls": MINT_ACLS}}]}},
+    ], owner=OWNER, api={"url": emulator_url},
+        xai_management={"team_id": team.id, "key_env": "MGMT", "url": team.url})
+    summary = tmp_path / "summary.md"
+    env = {"MODULEX_BASE_URL": emulator_url, "MODULEX_API_KEY": token, "TOKEN": token,
+           "K_STORED": key, "MGMT": team.token, "XAI_MANAGEMENT_URL": team.url,
+           "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    outputs: list[tuple[str, str]] = []
+
+    def run(*args: str, expect: tuple[int, ...] = (0, 1, 2)) -> None:
+        done = mxsync("--debug", *args, env=env)
+        outputs.append((" ".join(args), done.out + done.err))
+        assert done.code in expect, (args, done.code)
+
+    planfile, imported = tmp_path / "plan.json", tmp_path / "imported.yaml"
+    run("plan", "-f", path)
+    run("plan", "-f", path, "--json")
+    run("plan", "-f", path, "--format", "markdown")
+    run("plan", "-f", path, "--out", str(planfile), "--detailed-exitcode", expect=(2,))
+    run("show", str(planfile))
+    run("show", str(planfile), "--json")
+    for fmt in ("table", "json", "markdown", "junit"):
+        run("audit", "-f", path, "--format", fmt)
+        run("audit", "--org", org, "--format", fmt)
+    run("import", "--org", org)
+    run("import", "--org", org, "-o", str(imported), expect=(0,))
+    run("catalog", "--org", org, "--json", "--refresh")
+    written = [planfile, imported, summary,
+               *(p for p in (tmp_path / "cache").rglob("*") if p.is_file())]
+    assert len(written) >= 4
+    outputs += [(str(p), p.read_text(errors="replace")) for p in written]
+    leaks = {}
+    for secret in (token, key):
+        for piece in _hidden(secret):
+            for where, text in outputs:
+                if piece.lower() in text.lower() and where not in leaks:
+                    at = text.lower().index(piece.lower())
+                    leaks[where] = f"{piece!r}: ...{text[max(0, at - 100):at + 60]}..."
+    assert not leaks, "\n\n".join(f"{where}: {around}" for where, around in leaks.items())
+    assert not [where for where, text in outputs if "CANARY" in text]
+    # the planted labels and display names did come out, redacted
+    assert sum(SENSITIVE in text for _, text in outputs) >= 20
+    assert any("echo5" in t for _, t in outputs) and any("by hand" in t for _, t in outputs)

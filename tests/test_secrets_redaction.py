@@ -6,18 +6,21 @@ random values hypothesis registers cannot redact another test's output.
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
 import logging
 import pickle
 import string
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mxsync.output import RedactingStream
 from mxsync.secrets import (
     MIN_FRAGMENT,
     MIN_SECRET_LENGTH,
@@ -216,3 +219,55 @@ def test_a_fragment_from_inside_a_secret_never_survives(secret: str, start: int,
     with isolated_registry():
         Secret(secret)
         assert fragment not in redact(before + fragment + after)
+
+
+def _echoed_forms(secret: str) -> list[str]:
+    raw = secret.encode()
+    return [secret.upper(), secret.swapcase(),
+            base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+            "".join(f"%{b:02x}" for b in raw), json.dumps(secret)[1:-1]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126),
+                      min_size=16, max_size=90),
+       lead=st.binary(max_size=5), trail=st.binary(max_size=5),
+       before=texts, after=texts)
+def test_a_secret_echoed_upper_cased_base64_or_url_encoded_never_survives(
+        secret: str, lead: bytes, trail: bytes, before: str, after: str) -> None:
+    """A server may hand a key back in another form: each form is caught, also base64 of
+    the key inside a longer blob, at any byte alignment."""
+    with isolated_registry():
+        Secret(secret)
+        for form in _echoed_forms(secret):
+            assert form[2:14].lower() not in redact(before + form + after).lower(), form
+        raw = secret.encode()
+        blob = base64.b64encode(lead + raw + trail).decode()
+        # the characters of the blob that only the secret's bytes decide
+        core = blob[-(-len(lead) * 8 // 6):(len(lead) + len(raw)) * 8 // 6]
+        shown = redact(f"{before} {blob} {after}")
+        assert not [core[i:i + 16] for i in range(len(core) - 15) if core[i:i + 16] in shown]
+
+
+def test_run_token_found_in_every_echoed_form() -> None:
+    Secret(ODD_TOKEN)
+    for form in _echoed_forms(ODD_TOKEN):
+        assert redact(f"label: {form}!") == f"label: {SENSITIVE}!", form
+
+
+def test_the_redacting_stream_holds_a_line_until_it_is_whole() -> None:
+    """A secret written in two pieces is seen whole; flush (a progress line) sends the rest."""
+    Secret(ODD_TOKEN)
+    inner = io.StringIO()
+    stream = RedactingStream(inner)  # type: ignore[arg-type]
+    stream.write("token " + ODD_TOKEN[:6])
+    assert inner.getvalue() == ""
+    stream.write(ODD_TOKEN[6:] + " done\nnext ")
+    assert inner.getvalue() == f"token {SENSITIVE} done\n"
+    stream.write(ODD_TOKEN.upper())
+    stream.flush()
+    assert inner.getvalue() == f"token {SENSITIVE} done\nnext {SENSITIVE}"
+    with pytest.raises(TypeError):
+        stream.write(b"bytes")  # type: ignore[arg-type]
+    assert not hasattr(stream, "buffer")  # nothing can write round it

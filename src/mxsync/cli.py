@@ -519,6 +519,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.option("--all-orgs", is_flag=True, help="Import every org the token can manage.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the manifest here (default: stdout).")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @click.option("--owner", default="default", show_default=True,
               help="The owner the manifest (and adopted credentials) will carry.")
 @click.option("--adopt", is_flag=True,
@@ -528,7 +529,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.pass_obj
 @handle_errors
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
-            owner: str, adopt: bool, api_url: str | None, parallelism: int,
+            force: bool, owner: str, adopt: bool, api_url: str | None, parallelism: int,
             timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
     from mxsync.errors import MxsyncError
@@ -537,11 +538,14 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.views.imports import VIEWS
 
     view = pick(VIEWS, "text", obj.color)
+    if output is not None and output.exists() and output.is_file() and not force:
+        raise MxsyncError(f"{output} exists; nothing was imported",
+                          hint="pass --force to replace it, or give another path with -o")
     options = _options(api_url, parallelism, timeout_s)
     run = import_manifest(org_ids, all_orgs, owner, options)
     view.read(run)
     if output is not None:
-        write_manifest(output, run.text)
+        write_manifest(output, run.text, replace=force)
     view.manifest(run, output)
     if adopt and run.read.states:
         adopt_plan, report = adopt_imported(run, options)
@@ -665,6 +669,12 @@ def demo(obj: Context, examples: Path | None, minted: bool) -> None:
 
 
 def main() -> None:
+    from mxsync.output import install
+
+    # Every byte printed from here on is redacted (mxsync.output); not by the emulator, which
+    # serves fake data and prints its fake demo token on purpose.
+    if next((a for a in sys.argv[1:] if not a.startswith("-")), None) != "emulator":
+        install()
     try:
         cli(prog_name="mxsync")
     except BrokenPipeError:  # outside a command: --help or --version into `head`

@@ -79,10 +79,10 @@ def import_manifest(org_ids: Sequence[str], all_orgs: bool, owner: str, options:
     return ImportRun(read, imported, text)
 
 
-def write_manifest(path: Path, text: str) -> None:
+def write_manifest(path: Path, text: str, *, replace: bool = False) -> None:
     from mxsync.files import atomic_write
 
-    atomic_write(path, text)
+    atomic_write(path, text, replace=replace)
 
 
 def adopt_imported(run: ImportRun, options: RunOptions,

@@ -12,5 +12,8 @@ def append_step_summary(text: str | None, environ: Mapping[str, str] | None = No
     summary_file = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
     if text is None or not summary_file:
         return
-    with open(summary_file, "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    from pathlib import Path
+
+    from mxsync.files import append_text
+
+    append_text(Path(summary_file), text + "\n")  # redacted, regular files only
