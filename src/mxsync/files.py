@@ -56,11 +56,15 @@ def _write_through(path: Path, text: str, *, append: bool = False) -> None:
         raise MxsyncError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o644, replace: bool = True) -> None:
+def atomic_write(path: Path, text: str, *, mode: int = 0o644, replace: bool = True,
+                 redacted: bool = True) -> None:
     """Write the redacted `text` to `path` (see the module text for what may be there).
 
-    `replace=False` refuses an existing regular file (the caller offers `--force`)."""
-    text = _redacted(text)
+    `replace=False` refuses an existing regular file (the caller offers `--force`).
+    `redacted=False` is for the emulator's state file alone: it is the emulator's fake world,
+    keys and tokens included by design, and a redacted copy could not be served again."""
+    if redacted:
+        text = _redacted(text)
     kind = _kind(path)
     if kind == "device":
         _write_through(path, text)

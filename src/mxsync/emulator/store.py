@@ -324,7 +324,7 @@ class World:
             return
         from mxsync.files import atomic_write
 
-        atomic_write(self.state_file, json.dumps(self.to_json()), mode=0o600)
+        atomic_write(self.state_file, json.dumps(self.to_json()), mode=0o600, redacted=False)
 
     # -- auth ---------------------------------------------------------------
     def authenticate(self, authorization: str | None, x_api_key: str | None = None) -> User:
