@@ -340,7 +340,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
-    from mxsync.plan import save_plan
+    from mxsync.planfile import save_plan
 
     manifest = load_or_raise(list(files))
     the_plan = plan_manifest(manifest, _with_replace(
@@ -372,7 +372,7 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
 
     `--format markdown` renders the very plan that `apply FILE` will carry out, for the
     pull-request comment that reviews it."""
-    from mxsync.plan import load_plan
+    from mxsync.planfile import load_plan
 
     _emit_plan(load_plan(planfile), _format(fmt, as_json), obj.color)
 
@@ -407,8 +407,8 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     from mxsync.errors import MxsyncError
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.plan import plan_manifest
-    from mxsync.plan import load_plan
-    from mxsync.render.json import plan_to_json
+    from mxsync.planfile import load_plan
+    from mxsync.render.json import plan_to_json, report_to_json
     from mxsync.render.text import render_plan, render_report, use_color
 
     as_json = _format(fmt, as_json) == "json"
@@ -458,7 +458,7 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
         if progress is not None:
             progress.close()
     if as_json:
-        click.echo(json.dumps({"plan": plan_to_json(the_plan), "apply": report.to_json()}, indent=2))
+        click.echo(json.dumps({"plan": plan_to_json(the_plan), "apply": report_to_json(report)}, indent=2))
     else:
         click.echo(render_report(report, color=color), color=color)
     sys.exit(1 if report.failed else 0)
