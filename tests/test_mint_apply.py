@@ -13,6 +13,7 @@ import pytest
 
 from mxsync import ownership
 from mxsync.minting import names
+from mxsync.render.outcomes import step_message
 from tests.cli_helpers import mxsync
 from tests.conftest import OrgFactory
 from tests.mint_helpers import MintWorld, mint_world
@@ -80,7 +81,7 @@ def test_a_lost_key_named_by_this_owner_is_deleted_and_others_keys_are_not(world
     foreign = world.team.mint(f"mxsync/someone-else/minted/20260101T000000Z-beef-{site}/{world.org.id}")
     by_hand = world.team.mint("a person's key")
     plan, report = world.apply()
-    assert [(c.reason.code, (c.mint or {}).get("old_key_id")) for c in plan.changes] == [
+    assert [(c.reason.code, (c.mint.old_key_id if c.mint else None)) for c in plan.changes] == [
         ("xai-orphan", lost["apiKeyId"])]
     assert not report.failed
     left = {k["apiKeyId"] for k in world.team_keys()}
@@ -94,7 +95,7 @@ def test_a_key_that_never_propagates_is_deleted_and_nothing_is_stored(
     monkeypatch.setenv("MXSYNC_XAI_PROPAGATION_TIMEOUT_S", "0.5")
     _, report = slow.apply()
     assert report.failed
-    message = next(s.message for o in report.orgs for s in o.steps if s.status == "failed")
+    message = next(step_message(s) for o in report.orgs for s in o.steps if s.status == "failed")
     assert "did not propagate within" in message
     assert ("revoke", "ok") in actions(report)
     assert slow.team_keys() == [] and slow.org.xai() == []

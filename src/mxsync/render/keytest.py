@@ -37,26 +37,29 @@ _AUDIT_FIX = {
 
 
 def key_test_words(p: dict[str, Any], key: str = "the key") -> str:
-    """What the test found and what it means about the key (`key` names it: "the key in
-    $XAI_KEY", "the stored key"); never the key itself."""
+    """What the test found and what it means about the key, as one sentence that starts
+    "key test ..." (`key` names the key: "the key in $XAI_KEY", "the stored key"; never the
+    key itself). Apply and audit both say it so, each adding only its own advice."""
     verdict, status = p.get("verdict"), p.get("status_code")
     said = f" (xAI said: {p['reason']})" if p.get("reason") else ""
-    code = f" (HTTP {status})" if status else ""
     if verdict == "valid":
-        return f"{key} works"
+        return f"key test passed: {key} works"
     if verdict == "rejected":
-        return (f"xAI answered {status or 'no status'}, rejected: {key} is wrong, unknown or "
-                f"deleted{said}")
+        return (f"key test failed: xAI answered {status or 'no status'}, rejected: {key} is "
+                f"wrong, unknown or deleted{said}")
     if verdict == "refused":
         why = _REFUSED_WHY.get(p.get("refusal"), _REFUSED_WHY[None])
-        return f"xAI answered {status or 403}, refused: {key} is real but {why}{said}"
+        return f"key test failed: xAI answered {status or 403}, refused: {key} is real but {why}{said}"
     if verdict == "rate-limited":
-        return (f"could not test now: xAI answered {status or 429}, rate-limited: {key} is over "
-                f"its own xAI rate limit, which says nothing about the key{said}")
+        return (f"key test could not be made now: xAI answered {status or 429}, rate-limited: "
+                f"{key} is over its own xAI rate limit, which says nothing about the key{said}")
     if verdict == "unreachable":
-        return f"could not test now: xAI could not be reached{code} to test {key}{said}"
+        code = f" (HTTP {status})" if status else ""
+        return (f"key test could not be made now: unreachable: xAI could not be reached{code} "
+                f"to test {key}{said}")
+    answered = f" answered {status}" if status else " failed"
     detail = f" ({p['reason']})" if p.get("reason") else ""
-    return f"could not test: ModuleX's key test failed{code}{detail} for {key}"
+    return f"key test could not be made: ModuleX's key test{answered}{detail} for {key}"
 
 
 def describe(result: KeyTestResult) -> str:
@@ -70,10 +73,9 @@ def apply_key_test_message(p: dict[str, Any]) -> str:
     """A failed key test before a create: what it was, that nothing was stored, what to do."""
     key = f"the key in {p['source']}" if p.get("source") else "the minted key"
     verdict = p.get("verdict")
-    head = "key test failed" if verdict in ("rejected", "refused") else "key test not made"
     fix = (_APPLY_REFUSED_FIX.get(p.get("refusal"), _APPLY_REFUSED_FIX[None])
            if verdict == "refused" else _APPLY_FIX.get(str(verdict), "apply again later"))
-    return f"{head}: {key_test_words(p, key)}; {_KEPT}; {fix}"
+    return f"{key_test_words(p, key)}; {_KEPT}; {fix}"
 
 
 def audit_key_test_message(p: dict[str, Any]) -> str:
