@@ -207,3 +207,39 @@ def test_plan_json_of_minted_changes_follows_the_plan_schema(world: MintWorld) -
     doc = json.loads(run.out)
     jsonschema.validate(doc, schema)
     assert sorted(r["mxsync_actions"][0] for r in doc["resource_changes"]) == ["create", "delete"]
+
+
+def test_the_progress_line_of_a_minted_rotation_counts_the_plans_one_change(
+        new_org: OrgFactory, emulator_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, a rotation is one change of the plan: its mint, its waits for
+    propagation (one per poll), its key test and the revoke of the old key are steps of
+    that change, and the line never counts past the plan's total."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    from tests.cli_helpers import drain
+
+    slow = mint_world(new_org, emulator_url, tmp_path, monkeypatch, propagation_s=1.5)
+    slow.apply()  # the first key; the rotation below is what the terminal shows
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mxsync", "apply", "-f", str(slow.manifest), "--auto-approve",
+         "--replace", f"{slow.org.id}/xai/minted"],
+        env={**os.environ, **slow.env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=slave)
+    os.close(slave)
+    shown = drain(master).decode()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, shown)
+    counts = [(int(done), int(total))
+              for done, total in re.findall(r"Applying: (\d+)/(\d+) changes done", shown)]
+    assert counts == [(1, 1)], shown
+    report = out.decode()
+    assert "waiting" not in report  # the waits are for the terminal, not the report
+    for action in ("mint", "propagate", "test", "replace", "revoke"):
+        assert re.search(rf"^  ok +{action} +{re.escape(slow.org.id)}/xai/minted", report, re.M), \
+            report
