@@ -207,6 +207,15 @@ def test_plan_json_of_minted_changes_follows_the_plan_schema(world: MintWorld) -
     doc = json.loads(run.out)
     jsonschema.validate(doc, schema)
     assert sorted(r["mxsync_actions"][0] for r in doc["resource_changes"]) == ["create", "delete"]
+    # and the saved plan file of the same changes follows its own schema
+    saved = world.manifest.parent / "plan.json"
+    run = mxsync("plan", "-f", str(world.manifest), "--out", str(saved), env=world.env)
+    assert run.code == 0, run.both
+    planfile = json.loads(saved.read_text())
+    jsonschema.validate(planfile, json.loads(
+        (Path(__file__).parents[1] / "schemas" / "planfile.schema.json").read_text()))
+    assert sorted((c["action"], c["mint"]["team_id"]) for c in planfile["orgs"][0]["changes"]) == [
+        ("create", world.team.id), ("delete", world.team.id)]
 
 
 def test_the_progress_line_of_a_minted_rotation_counts_the_plans_one_change(

@@ -137,3 +137,50 @@ def test_files_that_are_not_plans(tmp_path: Path) -> None:
     empty.write_text("")
     assert_refused(mxsync("show", str(empty), env={}), "is damaged (not JSON)")
 
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANFILE_SCHEMA = json.loads((ROOT / "schemas" / "planfile.schema.json").read_text())
+
+
+def test_a_saved_plan_follows_its_published_schema(new_org: OrgFactory, tmp_path: Path) -> None:
+    """A replace of the default holder, a duplicate's delete and a create: every kind of
+    field a saved plan carries, checked against `schemas/planfile.schema.json`."""
+    from jsonschema import Draft202012Validator
+
+    from mxsync import ownership
+    from mxsync.secrets import fingerprint
+
+    old = fake_key("old")
+    meta = ownership.managed_metadata({}, "test", "p", fingerprint(old), None)
+    org = new_org(credentials=[
+        {"integration_name": "xai", "display_name": "p", "api_key": old, "is_default": True,
+         "metadata": meta},
+        {"integration_name": "xai", "display_name": "p", "api_key": old,
+         "metadata": meta}])
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "p", "api_key_env": "K"}, {"name": "q", "api_key_env": "K2"}]}}])
+    planfile = tmp_path / "plan.json"
+    run = mxsync("plan", "-f", path, "--out", str(planfile),
+                 env=env_for(org, K=fake_key("new"), K2=fake_key("q")))
+    assert run.code == 0, run.both
+    doc = json.loads(planfile.read_text())
+    assert {c["action"] for o in doc["orgs"] for c in o["changes"]} == {"create", "replace",
+                                                                        "delete"}
+    replace = next(c for c in doc["orgs"][0]["changes"] if c["action"] == "replace")
+    assert replace["old_was_default"] is True and replace["make_default"] is True
+    Draft202012Validator(PLANFILE_SCHEMA).validate(doc)
+
+
+def test_the_published_schema_names_what_this_version_reads() -> None:
+    """The schema's format, actions and reason codes are the code's, and `mxsync schema
+    planfile` prints the same schema."""
+    from mxsync.plan import PLAN_FILE_FORMAT, Action, ReasonCode
+
+    assert PLANFILE_SCHEMA["properties"]["mxsync_plan_file"]["const"] == PLAN_FILE_FORMAT
+    change = PLANFILE_SCHEMA["$defs"]["change"]["properties"]
+    assert change["action"]["enum"] == [str(a) for a in Action]
+    assert PLANFILE_SCHEMA["$defs"]["reason"]["properties"]["code"]["enum"] == [
+        str(c) for c in ReasonCode]
+    run = mxsync("schema", "planfile", env={})
+    assert run.code == 0 and json.loads(run.out) == PLANFILE_SCHEMA

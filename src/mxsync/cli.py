@@ -240,9 +240,9 @@ def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool, fm
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["manifest", "plan"]), default="manifest")
+@click.argument("which", type=click.Choice(["manifest", "plan", "planfile"]), default="manifest")
 def schema(which: str) -> None:
-    """Print the JSON Schema of the manifest (or of `plan --json`)."""
+    """Print the JSON Schema of the manifest (or of `plan --json`, or of a saved plan file)."""
     from importlib import resources
 
     click.echo(resources.files("mxsync").joinpath(f"schemas/{which}.schema.json").read_text("utf-8"),
