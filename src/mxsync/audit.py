@@ -1,7 +1,9 @@
-"""Audit findings: what is out of line in an org, each with a stable code and advice.
+"""Audit findings: what is out of line in an org, each a stable code, the credential it is
+about (name and id apart) and the values its advice is made of.
 
-Pure checks over the live state (and, with a manifest, over the plan). The reading
-is done by `flows/audit.py`; rendering by `render/`.
+Pure checks over the live state (and, with a manifest, over the plan). The reading is done
+by `flows/audit.py`, which also registers the checks of credential kinds
+(`mxsync.minting.audit.MINT_CHECKS`) with `checks_for`; the words are `render.findings`.
 """
 
 from __future__ import annotations
