@@ -94,8 +94,8 @@ def test_every_finding_code_in_json(world: World) -> None:
                               "warnings": sum(f["severity"] == "warning" for f in doc["findings"])}
     for f in doc["findings"]:
         assert set(f) == {"org", "code", "credential", "credential_name", "credential_id",
-                          "message", "severity"}
-        assert f["message"]
+                          "message", "severity", "params"}
+        assert f["message"] and isinstance(f["params"], dict)
         if f["credential_id"] is not None:  # a live credential: its label is "NAME (ID)"
             assert f["credential"] == f"{f['credential_name']} ({f['credential_id']})"
         else:

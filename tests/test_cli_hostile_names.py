@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mxsync import ownership
-from mxsync.audit import AuditResult, finding
+from mxsync.audit import UNMANAGED, AuditResult
 from mxsync.cli import handle_errors
 from mxsync.errors import MxsyncError
 from mxsync.plan import Change, OrgPlan, Plan, Reason
@@ -74,7 +74,7 @@ def test_xml_text_is_always_legal_xml(text: str) -> None:
 def test_junit_is_well_formed_whatever_the_names(org: str, credential: str | None,
                                                  message: str) -> None:
     result = AuditResult(orgs=[org], checks=["unmanaged"], findings=[
-        finding("unmanaged", org, credential, message)])
+        UNMANAGED.found(org, name=credential, other_owner=message, owner=message)])
     root = ET.fromstring(audit_junit(result).split("\n", 1)[1])
     assert root.get("failures") == "1"
 
@@ -91,7 +91,7 @@ def test_text_and_markdown_renderings_leave_nothing_to_obey(name: str, label: st
         notes=(Reason("orphans-kept", {"owner": "o", "names": [name]}),),
         errors=(Reason("unread", {"message": detail}),)),))
     audit = AuditResult(orgs=["org-a"], checks=["unmanaged"], findings=[
-        finding("unmanaged", "org-a", f"{name} (c1)", detail)])
+        UNMANAGED.found("org-a", name=name, cred_id="c1", other_owner=detail, owner=label)])
     for out in (render_plan(plan), plan_markdown(plan), render_audit(audit),
                 audit_markdown(audit)):
         assert unsafe(out) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxsync.audit import AuditResult, finding
+from mxsync.audit import UNUSED, AuditResult
 from mxsync.catalog import models_table
 from mxsync.demo import live_table
 from mxsync.plan import Change, OrgPlan, Plan, Reason
@@ -34,7 +34,7 @@ def test_plural() -> None:
 
 def test_one_warning_is_one_warning_in_every_audit_format() -> None:
     result = AuditResult(orgs=["org-a"], checks=["unused"], findings=[
-        finding("unused", "org-a", "k (c1)", "never used")])
+        UNUSED.found("org-a", name="k", cred_id="c1", created_at="2020-01-01T00:00:00Z")])
     assert render_audit(result).endswith("Audit: 1 org, 0 errors, 1 warning.")
     assert "**1 org, 0 errors, 1 warning**" in audit_markdown(result)
 
@@ -141,12 +141,12 @@ def test_catalog_demo_and_audit_tables_neutralise_names() -> None:
     demo = live_table({"org-a": [{"display_name": evil, "credentials_metadata": {}}]})
     assert "\x1b" not in demo and "grok\\x1b" in demo
     audit = render_audit(AuditResult(orgs=["org-a"], checks=["unused"], findings=[
-        finding("unused", "org-a", f"{evil} (c1)", "never used")]))
+        UNUSED.found("org-a", name=evil, cred_id="c1", created_at=evil)]))
     assert "\x1b" not in audit and "\r" not in audit
 
 
 def test_audit_text_is_colourless_unless_asked() -> None:
     result = AuditResult(orgs=["org-a"], checks=["unused"], findings=[
-        finding("unused", "org-a", "k (c1)", "never used")])
+        UNUSED.found("org-a", name="k", cred_id="c1", created_at="2020-01-01T00:00:00Z")])
     assert "\x1b[" not in render_audit(result)
     assert "\x1b[33m" in render_audit(result, color=True)

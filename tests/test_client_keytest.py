@@ -16,6 +16,7 @@ from mxsync.keytest import (
     classify_error,
     classify_unreachable,
 )
+from mxsync.render.keytest import describe
 from mxsync.secrets import Secret
 from tests.conftest import OrgFactory, fake_key
 from tests.hostile.client import CANARY_KEY, CANARY_TOKEN, with_client
@@ -57,24 +58,26 @@ def test_classify(answer: Any, verdict: Verdict, status: int | None, refusal: Re
 
 
 @pytest.mark.parametrize(("result", "words"), [
-    (KeyTestResult(Verdict.REJECTED, 400, ""), "rejected the key (HTTP 400)"),
+    (KeyTestResult(Verdict.REJECTED, 400, ""), "xAI answered 400, rejected: the key is wrong"),
     (KeyTestResult(Verdict.REFUSED, 403, "", Refusal.NO_CREDITS), "team has no credits left"),
-    (KeyTestResult(Verdict.REFUSED, 403, "", Refusal.DISABLED), "key or its team is disabled"),
-    (KeyTestResult(Verdict.RATE_LIMITED, 429, ""), "could not test now"),
-    (KeyTestResult(Verdict.UNREACHABLE, 502, ""), "could not test now: xAI could not be reached"),
-    (KeyTestResult(Verdict.UNTESTED, 500, "boom"), "could not test: ModuleX's key test failed"),
+    (KeyTestResult(Verdict.REFUSED, 403, "", Refusal.DISABLED), "key or its xAI team is disabled"),
+    (KeyTestResult(Verdict.RATE_LIMITED, 429, ""), "could not be made now"),
+    (KeyTestResult(Verdict.UNREACHABLE, 502, ""),
+     "could not be made now: unreachable: xAI could not be reached"),
+    (KeyTestResult(Verdict.UNTESTED, 500, "boom"),
+     "could not be made: ModuleX's key test answered 500 (boom)"),
 ])
 def test_each_verdict_says_what_it_means(result: KeyTestResult, words: str) -> None:
-    assert words in result.describe()
+    assert words in describe(result)
     if result.verdict in (Verdict.RATE_LIMITED, Verdict.UNREACHABLE, Verdict.UNTESTED):
-        assert "invalid" not in result.describe() and "rejected" not in result.describe()
+        assert "invalid" not in describe(result) and "rejected" not in describe(result)
 
 
 def test_the_message_is_redacted_and_short() -> None:
     message = f"Incorrect API key provided: {CANARY_KEY} \x1b[2J" + "z" * 500
     result = classify_answer({"is_valid": False, "status_code": 400, "message": message},
                              secrets=(CANARY_KEY,))
-    assert "CANARY" not in result.describe() and "\x1b" not in result.reason
+    assert "CANARY" not in describe(result) and "\x1b" not in result.reason
     assert len(result.reason) <= 200
 
 
@@ -104,7 +107,7 @@ def test_a_busy_key_is_tested_again() -> None:
 def test_a_key_busy_every_time_is_could_not_test_now() -> None:
     with HostileServer(canned([_xai(429, "slow down")])) as server:
         result = with_client(server.url, _check)
-    assert result.verdict is Verdict.RATE_LIMITED and "could not test now" in result.describe()
+    assert result.verdict is Verdict.RATE_LIMITED and "could not be made now" in describe(result)
     assert server.count("POST", "/credentials/test-temporary") == 3
 
 
@@ -125,7 +128,7 @@ def test_a_failing_stored_test_is_could_not_test(reply: Reply, status: int) -> N
         result = with_client(server.url, lambda c: c.check_stored_key(
             Secret(CANARY_TOKEN), "org-a", "c-1", backoff_s=0.01))
     assert result.verdict is Verdict.UNTESTED and result.status_code == status
-    assert "could not test" in result.describe()
+    assert "could not be made" in describe(result)
 
 
 def test_over_the_emulator_valid_and_rejected(new_org: OrgFactory) -> None:

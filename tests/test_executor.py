@@ -13,6 +13,8 @@ from mxsync.flows.common import RunOptions
 from mxsync.flows.plan import read_and_plan
 from mxsync.inputs import Inputs
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry
+from mxsync.outcomes import StepCode
+from mxsync.render.outcomes import step_message
 from mxsync.secrets import KeySource, Secret, fingerprint
 from tests.memory_api import MemoryApi
 
@@ -52,7 +54,8 @@ def test_replace_keeps_the_old_default_holder_when_the_default_cannot_move() -> 
     report = asyncio.run(run())
     assert report.failed
     steps = {s.action: s for s in report.orgs[0].steps}
-    assert steps["replace"].status == "failed" and "kept the old one" in steps["replace"].message
+    assert steps["replace"].status == "failed" and steps["replace"].code == StepCode.KEPT_OLD_DEFAULT
+    assert "kept the old one" in step_message(steps["replace"])
     keys = sorted(c.api_key for c in world.credentials.values())
     assert keys == sorted([OLD, NEW, OTHER])  # the old key's credential is still there
     assert [c.api_key for c in world.credentials.values() if c.is_default] == [OLD]
@@ -88,7 +91,8 @@ def test_replace_keeps_the_pinned_credential_when_the_pin_cannot_move() -> None:
 
     report = asyncio.run(run())
     steps = {s.action: s for s in report.orgs[0].steps}
-    assert steps["replace"].status == "failed" and "Assistant runs on it" in steps["replace"].message
+    assert steps["replace"].status == "failed" and steps["replace"].code == StepCode.KEPT_OLD_PINNED
+    assert "Assistant runs on it" in step_message(steps["replace"])
     assert "old-a" in world.credentials
     assert world.orgs["org"].composer_llm["credential_id"] == "old-a"
 
@@ -124,5 +128,6 @@ def test_an_adoption_rereads_and_leaves_a_credential_another_owner_took() -> Non
 
     report = asyncio.run(run())
     [step] = report.orgs[0].steps
-    assert step.status == "failed" and "owner 'rival'" in step.message
+    assert step.status == "failed" and step.code == StepCode.TAKEN_BY_OWNER
+    assert step.params == {"owner": "rival"} and "owner 'rival'" in step_message(step)
     assert world.credentials["c1"].metadata[ownership.OWNER] == "rival"

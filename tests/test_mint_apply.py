@@ -13,6 +13,7 @@ import pytest
 
 from mxsync import ownership
 from mxsync.minting import names
+from mxsync.render.outcomes import step_message
 from tests.cli_helpers import mxsync
 from tests.conftest import OrgFactory
 from tests.mint_helpers import MintWorld, mint_world
@@ -80,7 +81,7 @@ def test_a_lost_key_named_by_this_owner_is_deleted_and_others_keys_are_not(world
     foreign = world.team.mint(f"mxsync/someone-else/minted/20260101T000000Z-beef-{site}/{world.org.id}")
     by_hand = world.team.mint("a person's key")
     plan, report = world.apply()
-    assert [(c.reason.code, (c.mint or {}).get("old_key_id")) for c in plan.changes] == [
+    assert [(c.reason.code, (c.mint.old_key_id if c.mint else None)) for c in plan.changes] == [
         ("xai-orphan", lost["apiKeyId"])]
     assert not report.failed
     left = {k["apiKeyId"] for k in world.team_keys()}
@@ -94,7 +95,7 @@ def test_a_key_that_never_propagates_is_deleted_and_nothing_is_stored(
     monkeypatch.setenv("MXSYNC_XAI_PROPAGATION_TIMEOUT_S", "0.5")
     _, report = slow.apply()
     assert report.failed
-    message = next(s.message for o in report.orgs for s in o.steps if s.status == "failed")
+    message = next(step_message(s) for o in report.orgs for s in o.steps if s.status == "failed")
     assert "did not propagate within" in message
     assert ("revoke", "ok") in actions(report)
     assert slow.team_keys() == [] and slow.org.xai() == []
@@ -206,3 +207,48 @@ def test_plan_json_of_minted_changes_follows_the_plan_schema(world: MintWorld) -
     doc = json.loads(run.out)
     jsonschema.validate(doc, schema)
     assert sorted(r["mxsync_actions"][0] for r in doc["resource_changes"]) == ["create", "delete"]
+    # and the saved plan file of the same changes follows its own schema
+    saved = world.manifest.parent / "plan.json"
+    run = mxsync("plan", "-f", str(world.manifest), "--out", str(saved), env=world.env)
+    assert run.code == 0, run.both
+    planfile = json.loads(saved.read_text())
+    jsonschema.validate(planfile, json.loads(
+        (Path(__file__).parents[1] / "schemas" / "planfile.schema.json").read_text()))
+    assert sorted((c["action"], c["mint"]["team_id"]) for c in planfile["orgs"][0]["changes"]) == [
+        ("create", world.team.id), ("delete", world.team.id)]
+
+
+def test_the_progress_line_of_a_minted_rotation_counts_the_plans_one_change(
+        new_org: OrgFactory, emulator_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, a rotation is one change of the plan: its mint, its waits for
+    propagation (one per poll), its key test and the revoke of the old key are steps of
+    that change, and the line never counts past the plan's total."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    from tests.cli_helpers import drain
+
+    slow = mint_world(new_org, emulator_url, tmp_path, monkeypatch, propagation_s=1.5)
+    slow.apply()  # the first key; the rotation below is what the terminal shows
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mxsync", "apply", "-f", str(slow.manifest), "--auto-approve",
+         "--replace", f"{slow.org.id}/xai/minted"],
+        env={**os.environ, **slow.env}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=slave)
+    os.close(slave)
+    shown = drain(master).decode()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, shown)
+    counts = [(int(done), int(total))
+              for done, total in re.findall(r"Applying: (\d+)/(\d+) changes done", shown)]
+    assert counts == [(1, 1)], shown
+    report = out.decode()
+    assert "waiting" not in report  # the waits are for the terminal, not the report
+    for action in ("mint", "propagate", "test", "replace", "revoke"):
+        assert re.search(rf"^  ok +{action} +{re.escape(slow.org.id)}/xai/minted", report, re.M), \
+            report

@@ -71,8 +71,8 @@ def test_an_absent_minted_entry_is_a_create_that_names_no_key() -> None:
     assert (change.action, change.label, change.reason.code) == ("create", "create (minted)", "absent")
     assert change.key is None and change.fingerprint is None and change.make_default
     assert change.mint is not None
-    assert change.mint["team_id"] == "team-a" and change.mint["key_env"] == "XAI_MGMT_TEST"
-    assert change.mint["acls"] == list(ACLS) and change.mint["qpm"] == 600
+    assert change.mint.team_id == "team-a" and change.mint.key_env == "XAI_MGMT_TEST"
+    assert list(change.mint.acls) == list(ACLS) and change.mint.qpm == 600
     text = "\n".join(render_org(planned, color=False))
     assert "+ create (minted) org-a/xai/minted" in text and "minted at xAI in team team-a" in text
 
@@ -85,7 +85,7 @@ def test_a_key_older_than_rotate_after_is_rotated_and_the_plan_says_its_age() ->
     planned = plan((cred(),), (key(age_days=40.5),))
     [change] = planned.changes
     assert (change.action, change.label, change.reason.code) == ("replace", "rotate", "rotation-due")
-    assert change.credential_id == "c1" and change.mint and change.mint["old_key_id"] == "k1"
+    assert change.credential_id == "c1" and change.mint and change.mint.old_key_id == "k1"
     assert sentence(change.reason) == "the key is 40d 12h old, rotate_after is 30d"
     assert "-/+ rotate" in "\n".join(render_org(planned, color=False))
 
@@ -126,7 +126,7 @@ def test_two_live_credentials_after_an_interrupted_rotation_keep_the_newer_key()
     assert set(by_action) == {"set-default", "delete"}
     assert by_action["set-default"].credential_id == "c-new"
     delete = by_action["delete"]
-    assert delete.credential_id == "c-old" and delete.mint and delete.mint["old_key_id"] == "k-old"
+    assert delete.credential_id == "c-old" and delete.mint and delete.mint.old_key_id == "k-old"
     assert delete.depends_on  # the default moves first
 
 
@@ -143,7 +143,7 @@ def test_only_this_owners_unreferenced_keys_for_this_org_are_orphans() -> None:
                                by_hand))
     [orphan] = planned.changes
     assert (orphan.action, orphan.credential_id, orphan.reason.code) == ("delete", None, "xai-orphan")
-    assert orphan.mint and orphan.mint["old_key_id"] == "k-lost"
+    assert orphan.mint and orphan.mint.old_key_id == "k-lost"
     assert orphan.address == "org-a/xai/minted[xai key k-lost]"
 
 
@@ -157,7 +157,7 @@ def test_a_pruned_minted_credential_takes_its_xai_key_along() -> None:
     planned = plan((cred(),), (key(),), OrgEntry(id="org-a", credentials=(other,),
                                                  xai_management=MGMT), prune=True)
     delete = next(c for c in planned.changes if c.action == "delete")
-    assert delete.credential_id == "c1" and delete.mint and delete.mint["old_key_id"] == "k1"
+    assert delete.credential_id == "c1" and delete.mint and delete.mint.old_key_id == "k1"
 
 
 @given(owner=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),

@@ -43,7 +43,7 @@ def test_validate_loads_jsonschema_only_when_the_gate_finds_a_problem(tmp_path: 
     assert "jsonschema" in imported("validate", "-f", str(bad))  # the full error list
 
 
-@pytest.mark.parametrize("which", ["manifest", "plan"])
+@pytest.mark.parametrize("which", ["manifest", "plan", "planfile"])
 def test_the_shipped_schemas_are_valid_json_schema(which: str) -> None:
     """Checked here once, instead of on every run that validates a manifest."""
     from jsonschema import Draft202012Validator

@@ -1,18 +1,23 @@
-"""Audit findings: what is out of line in an org, each with a stable code and advice.
+"""Audit findings: what is out of line in an org, each a stable code, the credential it is
+about (name and id apart) and the values its advice is made of.
 
-Pure checks over the live state (and, with a manifest, over the plan). The reading
-is done by `flows/audit.py`; rendering by `render/`.
+Pure checks over the live state (and, with a manifest, over the plan). The reading is done
+by `flows/audit.py`, which also registers the checks of credential kinds
+(`mxsync.minting.audit.MINT_CHECKS`) with `checks_for`; the words are `render.findings`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from mxsync import ownership
 from mxsync.manifest.model import OrgEntry, parse_instant
-from mxsync.render.words import plural
+from mxsync.outcomes import key_test_params
+from mxsync.plan import Action, ReasonCode
 
 if TYPE_CHECKING:
     from mxsync.keytest import KeyTestResult
@@ -20,57 +25,114 @@ if TYPE_CHECKING:
     from mxsync.state import LiveCredential, LiveOrg
 
 Severity = Literal["error", "warning"]
-SEVERITY: dict[str, Severity] = {
-    "permission": "error",
-    "drift": "error",
-    "duplicate": "error",
-    "default-mismatch": "error",
-    "no-default": "error",
-    "unmanaged": "warning",
-    "expired": "error",
-    "expiring": "warning",
-    "unused": "warning",
-    "key-invalid": "error",
-    "key-refused": "error",
-    "key-untested": "warning",
-    "failing": "warning",
-    "usage-unread": "warning",
-    "model-missing": "error",
-    "unreadable": "error",
-    "unlisted": "warning",
-    "assistant-dangling": "error",
-    "assistant-unmanaged": "warning",
-}
-LIVE_CHECKS = ("permission", "unreadable", "no-default", "unmanaged", "expired", "expiring",
-               "unused", "assistant-dangling")
-MANIFEST_CHECKS: tuple[str, ...] = ("drift", "duplicate", "default-mismatch", "model-missing",
-                                    "unlisted", "assistant-unmanaged")
-KEY_TEST_CHECKS = ("key-invalid", "key-refused", "key-untested")
-USAGE_CHECKS = ("failing", "usage-unread")
 
 
-@dataclass(frozen=True, order=True)
+class FindingCode(StrEnum):
+    """What an audit found; `render.findings` words each from the finding's parameters."""
+
+    PERMISSION = "permission"
+    UNREADABLE = "unreadable"
+    NO_DEFAULT = "no-default"
+    UNMANAGED = "unmanaged"
+    EXPIRED = "expired"
+    EXPIRING = "expiring"
+    UNUSED = "unused"
+    ASSISTANT_DANGLING = "assistant-dangling"
+    DRIFT = "drift"
+    DUPLICATE = "duplicate"
+    DEFAULT_MISMATCH = "default-mismatch"
+    MODEL_MISSING = "model-missing"
+    UNLISTED = "unlisted"
+    ASSISTANT_UNMANAGED = "assistant-unmanaged"
+    FAILING = "failing"
+    USAGE_UNREAD = "usage-unread"
+    KEY_INVALID = "key-invalid"
+    KEY_REFUSED = "key-refused"
+    KEY_UNTESTED = "key-untested"
+    # key age and minted keys (mxsync.minting.audit)
+    ROTATION_DUE = "rotation-due"
+    XAI_KEY_MISSING = "xai-key-missing"
+    XAI_ORPHAN = "xai-orphan"
+
+
+@dataclass(frozen=True)
 class Finding:
+    """One thing out of line: a code, the credential concerned (its name, its id, either or
+    neither), and the values the finding's words are made of."""
+
     org: str
-    code: str
-    credential: str | None
-    message: str
-    severity: Severity = field(default="error", compare=False)
+    code: FindingCode
+    severity: Severity = "error"
+    credential_name: str | None = None  # a live credential's display name, or an entry's name
+    credential_id: str | None = None  # a live credential's id
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def checks_for(with_manifest: bool, options: AuditOptions) -> list[str]:
-    """The checks an audit ran: each is a JUnit test case, passed when it found nothing."""
-    checks = list(LIVE_CHECKS) + (list(MANIFEST_CHECKS) if with_manifest else [])
-    checks += list(USAGE_CHECKS) if options.read_usage else []
-    return checks + (list(KEY_TEST_CHECKS) if options.test_keys else [])
+    @property
+    def credential(self) -> str | None:
+        """The credential as a table shows it: `NAME (ID)`, or whichever of the two is known."""
+        if self.credential_name is not None and self.credential_id is not None:
+            return f"{self.credential_name} ({self.credential_id})"
+        return self.credential_name if self.credential_name is not None else self.credential_id
 
 
-def finding(code: str, org: str, credential: str | None, message: str) -> Finding:
-    return Finding(org=org, code=code, credential=credential, message=message,
-                   severity=SEVERITY[code])
+@dataclass(frozen=True)
+class Check:
+    """One audit check: its finding code, how serious a finding is, and what it needs."""
+
+    code: FindingCode
+    severity: Severity
+    needs: Literal["live", "manifest", "usage", "key-test"]
+
+    def found(self, org: str, cred: LiveCredential | None = None, *, name: str | None = None,
+              cred_id: str | None = None, **params: Any) -> Finding:
+        """A finding of this check; `cred` names a live credential (name and id)."""
+        if cred is not None:
+            name, cred_id = cred.display_name, cred.id
+        return Finding(org, self.code, self.severity, name, cred_id, params)
+
+
+def _check(code: FindingCode, severity: Severity,
+           needs: Literal["live", "manifest", "usage", "key-test"]) -> Check:
+    return Check(code, severity, needs)
+
+
+C = FindingCode
+PERMISSION = _check(C.PERMISSION, "error", "live")
+UNREADABLE = _check(C.UNREADABLE, "error", "live")
+NO_DEFAULT = _check(C.NO_DEFAULT, "error", "live")
+UNMANAGED = _check(C.UNMANAGED, "warning", "live")
+EXPIRED = _check(C.EXPIRED, "error", "live")
+EXPIRING = _check(C.EXPIRING, "warning", "live")
+UNUSED = _check(C.UNUSED, "warning", "live")
+ASSISTANT_DANGLING = _check(C.ASSISTANT_DANGLING, "error", "live")
+DRIFT = _check(C.DRIFT, "error", "manifest")
+DUPLICATE = _check(C.DUPLICATE, "error", "manifest")
+DEFAULT_MISMATCH = _check(C.DEFAULT_MISMATCH, "error", "manifest")
+MODEL_MISSING = _check(C.MODEL_MISSING, "error", "manifest")
+UNLISTED = _check(C.UNLISTED, "warning", "manifest")
+ASSISTANT_UNMANAGED = _check(C.ASSISTANT_UNMANAGED, "warning", "manifest")
+FAILING = _check(C.FAILING, "warning", "usage")
+USAGE_UNREAD = _check(C.USAGE_UNREAD, "warning", "usage")
+KEY_INVALID = _check(C.KEY_INVALID, "error", "key-test")
+KEY_REFUSED = _check(C.KEY_REFUSED, "error", "key-test")
+KEY_UNTESTED = _check(C.KEY_UNTESTED, "warning", "key-test")
+# The core's checks, in the order an audit lists them; a credential kind brings its own
+# (`mxsync.minting.audit.MINT_CHECKS`), which the audit flow passes to `checks_for`.
+CORE_CHECKS: tuple[Check, ...] = (
+    PERMISSION, UNREADABLE, NO_DEFAULT, UNMANAGED, EXPIRED, EXPIRING, UNUSED, ASSISTANT_DANGLING,
+    DRIFT, DUPLICATE, DEFAULT_MISMATCH, MODEL_MISSING, UNLISTED, ASSISTANT_UNMANAGED,
+    FAILING, USAGE_UNREAD, KEY_INVALID, KEY_REFUSED, KEY_UNTESTED)
+
+
+def checks_for(with_manifest: bool, options: AuditOptions, kinds: Sequence[Check] = ()
+               ) -> list[str]:
+    """The checks an audit ran, each a JUnit test case (passed when it found nothing):
+    the core's and the credential kinds' `kinds`, those that need a manifest only with one."""
+    ran = {"live": True, "manifest": with_manifest, "usage": options.read_usage,
+           "key-test": options.test_keys}
+    order = ("live", "manifest", "usage", "key-test")
+    every = list(CORE_CHECKS) + list(kinds)
+    return [str(c.code) for need in order if ran[need] for c in every if c.needs == need]
 
 
 @dataclass(frozen=True)
@@ -92,9 +154,13 @@ class AuditResult:
     findings: list[Finding]
 
     def ordered(self) -> list[Finding]:
-        """In the order the orgs were audited (the manifest's), then by code."""
+        """In the order the orgs were audited (the manifest's), then by code, credential and
+        words."""
+        from mxsync.render.findings import finding_message
+
         rank = {org: i for i, org in enumerate(self.orgs)}
-        return sorted(self.findings, key=lambda f: (rank.get(f.org, len(rank)), f))
+        return sorted(self.findings, key=lambda f: (rank.get(f.org, len(rank)), f.org, f.code,
+                                                    f.credential or "", finding_message(f)))
 
     def summary(self) -> dict[str, int]:
         errors = sum(f.severity == "error" for f in self.findings)
@@ -107,14 +173,6 @@ class AuditResult:
         if fail_on == "warning":
             return 1 if s["errors"] or s["warnings"] else 0
         return 1 if s["errors"] else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"findings": [f.to_json() for f in self.ordered()],
-                "summary": self.summary(), "checks": self.checks}
-
-
-def _label(cred: LiveCredential) -> str:
-    return f"{cred.display_name} ({cred.id})"
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -132,52 +190,42 @@ def live_findings(org: LiveOrg, options: AuditOptions, owner: str | None) -> lis
     if pinned and pinned not in {c.id for c in creds}:
         pin = org.settings.assistant if org.settings else None
         if pin is None or pin.integration_name in (None, "xai"):
-            out.append(finding("assistant-dangling", org.id, pinned, (
-                f"the Assistant (model {pin.model_id if pin else '?'}) is pinned to credential "
-                f"{pinned}, which no longer exists, so it cannot run; set xai.assistant in the "
-                "manifest and apply, or pick a credential in the org's settings")))
+            out.append(ASSISTANT_DANGLING.found(org.id, cred_id=pinned,
+                                                model=pin.model_id if pin else None))
     if creds and not any(c.is_default for c in creds):
-        out.append(finding("no-default", org.id, None, (
-            f"the org has {plural(len(creds), 'xai credential')} but none is the default, so workflows "
-            "without an explicit credential fail; set xai.default in the manifest and apply, "
-            "or set one with POST /credentials/{id}/set-default")))
+        out.append(NO_DEFAULT.found(org.id, count=len(creds)))
     for cred in creds:
         managed = (ownership.owned_by(cred.metadata, owner) if owner
                    else ownership.has_marker(cred.metadata))
         if not managed:
-            whose = (f"managed by another owner ('{cred.metadata.get(ownership.OWNER)}')"
-                     if ownership.has_marker(cred.metadata) else "not managed by mxsync")
-            out.append(finding("unmanaged", org.id, _label(cred), (
-                f"{whose}; bring it under management (`mxsync import --org {org.id} --owner "
-                f"{owner or 'OWNER'} --adopt -o imported.yaml`, then merge its entries into your "
-                "manifest) or delete it if nobody needs it")))
+            other = (str(cred.metadata.get(ownership.OWNER))
+                     if ownership.has_marker(cred.metadata) else None)
+            out.append(UNMANAGED.found(org.id, cred, other_owner=other, owner=owner))
         expires = _instant(cred.expires_at)
         if expires is not None:
             if expires <= options.as_of:
-                out.append(finding("expired", org.id, _label(cred), (
-                    f"expired on {cred.expires_at}; rotate the key (new key, new expires_at) "
-                    "and apply")))
+                out.append(EXPIRED.found(org.id, cred, expires_at=cred.expires_at))
             elif expires <= options.as_of + timedelta(days=options.expiring_within_days):
-                days = (expires - options.as_of).days
-                out.append(finding("expiring", org.id, _label(cred), (
-                    f"expires on {cred.expires_at} (in {days} days); rotate it before then")))
+                out.append(EXPIRING.found(org.id, cred, expires_at=cred.expires_at,
+                                          days=(expires - options.as_of).days))
         last_used, created = _instant(cred.last_used_at), _instant(cred.created_at)
         horizon = options.as_of - timedelta(days=options.unused_for_days)
         if last_used is not None and last_used < horizon:
-            out.append(finding("unused", org.id, _label(cred), (
-                f"last used {cred.last_used_at}, more than {options.unused_for_days} days ago; "
-                "delete it (remove the entry, prune) if it is no longer needed")))
+            out.append(UNUSED.found(org.id, cred, last_used_at=cred.last_used_at,
+                                    unused_for_days=options.unused_for_days))
         elif last_used is None and created is not None and created < horizon:
-            out.append(finding("unused", org.id, _label(cred), (
-                f"never used since it was created on {cred.created_at}; delete it if it is "
-                "not needed")))
+            out.append(UNUSED.found(org.id, cred, last_used_at=None, created_at=cred.created_at))
     return out
 
 
-def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
-                      ) -> list[Finding]:
+# Plan reasons that findings of their own report, so audit need not repeat them as drift.
+_REPORTED_AS_THEMSELVES = frozenset({ReasonCode.DUPLICATE})
+
+
+def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan,
+                      reported: frozenset[str] = frozenset()) -> list[Finding]:
     """Checks against the manifest: drift (the plan is not empty), duplicates, the default,
-    required models."""
+    required models. `reported`: plan reasons a credential kind's own checks report."""
     out: list[Finding] = []
     claims: dict[str, list[LiveCredential]] = {}
     for cred in live.credentials:
@@ -186,45 +234,34 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan
             claims.setdefault(name, []).append(cred)
     for name, creds in sorted(claims.items()):
         if len(creds) > 1:
-            ids = ", ".join(c.id for c in creds)
-            out.append(finding("duplicate", live.id, name, (
-                f"{len(creds)} credentials claim entry '{name}' ({ids}); `mxsync apply` keeps the "
-                "one with the manifest's key and deletes the others")))
+            out.append(DUPLICATE.found(live.id, name=name, count=len(creds),
+                                       ids=[c.id for c in creds]))
     if entry.default:
         holders = [c for c in live.credentials if c.is_default]
         wanted = [c for c in holders if c.claim() == (owner, entry.default)]
         if not wanted:
-            current = _label(holders[0]) if holders else "none"
-            out.append(finding("default-mismatch", live.id, entry.default, (
-                f"the manifest's default is '{entry.default}' but the org's default is "
-                f"{current}; `mxsync apply` sets it")))
+            current = (f"{holders[0].display_name} ({holders[0].id})" if holders else None)
+            out.append(DEFAULT_MISMATCH.found(live.id, name=entry.default, wanted=entry.default,
+                                              current=current))
     if entry.require_models and live.models is not None:
         for model in entry.require_models:
             if model not in live.models:
-                out.append(finding("model-missing", live.id, None, (
-                    f"required model {model} is not in the org's xAI catalog (it has: "
-                    f"{', '.join(live.models) or 'none'}); update xai.require_models")))
-    from mxsync.render.reasons import sentence
-
+                out.append(MODEL_MISSING.found(live.id, model=model, available=list(live.models)))
     for name in plan.orphans:
-        out.append(finding("unlisted", live.id, name, (
-            f"managed by owner '{owner}' but no longer in the manifest, so nothing keeps it in "
-            "line; put the entry back, or delete it with `prune: true` (or --prune) and apply")))
+        out.append(UNLISTED.found(live.id, name=name, owner=owner))
     pinned = live.pinned_id()
     on = next((c for c in live.credentials if c.id == pinned), None)
     if on is not None and on.claim()[0] != owner:
-        out.append(finding("assistant-unmanaged", live.id, _label(on), (
-            "the Assistant runs on a credential this manifest does not manage, so a change "
-            "elsewhere can pull it away; set xai.assistant {model, credential} to an entry")))
+        out.append(ASSISTANT_UNMANAGED.found(live.id, on))
     for change in plan.changes:
-        if change.action == "set-default" or change.reason.code == "duplicate":
-            continue  # reported above, with their own codes
-        out.append(finding("drift", live.id, change.name, (
-            f"{change.action}: {sentence(change.reason)}; run `mxsync plan` to review and "
-            "`mxsync apply`")))
+        if (change.action == Action.SET_DEFAULT or change.reason.code in _REPORTED_AS_THEMSELVES
+                or change.reason.code in reported):
+            continue  # reported above, or by a kind's checks, with their own codes
+        out.append(DRIFT.found(live.id, name=change.name, action=str(change.action),
+                               reason=change.reason.to_dict()))
     for error in plan.errors:
-        if error.code != "models-missing":  # reported above as model-missing
-            out.append(finding("drift", live.id, None, sentence(error)))
+        if error.code != ReasonCode.MODELS_MISSING:  # reported above as model-missing
+            out.append(DRIFT.found(live.id, reason=error.to_dict()))
     return out
 
 
@@ -232,30 +269,13 @@ def key_test_finding(org: str, cred: LiveCredential, result: KeyTestResult) -> F
     """What `POST /credentials/{id}/test` said, as a finding: a wrong key (`key-invalid`) and
     a real key xAI will not serve now (`key-refused`) need different fixes; a test that could
     not be made (busy, unreachable, ModuleX's endpoint failing) says nothing about the key."""
-    from mxsync.keytest import Refusal, Verdict
+    from mxsync.keytest import Verdict
 
-    said = f" ({result.reason})" if result.reason else ""
     if result.verdict is Verdict.VALID:
         return None
-    if result.verdict is Verdict.REJECTED:
-        return finding("key-invalid", org, _label(cred), (
-            f"xAI rejected the stored key{_http(result)}: it is wrong, unknown or deleted{said}; "
-            "rotate it: put a working key in the manifest's variable and apply"))
-    if result.verdict is Verdict.REFUSED:
-        why = {Refusal.NO_CREDITS: "its xAI team has no credits left or reached its monthly "
-                                   "spending limit; add credits or raise the limit",
-               Refusal.DISABLED: "the key or its xAI team is disabled or blocked; enable it or "
-                                 "rotate to another key",
-               None: "the key is disabled or its xAI team has no credits; check both in the "
-                     "xAI console"}[result.refusal]
-        return finding("key-refused", org, _label(cred), (
-            f"xAI refused the stored key{_http(result)}: the key is real but {why}{said}"))
-    return finding("key-untested", org, _label(cred), (
-        f"{result.describe()}; this says nothing about the key; try again later"))
-
-
-def _http(result: KeyTestResult) -> str:
-    return f" (HTTP {result.status_code})" if result.status_code else ""
+    check = {Verdict.REJECTED: KEY_INVALID, Verdict.REFUSED: KEY_REFUSED}.get(result.verdict,
+                                                                             KEY_UNTESTED)
+    return check.found(org, cred, **key_test_params(result))
 
 
 def usage_finding(org: str, cred: LiveCredential, usage: dict[str, Any],
@@ -273,9 +293,7 @@ def usage_finding(org: str, cred: LiveCredential, usage: dict[str, Any],
     share = min(failed, total) / total
     if share < options.failing_ratio:
         return None
-    return finding("failing", org, _label(cred), (
-        f"{failed} of its {total} recent calls failed ({share:.0%}); the key may be revoked, "
-        "disabled or out of credits: run `mxsync audit --test-keys` to see which, then rotate it"))
+    return FAILING.found(org, cred, failed=failed, total=total, share=share)
 
 
 def _count(value: Any) -> int | None:
@@ -283,13 +301,4 @@ def _count(value: Any) -> int | None:
 
 
 def usage_unread(org: str, cred: LiveCredential, why: str) -> Finding:
-    return finding("usage-unread", org, _label(cred), (
-        f"could not read its usage ({why}), so whether its calls fail is unknown; "
-        "try again later, or pass --no-usage if this service has no usage endpoint"))
-
-
-# Key age and minted keys (mxsync.minting.audit): their own codes, checked with a manifest.
-from mxsync.minting.audit import MINT_CHECKS, MINT_SEVERITY  # noqa: E402
-
-SEVERITY.update(MINT_SEVERITY)
-MANIFEST_CHECKS = (*MANIFEST_CHECKS, *MINT_CHECKS)
+    return USAGE_UNREAD.found(org, cred, message=why)

@@ -272,9 +272,9 @@ def validate(files: tuple[str, ...], paths: tuple[str, ...], check_env: bool,
 
 
 @cli.command()
-@click.argument("which", type=click.Choice(["manifest", "plan"]), default="manifest")
+@click.argument("which", type=click.Choice(["manifest", "plan", "planfile"]), default="manifest")
 def schema(which: str) -> None:
-    """Print the JSON Schema of the manifest (or of `plan --json`)."""
+    """Print the JSON Schema of the manifest (or of `plan --json`, or of a saved plan file)."""
     from importlib import resources
 
     click.echo(resources.files("mxsync").joinpath(f"schemas/{which}.schema.json").read_text("utf-8"),
@@ -349,7 +349,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.manifest import load_or_raise
-    from mxsync.plan import save_plan
+    from mxsync.planfile import save_plan
     from mxsync.views import pick
     from mxsync.views.plan import VIEWS
 
@@ -377,7 +377,7 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
 
     `--format markdown` renders the very plan that `apply FILE` will carry out, for the
     pull-request comment that reviews it."""
-    from mxsync.plan import load_plan
+    from mxsync.planfile import load_plan
     from mxsync.views import pick
     from mxsync.views.plan import VIEWS
 

@@ -15,23 +15,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 
 from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.inputs import Inputs
-from mxsync.keytest import KeyTestResult, Refusal, Verdict
-from mxsync.minting.apply import OrgMinting, is_new_minted
+from mxsync.keytest import KeyTestResult
+from mxsync.minting.apply import MintedKind
 from mxsync.minting.live import Clients
-from mxsync.plan import Change, OrgPlan, Plan
-from mxsync.render.reasons import sentence
-from mxsync.render.words import plural
+from mxsync.outcomes import (
+    ApplyReport,
+    OrgReport,
+    Progress,
+    Status,
+    Step,
+    StepAction,
+    StepCode,
+    key_test_params,
+)
+from mxsync.plan import Action, Change, OrgPlan, Plan, Reason, ReasonCode
 from mxsync.secrets import Secret
-from mxsync.staleness import ALREADY_APPLIED, verdict
+from mxsync.staleness import verdict
 from mxsync.state import LiveCredential, OrgSettings, live_digest
 
-Status = Literal["ok", "failed", "skipped"]
+__all__ = ["Api", "ApplyReport", "OrgReport", "Progress", "Step", "execute"]
 CREATE_ATTEMPTS = 3
 
 
@@ -63,101 +71,51 @@ class Api(Protocol):
                                credential_id: str | None = None) -> dict[str, Any]: ...
 
 
-@dataclass
-class Step:
-    org: str
-    address: str
-    action: str
-    status: Status
-    message: str = ""
-    credential_id: str | None = None
-
-    def line(self) -> str:
-        text = f"{self.status:<7} {self.action:<11} {self.address}"
-        return f"{text}: {self.message}" if self.message else text
-
-
-@dataclass
-class OrgReport:
-    org: str
-    status: Literal["ok", "failed", "unchanged"]
-    steps: list[Step] = field(default_factory=list)
-    error: str | None = None
-    note: str | None = None  # e.g. a saved plan found already applied
-
-
-@dataclass
-class ApplyReport:
-    orgs: list[OrgReport]
-
-    @property
-    def failed(self) -> list[OrgReport]:
-        return [o for o in self.orgs if o.status == "failed"]
-
-    def counts(self) -> dict[str, int]:
-        done = [s for o in self.orgs for s in o.steps if s.status == "ok"]
-
-        def n(action: str) -> int:
-            return sum(1 for s in done if s.action == action)
-
-        return {"created": n("create"), "replaced": n("replace"), "updated": n("update"),
-                "adopted": n("adopt"), "deleted": n("delete"),
-                "default_changed": n("set-default") + n("default"),
-                "deduplicated": n("dedupe"),
-                "settings_changed": n("set-models") + n("set-assistant")}
-
-    def summary(self) -> str:
-        if self.failed:
-            total = len(self.orgs)
-            return f"Apply failed for {len(self.failed)} of {total} org{'s' if total != 1 else ''}."
-        c = self.counts()
-        parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
-        parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
-        if c["settings_changed"]:
-            parts.append(plural(c["settings_changed"], "setting") + " changed")
-        if c["deduplicated"]:
-            parts.append(f"{c['deduplicated']} late duplicate(s) removed")
-        parts += [f"{c['deleted']} deleted",
-                  f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
-        return "Apply complete: " + ", ".join(parts) + "."
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "orgs": [{"org": o.org, "status": o.status, "error": o.error, "note": o.note,
-                      "steps": [asdict(s) for s in o.steps]} for o in self.orgs],
-            "summary": {**self.counts(), "orgs": len(self.orgs), "failed_orgs": len(self.failed)},
-            "ok": not self.failed,
-        }
-
-
-Progress = Callable[[Step], None]
-
-
 class _OrgRun:
+    """One org's apply; what it offers a credential kind is `kinds.ApplyContext`."""
+
     def __init__(self, api: Api, org: OrgPlan, owner: str, token: Secret, inputs: Inputs,
                  progress: Progress | None, settle_s: float = 0.0,
                  clients: Clients | None = None) -> None:
         self.api, self.org, self.owner, self.token = api, org, owner, token
         self.inputs, self.progress, self.settle_s = inputs, progress, settle_s
         self.ambiguous = False  # a create went unanswered: it may still land later
-        self.minting = OrgMinting(self, clients or Clients(inputs.management))
+        self.minting = MintedKind(self, clients or Clients(inputs.management))
         self.known_ids: set[str] = set(org.known_ids)
         self.outcome: dict[int, Status] = {}
         self.created_ids: dict[int, str] = {}  # replace -> its new credential, before the delete
         self.new_ids: dict[int, str] = {}  # create or replace -> the credential it made
         self.steps: list[Step] = []
 
-    def record(self, change: Change, status: Status, message: str = "",
-               action: str | None = None, credential_id: str | None = None) -> None:
-        step = Step(self.org.org, change.address, action or change.action, status, message,
-                    credential_id or change.credential_id)
+    @property
+    def plan(self) -> OrgPlan:
+        return self.org
+
+    def _step(self, change: Change, status: Status, code: StepCode,
+              params: dict[str, Any] | None, action: StepAction | None,
+              credential_id: str | None, concludes: bool) -> Step:
+        return Step(self.org.org, change.address, action or StepAction(change.action), status,
+                    code, params or {}, credential_id or change.credential_id, concludes)
+
+    def record(self, change: Change, status: Status, code: StepCode = StepCode.DONE,
+               params: dict[str, Any] | None = None, *, action: StepAction | None = None,
+               credential_id: str | None = None, concludes: bool = False) -> None:
+        step = self._step(change, status, code, params, action, credential_id, concludes)
         self.steps.append(step)
         if self.progress:
             self.progress(step)
 
-    def finish(self, index: int, status: Status, message: str = "", **kwargs: Any) -> None:
+    def waiting(self, change: Change, code: StepCode, params: dict[str, Any]) -> None:
+        if self.progress:
+            self.progress(self._step(change, "ok", code, params, StepAction.PROPAGATE, None,
+                                     False))
+
+    def finish(self, index: int, status: Status, code: StepCode = StepCode.DONE,
+               params: dict[str, Any] | None = None, *, credential_id: str | None = None
+               ) -> None:
         self.outcome[index] = status
-        self.record(self.org.changes[index], status, message, **kwargs)
+        self.record(self.org.changes[index], status, code, params, credential_id=credential_id,
+                    concludes=True)
 
     def ready(self, index: int) -> bool:
         """Skip (and say so) a change whose prerequisites did not all succeed."""
@@ -166,8 +124,8 @@ class _OrgRun:
         blocked = [d for d in self.org.changes[index].depends_on
                    if self.outcome.get(d) != "ok" and d not in self.created_ids]
         if blocked:
-            names = ", ".join(self.org.changes[d].address for d in blocked)
-            self.finish(index, "skipped", f"depends on {names}, which did not succeed")
+            self.finish(index, "skipped", StepCode.DEPENDS_FAILED,
+                        {"addresses": [self.org.changes[d].address for d in blocked]})
             return False
         return True
 
@@ -178,11 +136,11 @@ class _OrgRun:
             try:
                 await work(index)
             except MxsyncError as exc:
-                self.finish(index, "failed", str(exc.message))
+                self.finish(index, "failed", StepCode.ERROR, {"message": str(exc.message)})
 
         await asyncio.gather(*(guarded(i) for i in indexes))
 
-    def of(self, *actions: str) -> list[int]:
+    def of(self, *actions: Action) -> list[int]:
         return [i for i, c in enumerate(self.org.changes) if c.action in actions]
 
     def replace_change(self, index: int, change: Change) -> None:
@@ -198,12 +156,11 @@ class _OrgRun:
         self.minting.stored(self.org.changes[index])
 
     def key(self, change: Change) -> Secret:
-        if is_new_minted(change):
+        if self.minting.makes_key(change):
             return self.minting.secret(change)
         key = self.inputs.keys.get((self.org.org, change.name))
         if key is None:
-            problem = self.inputs.key_problems.get((self.org.org, change.name))
-            raise MxsyncError(sentence(problem) if problem else "no key for this entry")
+            raise _NoKey(self.inputs.key_problems.get((self.org.org, change.name)))
         return key
 
     async def run(self) -> None:
@@ -213,22 +170,26 @@ class _OrgRun:
             await self.minting.cleanup()
 
     async def run_phases(self) -> None:
-        for index in self.of("create", "replace"):
-            if is_new_minted(self.org.changes[index]):
-                continue  # its key comes from the mint phase
+        new = self.of(Action.CREATE, Action.REPLACE)
+        for index in new:
+            if self.minting.makes_key(self.org.changes[index]):
+                continue  # its key comes from the kind's prepare phase
             try:
                 self.key(self.org.changes[index])
-            except MxsyncError as exc:
-                self.finish(index, "failed", exc.message)
-        await self.phase([i for i in self.of("create", "replace")
-                          if is_new_minted(self.org.changes[i])], self.minting.prepare)
-        await self.phase([i for i in self.of("create", "replace") if self.org.changes[i].test],
-                         self.test)
-        await self.phase(self.of("create", "replace"), self.create)
-        await self.phase(self.of("set-default"), self.set_default)
-        await self.phase(self.of("set-models", "set-assistant"), self.settings)
-        await self.phase(self.of("update", "adopt"), self.update)
-        await asyncio.gather(self.phase(self.of("delete"), self.delete),
+            except _NoKey as missing:
+                if missing.problem is None:
+                    self.finish(index, "failed", StepCode.NO_KEY)
+                else:
+                    self.finish(index, "failed", StepCode.KEY_PROBLEM,
+                                {"reason": missing.problem.to_dict()})
+        await self.phase([i for i in new if self.minting.makes_key(self.org.changes[i])],
+                         self.minting.prepare)
+        await self.phase([i for i in new if self.org.changes[i].test], self.test)
+        await self.phase(new, self.create)
+        await self.phase(self.of(Action.SET_DEFAULT), self.set_default)
+        await self.phase(self.of(Action.SET_MODELS, Action.SET_ASSISTANT), self.settings)
+        await self.phase(self.of(Action.UPDATE, Action.ADOPT), self.update)
+        await asyncio.gather(self.phase(self.of(Action.DELETE), self.delete),
                              *(self.finish_replace(i) for i in list(self.created_ids)))
         if self.new_ids:
             await self.settle()
@@ -261,18 +222,18 @@ class _OrgRun:
                 moved_pin = await self.move_pin(keeper.id)
             for extra in extras:
                 gone_now = await self.api.delete_credential(self.token, self.org.org, extra.id)
-                self.record(change, "ok", "a duplicate of this entry (a late or concurrent "
-                            "create) was removed" if gone_now else "", action="dedupe",
-                            credential_id=extra.id)
+                self.record(change, "ok",
+                            StepCode.DUPLICATE_REMOVED if gone_now else StepCode.DONE,
+                            action=StepAction.DEDUPE, credential_id=extra.id)
             self.new_ids[index] = keeper.id
 
     def pinned_to(self, credential_id: str) -> bool:
         """Whether this run moved the Assistant onto that credential."""
-        return any(s.action == "set-assistant" and s.status == "ok"
+        return any(s.action == StepAction.SET_ASSISTANT and s.status == "ok"
                    and s.credential_id == credential_id for s in self.steps)
 
     async def move_pin(self, credential_id: str) -> bool:
-        change = next(c for c in self.org.changes if c.action == "set-assistant")
+        change = next(c for c in self.org.changes if c.action == Action.SET_ASSISTANT)
         await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
                                         provider_id="xai", model_id=change.model_id or "",
                                         credential_id=credential_id)
@@ -285,10 +246,10 @@ class _OrgRun:
         result = await self.api.check_key(self.token, self.org.org, self.key(change),
                                           change.base_url)
         if result.passed:
-            self.record(change, "ok", action="test")
+            self.record(change, "ok", action=StepAction.TEST)
             return
-        where = change.key.describe() if change.key else "the minted key"
-        self.finish(index, "failed", key_test_message(result, where))
+        self.finish(index, "failed", StepCode.KEY_TEST_FAILED, key_test_params(
+            result, change.key.describe() if change.key else None))
 
     async def create(self, index: int) -> None:
         change = self.org.changes[index]
@@ -313,10 +274,10 @@ class _OrgRun:
         new_id = str(created["credential_id"])
         self.credential_known(index, new_id)
         self.new_ids[index] = new_id
-        if change.action == "create":
+        if change.action == Action.CREATE:
             self.finish(index, "ok", credential_id=new_id)
             if change.make_default:
-                self.record(change, "ok", action="default", credential_id=new_id)
+                self.record(change, "ok", action=StepAction.DEFAULT, credential_id=new_id)
         else:
             # A replace is done only once the old credential is deleted, in the last phase.
             self.created_ids[index] = new_id
@@ -339,7 +300,7 @@ class _OrgRun:
 
     async def settings(self, index: int) -> None:
         change = self.org.changes[index]
-        if change.action == "set-models":
+        if change.action == Action.SET_MODELS:
             await self.api.put_model_visibility(self.token, self.org.org, "xai",
                                                 [{"id": m} for m in change.models or ()])
             self.finish(index, "ok")
@@ -353,20 +314,19 @@ class _OrgRun:
         await self.api.put_composer_llm(self.token, self.org.org, integration_name="xai",
                                         provider_id="xai", model_id=change.model_id,
                                         credential_id=credential_id)
-        self.finish(index, "ok", f"now on credential {credential_id}", credential_id=credential_id)
+        self.finish(index, "ok", StepCode.ASSISTANT_MOVED, {"credential_id": credential_id},
+                    credential_id=credential_id)
 
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
-        if change.action == "adopt":
+        if change.action == Action.ADOPT:
             # Another owner may have adopted it since the plan (or while a person read it):
             # adopt only what is still unmarked, right before writing.
             now = LiveCredential.from_api(await self.api.get_credential(
                 self.token, self.org.org, _target(change)))
             owner, _ = now.claim()
             if owner is not None:
-                self.finish(index, "failed", f"owner '{owner}' took this credential under "
-                                             "management since the plan; nothing was changed. "
-                                             "Run plan again")
+                self.finish(index, "failed", StepCode.TAKEN_BY_OWNER, {"owner": owner})
                 return
         await self.api.update_credential(self.token, self.org.org, _target(change),
                                          display_name=change.display_name, metadata=change.metadata)
@@ -378,78 +338,45 @@ class _OrgRun:
             await self.minting.delete_orphan(index)  # a key at xAI that no credential holds
             return
         gone_now = await self.api.delete_credential(self.token, self.org.org, _target(change))
-        self.finish(index, "ok", "" if gone_now else "already gone")
+        self.finish(index, "ok", StepCode.DONE if gone_now else StepCode.ALREADY_GONE)
         await self.minting.retire(change)
 
     async def finish_replace(self, index: int) -> None:
         change, new_id = self.org.changes[index], self.created_ids[index]
-        if (change.before or {}).get("is_default") and not change.make_default:
+        if change.old_was_default and not change.make_default:
             # The old credential holds the default, which another entry is to take: delete it
             # only once that set-default succeeded, or the org is left without a default.
             movers = [i for i, c in enumerate(self.org.changes)
-                      if c.action == "set-default" or c.make_default]
+                      if c.action == Action.SET_DEFAULT or c.make_default]
             if not movers or any(self.outcome.get(i) != "ok" and i not in self.created_ids
                                  for i in movers):
-                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
-                                             "old one: it holds the default, which could not be "
-                                             "moved; re-run apply")
+                self.finish(index, "failed", StepCode.KEPT_OLD_DEFAULT, {"new_id": new_id})
                 return
-        if (change.before or {}).get("is_pinned"):
+        if change.old_was_pinned:
             # The Assistant runs on the old credential: it goes only once the pin has moved.
-            movers = [i for i, c in enumerate(self.org.changes) if c.action == "set-assistant"]
+            movers = [i for i, c in enumerate(self.org.changes)
+                      if c.action == Action.SET_ASSISTANT]
             if not movers or any(self.outcome.get(i) != "ok" for i in movers):
-                self.finish(index, "failed", f"created the new credential {new_id}, but kept the "
-                                             "old one: the Assistant runs on it and could not be "
-                                             "moved; re-run apply")
+                self.finish(index, "failed", StepCode.KEPT_OLD_PINNED, {"new_id": new_id})
                 return
         try:
             await self.api.delete_credential(self.token, self.org.org, _target(change))
         except MxsyncError as exc:
-            self.finish(index, "failed", f"created the new credential {new_id}, but deleting the old "
-                                         f"one failed ({exc.message}); re-run apply to remove it")
+            self.finish(index, "failed", StepCode.OLD_NOT_DELETED,
+                        {"new_id": new_id, "message": exc.message})
             return
-        self.finish(index, "ok", f"new credential {new_id}", credential_id=new_id)
-        if change.make_default and not (change.before or {}).get("is_default"):
-            self.record(change, "ok", action="default", credential_id=new_id)
+        self.finish(index, "ok", StepCode.REPLACED, {"new_id": new_id}, credential_id=new_id)
+        if change.make_default and not change.old_was_default:
+            self.record(change, "ok", action=StepAction.DEFAULT, credential_id=new_id)
         await self.minting.retire(change)
 
 
-_KEPT = "nothing was stored for this entry"
+class _NoKey(Exception):
+    """An entry's key is not at hand at apply time (`problem` says why, when known)."""
 
-
-def key_test_message(result: KeyTestResult, where: str) -> str:
-    """Which of rejected, refused, rate-limited, unreachable or could-not-test it was, in
-    words that say what to do; `where` names the key's source (never the key)."""
-    said = f" (xAI said: {result.reason})" if result.reason else ""
-    status = result.status_code
-    if result.verdict is Verdict.REJECTED:
-        return (f"key test failed: xAI answered {status or 'no status'}, rejected: the key in "
-                f"{where} is wrong, unknown or deleted{said}; {_KEPT}; put a working key there "
-                "and apply again")
-    if result.verdict is Verdict.REFUSED:
-        why, fix = {
-            Refusal.NO_CREDITS: ("its xAI team has no credits left or reached its monthly "
-                                 "spending limit", "add credits or raise the limit in the xAI "
-                                 "console"),
-            Refusal.DISABLED: ("the key or its xAI team is disabled or blocked",
-                               "enable it in the xAI console or use another key"),
-            None: ("the key is disabled or its xAI team has no credits",
-                   "check the key and the team's credits in the xAI console"),
-        }[result.refusal]
-        return (f"key test failed: xAI answered {status or 403}, refused: the key in {where} "
-                f"is real but {why}{said}; {_KEPT}; {fix}, then apply again")
-    if result.verdict is Verdict.RATE_LIMITED:
-        return (f"key test could not be made now: xAI answered {status or 429}, rate-limited: "
-                f"the key in {where} is over its own xAI rate limit, which says nothing about "
-                f"the key{said}; {_KEPT}; apply again later (or pass --skip-tests)")
-    if result.verdict is Verdict.UNREACHABLE:
-        code = f" (HTTP {status})" if status else ""
-        return (f"key test could not be made now: unreachable: xAI could not be reached{code} "
-                f"to test the key in {where}{said}; {_KEPT}; apply again later")
-    code = f" answered {status}" if status else " failed"
-    detail = f" ({result.reason})" if result.reason else ""
-    return (f"key test could not be made: ModuleX's key test{code}{detail} for the key in "
-            f"{where}; {_KEPT}; apply again later (or pass --skip-tests)")
+    def __init__(self, problem: Reason | None) -> None:
+        super().__init__("no key for this entry")
+        self.problem = problem
 
 
 def _target(change: Change) -> str:
@@ -464,13 +391,13 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
                    progress: Progress | None, settle_s: float,
                    clients: Clients | None = None) -> OrgReport:
     if org.errors:
-        return OrgReport(org.org, "failed", error="; ".join(sentence(e) for e in org.errors))
+        return OrgReport(org.org, "failed", errors=org.errors)
     if not org.changes:
         return OrgReport(org.org, "unchanged")
     token = inputs.tokens.get(org.org)
     if token is None:
-        why = inputs.problems.get(org.org) or []
-        return OrgReport(org.org, "failed", error="; ".join(sentence(r) for r in why) or "no token")
+        why = tuple(inputs.problems.get(org.org) or ())
+        return OrgReport(org.org, "failed", errors=why or (Reason(ReasonCode.NO_TOKEN),))
     run = _OrgRun(api, org, plan.owner, token, inputs, progress, settle_s, clients)
     try:
         if check_stale:
@@ -480,14 +407,14 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
             creds = [LiveCredential.from_api(r) for r in records]
             found = verdict(org, plan.owner, creds, live_digest(creds, settings), settings)
             if found == "already-applied":
-                return OrgReport(org.org, "unchanged", note=ALREADY_APPLIED)
+                return OrgReport(org.org, "unchanged", note=Reason(ReasonCode.ALREADY_APPLIED))
             if found == "stale":
-                return OrgReport(org.org, "failed", error=(
-                    f"plan is stale for org {org.org}: its live state changed since the plan; "
-                    "nothing was changed there. Run plan again"))
+                return OrgReport(org.org, "failed", errors=(
+                    Reason(ReasonCode.PLAN_STALE, {"org": org.org}),))
         await run.run()
     except MxsyncError as exc:
-        return OrgReport(org.org, "failed", run.steps, error=exc.message)
+        return OrgReport(org.org, "failed", run.steps,
+                         errors=(Reason(ReasonCode.APPLY_ERROR, {"message": exc.message}),))
     failed = any(s.status != "ok" for s in run.steps)
     return OrgReport(org.org, "failed" if failed else "ok", run.steps)
 
@@ -502,4 +429,3 @@ async def execute(api: Api, plan: Plan, inputs: Inputs, *, check_stale: bool,
         reports = await asyncio.gather(*(_run_org(api, plan, org, inputs, check_stale, progress,
                                                   settle_s, clients) for org in plan.orgs))
     return ApplyReport(list(reports))
-

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mxsync.plan import Reason
+from mxsync.plan import Reason, ReasonCode
 from mxsync.secrets import (
     KeySource,
     Secret,
@@ -52,14 +52,14 @@ def _token(inputs: Inputs, org: str, token_env: str, environ: Mapping[str, str] 
     try:
         inputs.tokens[org] = read_token(token_env, _env(environ))
     except SecretError as exc:
-        inputs.fail(org, Reason("token-unreadable", {"env": token_env, "message": str(exc)}))
+        inputs.fail(org, Reason(ReasonCode.TOKEN_UNREADABLE, {"env": token_env, "message": str(exc)}))
 
 
 def _key(source: KeySource, environ: Mapping[str, str] | None) -> Secret | Reason:
     try:
         return read_key(source, _env(environ))
     except SecretError as exc:
-        return Reason("key-unreadable", {"source": source.describe(), "message": str(exc)})
+        return Reason(ReasonCode.KEY_UNREADABLE, {"source": source.describe(), "message": str(exc)})
 
 
 def _management(inputs: Inputs, env: str, environ: Mapping[str, str] | None) -> Reason | None:
@@ -69,7 +69,7 @@ def _management(inputs: Inputs, env: str, environ: Mapping[str, str] | None) -> 
     try:
         inputs.management[env] = read_management_key(env, _env(environ))
     except SecretError as exc:
-        return Reason("key-unreadable", {"source": f"${env}", "message": str(exc)})
+        return Reason(ReasonCode.KEY_UNREADABLE, {"source": f"${env}", "message": str(exc)})
     return None
 
 
@@ -102,15 +102,15 @@ def for_plan(plan: Plan, environ: Mapping[str, str] | None = None) -> Inputs:
     for org in plan.orgs:
         _token(inputs, org.org, org.token_env, environ)
         for change in org.changes:
-            if change.mint and change.mint.get("key_env"):
-                problem = _management(inputs, str(change.mint["key_env"]), environ)
+            if change.mint and change.mint.key_env:
+                problem = _management(inputs, change.mint.key_env, environ)
                 if problem is not None:
                     inputs.key_problems[(org.org, change.name)] = problem
             if change.key is None:
                 continue
             got = _key(change.key, environ)
             if isinstance(got, Secret) and got.fingerprint != change.fingerprint:
-                got = Reason("key-changed", {"source": change.key.describe(),
+                got = Reason(ReasonCode.KEY_CHANGED, {"source": change.key.describe(),
                                              "now": got.fingerprint, "planned": change.fingerprint})
             if isinstance(got, Secret):
                 inputs.keys[(org.org, change.name)] = got

@@ -16,7 +16,7 @@ from mxsync import ownership
 from mxsync.api import ApiError, ModulexClient
 from mxsync.errors import MxsyncError
 from mxsync.manifest.model import entry_name_for
-from mxsync.plan import Reason
+from mxsync.plan import Reason, ReasonCode
 from mxsync.secrets import Secret
 from mxsync.state import LiveCredential, LiveOrg, OrgSettings
 
@@ -106,11 +106,11 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
             return await reading
         except ApiError as exc:
             if exc.status == 403:
-                return Reason("forbidden", {"org": req.org_id, "env": req.token_env,
+                return Reason(ReasonCode.FORBIDDEN, {"org": req.org_id, "env": req.token_env,
                                             "detail": exc.detail})
-            return Reason("unread", {"message": exc.message})
+            return Reason(ReasonCode.UNREAD, {"message": exc.message})
         except MxsyncError as exc:
-            return Reason("unread", {"message": exc.message})
+            return Reason(ReasonCode.UNREAD, {"message": exc.message})
         finally:
             if not reading.done():
                 reading.cancel()

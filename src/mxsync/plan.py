@@ -1,34 +1,94 @@
-"""The plan as plain data, and the saved plan file.
+"""The plan as plain data.
 
 A plan holds everything `apply PLANFILE` needs and nothing secret: per org the
 digest of the live state it was computed against, the ordered changes, the
 fingerprints of the keys to store and the *names* of the variables or files they
 come from, and the token variable to use. Keys and tokens are read again at
-apply time and must match.
+apply time and must match. Reading and writing the saved file is `mxsync.planfile`.
+
+The fields apply decides from are typed and explicit (`make_default`,
+`old_was_default`, `old_was_pinned`, `mint`); `before` and `after` are views for
+people and renderers only, and apply never reads them.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from mxsync import __version__
-from mxsync.errors import MxsyncError
 from mxsync.secrets import KeySource
 
-Action = Literal["create", "replace", "update", "adopt", "delete", "set-default", "set-models",
-                 "set-assistant"]
+
+class Action(StrEnum):
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    ADOPT = "adopt"
+    DELETE = "delete"
+    SET_DEFAULT = "set-default"
+    SET_MODELS = "set-models"
+    SET_ASSISTANT = "set-assistant"
+
+
+class ReasonCode(StrEnum):
+    """Why a change, error or note exists; `render.reasons` has a sentence for each."""
+
+    ABSENT = "absent"
+    IMMUTABLE_CHANGED = "immutable-changed"
+    ATTRIBUTES_DIFFER = "attributes-differ"
+    MASKED_KEY_COULD_MATCH = "masked-key-could-match"
+    DUPLICATE = "duplicate"
+    PRUNED = "pruned"
+    DEFAULT_WAS_DUPLICATE = "default-was-duplicate"
+    MANIFEST_DEFAULT = "manifest-default"
+    ORPHANS_KEPT = "orphans-kept"
+    DEFAULT_LEFT_EMPTY = "default-left-empty"
+    NAME_TAKEN = "name-taken"
+    NAME_TAKEN_BY_OWNER = "name-taken-by-owner"
+    MODELS_MISSING = "models-missing"
+    UNREAD = "unread"
+    DEFAULT_HELD_BY_OTHER_OWNER = "default-held-by-other-owner"
+    MODELS_DIFFER = "models-differ"
+    MODELS_UNKNOWN = "models-unknown"
+    ASSISTANT_DIFFERS = "assistant-differs"
+    ASSISTANT_TO_NEW_CREDENTIAL = "assistant-to-new-credential"
+    ASSISTANT_FOLLOWS = "assistant-follows"
+    ASSISTANT_WOULD_DANGLE = "assistant-would-dangle"
+    TOKEN_UNREADABLE = "token-unreadable"
+    KEY_UNREADABLE = "key-unreadable"
+    KEY_CHANGED = "key-changed"
+    INPUTS_UNREADABLE = "inputs-unreadable"
+    TOKEN_REJECTED = "token-rejected"
+    NOT_MANAGEABLE = "not-manageable"
+    FORBIDDEN = "forbidden"
+    # minted keys
+    ROTATION_DUE = "rotation-due"
+    MINT_CHANGED = "mint-changed"
+    XAI_KEY_MISSING = "xai-key-missing"
+    XAI_KEY_DISABLED = "xai-key-disabled"
+    XAI_KEY_EXPIRED = "xai-key-expired"
+    REPLACE_FORCED = "replace-forced"
+    XAI_ORPHAN = "xai-orphan"
+    XAI_UNREAD = "xai-unread"
+    # apply's own outcomes for a whole org
+    PLAN_STALE = "plan-stale"
+    ALREADY_APPLIED = "already-applied"
+    APPLY_ERROR = "apply-error"
+    NO_TOKEN = "no-token"
+
+
+# 3: typed apply fields (`old_was_default`, `old_was_pinned`, `mint` as its own shape);
 # 2: reasons, errors and notes are codes with parameters; field diffs are left to renderers.
-PLAN_FILE_FORMAT = 2
+PLAN_FILE_FORMAT = 3
 # The order in which a plan lists (and apply runs) the changes of one org.
 # Org settings come after the creates (the Assistant may move to a new credential) and before
 # the deletes (nothing is deleted while the Assistant still runs on it).
-ACTION_ORDER: dict[str, int] = {"create": 0, "replace": 1, "set-default": 2, "set-models": 3,
-                                "set-assistant": 3, "update": 4, "adopt": 5, "delete": 6}
-SETTINGS_ACTIONS = ("set-models", "set-assistant")
+ACTION_ORDER: dict[str, int] = {Action.CREATE: 0, Action.REPLACE: 1, Action.SET_DEFAULT: 2,
+                                Action.SET_MODELS: 3, Action.SET_ASSISTANT: 3, Action.UPDATE: 4,
+                                Action.ADOPT: 5, Action.DELETE: 6}
 
 
 @dataclass(frozen=True)
@@ -36,19 +96,43 @@ class Reason:
     """Why a change, error or note exists: a stable code and the values it depends on.
 
     Codes, not sentences, so that audit, the plan file and every renderer read the same
-    facts; `render.reasons.sentence` turns one into words (the codes are listed there)."""
+    facts; `render.reasons.sentence` turns one into words."""
 
-    code: str
+    code: ReasonCode
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "params": self.params}
+        return {"code": str(self.code), "params": self.params}
 
     @classmethod
     def from_dict(cls, data: Any) -> Reason:
         if not isinstance(data, dict) or not isinstance(data.get("code"), str):
             raise TypeError(f"a reason must be {{code, params}}, not {type(data).__name__}")
-        return cls(data["code"], dict(data.get("params") or {}))
+        return cls(ReasonCode(data["code"]), dict(data.get("params") or {}))
+
+
+@dataclass(frozen=True)
+class MintSpec:
+    """Where and how to mint a key at xAI, and the xAI key to delete once its credential is
+    gone. Never a secret: the management key is named by its variable."""
+
+    team_id: str
+    key_env: str
+    url: str
+    old_key_id: str | None = None
+    acls: tuple[str, ...] = ()
+    qps: int | None = None
+    qpm: int | None = None
+    tpm: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "acls": list(self.acls)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MintSpec:
+        data = dict(data)
+        data["acls"] = tuple(data.get("acls") or ())
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -69,47 +153,52 @@ class Change:
     models: tuple[str, ...] | None = None  # set-models: the visible models; () = the full catalog
     model_id: str | None = None  # set-assistant: the Assistant's model
     credential_from: int | None = None  # set-assistant: the change whose new credential it uses
-    before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering
+    # replace/delete: the credential acted on holds the org's default / runs the Assistant
+    old_was_default: bool = False
+    old_was_pinned: bool = False
+    before: dict[str, Any] | None = None  # non-sensitive attribute views, for rendering only
     after: dict[str, Any] | None = None
     depends_on: tuple[int, ...] = ()  # indexes of changes (same org) that must succeed first
-    # A minted key (see mxsync.minting.plan): where and how to mint, and the xAI key to delete
-    # once its credential is gone. Never a secret.
-    mint: dict[str, Any] | None = None
+    mint: MintSpec | None = None  # a minted key (see mxsync.minting.plan)
 
     @property
     def address(self) -> str:
         """`ORG/xai/NAME`; a delete names the exact live credential, since a duplicate
         shares its entry's name with the credential that is kept."""
-        suffix = f"[{self.credential_id}]" if self.action == "delete" else ""
-        if self.action == "delete" and self.credential_id is None and self.mint:
-            suffix = f"[xai key {self.mint.get('old_key_id')}]"  # a key at xAI with no credential
+        suffix = f"[{self.credential_id}]" if self.action == Action.DELETE else ""
+        if self.action == Action.DELETE and self.credential_id is None and self.mint:
+            suffix = f"[xai key {self.mint.old_key_id}]"  # a key at xAI with no credential
         return f"{self.org}/xai/{self.name}{suffix}"
 
     @property
     def label(self) -> str:
         """The action as a plan shows it: a minted key is `create (minted)`, and its
         replacement a `rotate`."""
-        if self.mint and self.action == "create":
+        if self.mint and self.action == Action.CREATE:
             return "create (minted)"
-        if self.mint and self.action == "replace":
+        if self.mint and self.action == Action.REPLACE:
             return "rotate"
-        return self.action
+        return str(self.action)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["action"] = str(self.action)
         data["key"] = asdict(self.key) if self.key else None
         data["reason"] = self.reason.to_dict()
         data["depends_on"] = list(self.depends_on)
         data["models"] = None if self.models is None else list(self.models)
+        data["mint"] = self.mint.to_dict() if self.mint else None
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
         data = dict(data)
+        data["action"] = Action(data["action"])
         data["key"] = KeySource(**data["key"]) if data.get("key") else None
         data["reason"] = Reason.from_dict(data.get("reason"))
         data["depends_on"] = tuple(data.get("depends_on") or ())
         data["models"] = None if data.get("models") is None else tuple(data["models"])
+        data["mint"] = MintSpec.from_dict(data["mint"]) if data.get("mint") is not None else None
         return cls(**data)
 
 
@@ -148,6 +237,31 @@ class OrgPlan:
 
 
 @dataclass(frozen=True)
+class PlanOptions:
+    """The flags a plan was made with, kept in the saved file for people who read it."""
+
+    prune: bool = False
+    skip_tests: bool = False
+    take_default: bool = False
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"prune": self.prune, "skip_tests": self.skip_tests,
+                                "take_default": self.take_default, "targets": list(self.targets)}
+        if self.replace:
+            data["replace"] = list(self.replace)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanOptions:
+        return cls(prune=bool(data.get("prune")), skip_tests=bool(data.get("skip_tests")),
+                   take_default=bool(data.get("take_default")),
+                   targets=tuple(data.get("targets") or ()),
+                   replace=tuple(data.get("replace") or ()))
+
+
+@dataclass(frozen=True)
 class Plan:
     owner: str
     orgs: tuple[OrgPlan, ...] = ()
@@ -155,7 +269,7 @@ class Plan:
     api_url: str | None = None
     mxsync_version: str = __version__
     format_version: int = PLAN_FILE_FORMAT
-    options: dict[str, Any] = field(default_factory=dict)
+    options: PlanOptions = PlanOptions()
 
     @property
     def changes(self) -> list[Change]:
@@ -175,16 +289,16 @@ class Plan:
         # A default change is one the user sees: a set-default, or a create/replace that takes
         # the default (a replace of the default credential keeps it on the same entry).
         moves = sum(1 for c in self.changes if c.make_default
-                    and not (c.action == "replace" and (c.before or {}).get("is_default")))
+                    and not (c.action == Action.REPLACE and c.old_was_default))
         return {
-            "create": counts["create"],
-            "replace": counts["replace"],
-            "update": counts["update"],
-            "delete": counts["delete"],
-            "adopt": counts["adopt"],
-            "set_default": counts["set-default"] + moves,
-            "set_models": counts["set-models"],
-            "set_assistant": counts["set-assistant"],
+            "create": counts[Action.CREATE],
+            "replace": counts[Action.REPLACE],
+            "update": counts[Action.UPDATE],
+            "delete": counts[Action.DELETE],
+            "adopt": counts[Action.ADOPT],
+            "set_default": counts[Action.SET_DEFAULT] + moves,
+            "set_models": counts[Action.SET_MODELS],
+            "set_assistant": counts[Action.SET_ASSISTANT],
             "unmanaged": sum(o.unmanaged for o in self.orgs),
             "errors": len(self.errors),
         }
@@ -196,13 +310,13 @@ class Plan:
             "owner": self.owner,
             "manifest_digest": self.manifest_digest,
             "api_url": self.api_url,
-            "options": self.options,
+            "options": self.options.to_dict(),
             "orgs": [o.to_dict() for o in self.orgs],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        """`load_plan` checks the format first; this trusts the shape and may raise
+        """`planfile.load_plan` checks the format first; this trusts the shape and may raise
         KeyError/TypeError on a damaged file."""
         return cls(
             owner=data["owner"],
@@ -210,103 +324,8 @@ class Plan:
             manifest_digest=data.get("manifest_digest", ""),
             api_url=data.get("api_url"),
             mxsync_version=data.get("mxsync_version", ""),
-            options=dict(data.get("options") or {}),
+            options=PlanOptions.from_dict(dict(data.get("options") or {})),
         )
 
     def with_orgs(self, orgs: tuple[OrgPlan, ...]) -> Plan:
         return replace(self, orgs=orgs)
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    """Atomic, mode 0600 from the first byte (a plan names which keys go where)."""
-    from mxsync.files import atomic_write
-
-    atomic_write(path, json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", mode=0o600)
-
-
-MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
-
-
-def load_plan(path: Path) -> Plan:
-    """Read a saved plan; anything that is not one of this format is a clear error."""
-    again = f"run `mxsync plan --out {path}` again"
-    try:
-        if path.stat().st_size > MAX_PLAN_FILE_BYTES:
-            raise MxsyncError(f"{path} is too large to be an mxsync plan file", hint=again)
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MxsyncError(f"plan file {path} does not exist",
-                          hint="create it with `mxsync plan --out FILE`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise MxsyncError(f"cannot read plan file {path}: {why}", hint=again) from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        if path.suffix in (".yaml", ".yml") or text.lstrip().startswith(("version:", "orgs:", "#")):
-            raise MxsyncError(f"{path} is a manifest, not a saved plan",
-                              hint=f"did you mean `mxsync apply -f {path}`?") from None
-        raise MxsyncError(f"plan file {path} is damaged (not JSON)", hint=again) from None
-    if not isinstance(data, dict) or "mxsync_plan_file" not in data:
-        raise MxsyncError(f"{path} is not an mxsync plan file",
-                          hint="create one with `mxsync plan --out FILE`")
-    if data["mxsync_plan_file"] != PLAN_FILE_FORMAT:
-        raise MxsyncError(
-            f"plan file {path} has format {data['mxsync_plan_file']!r} (written by mxsync "
-            f"{data.get('mxsync_version') or 'unknown'}); this mxsync reads format {PLAN_FILE_FORMAT}",
-            hint=f"{again} with this version")
-    try:
-        plan = Plan.from_dict(data)
-        problem = _shape_problem(data, plan)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MxsyncError(f"plan file {path} is damaged ({type(exc).__name__})",
-                          hint=again) from None
-    if problem:
-        raise MxsyncError(f"plan file {path} is damaged ({problem})", hint=again)
-    return plan
-
-
-_OPTIONAL_TEXT = (str, type(None))
-_OPTIONAL_MAP = (dict, type(None))
-# The fields a renderer or the executor uses as they are: each must have its type.
-_ORG_TYPES: dict[str, tuple[type, ...]] = {
-    "org": (str,), "token_env": (str,), "label": _OPTIONAL_TEXT, "live_digest": _OPTIONAL_TEXT,
-    "unmanaged": (int,), "settings_read": (bool,)}
-_CHANGE_TYPES: dict[str, tuple[type, ...]] = {
-    "action": (str,), "org": (str,), "name": (str,), "credential_id": _OPTIONAL_TEXT,
-    "fingerprint": _OPTIONAL_TEXT, "base_url": _OPTIONAL_TEXT, "expires_at": _OPTIONAL_TEXT,
-    "display_name": _OPTIONAL_TEXT, "metadata": _OPTIONAL_MAP, "make_default": (bool,),
-    "test": (bool,), "model_id": _OPTIONAL_TEXT, "credential_from": (int, type(None)),
-    "before": _OPTIONAL_MAP, "after": _OPTIONAL_MAP, "mint": _OPTIONAL_MAP}
-
-
-def _wrong_types(value: object, types: dict[str, tuple[type, ...]]) -> str | None:
-    for name, allowed in types.items():
-        got = getattr(value, name, None)
-        if not isinstance(got, allowed) or (isinstance(got, bool) and bool not in allowed):
-            return f"{name} is {type(got).__name__}"
-    return None
-
-
-def _shape_problem(data: dict[str, Any], plan: Plan) -> str | None:
-    """What `from_dict` lets through but apply cannot carry out: lists that are not lists,
-    an action apply does not know (it would silently do nothing), a dependency on a change
-    that is not there."""
-    for org in data["orgs"]:
-        for key in ("changes", "orphans", "known_ids", "errors", "notes"):
-            if not isinstance(org.get(key, []), list):
-                return f"{key} of org {org.get('org')!r} is not a list"
-    for org_plan in plan.orgs:
-        wrong = _wrong_types(org_plan, _ORG_TYPES)
-        if wrong:
-            return f"org {org_plan.org!r}: {wrong}"
-        for index, change in enumerate(org_plan.changes):
-            wrong = _wrong_types(change, _CHANGE_TYPES)
-            if wrong:
-                return f"change {index} of org {org_plan.org}: {wrong}"
-            if change.action not in ACTION_ORDER:
-                return f"unknown action {change.action!r} in org {org_plan.org}"
-            if any(not isinstance(d, int) or not 0 <= d < len(org_plan.changes) or d == index
-                   for d in change.depends_on):
-                return f"{change.address} depends on a change that is not in the plan"
-    return None

@@ -22,18 +22,25 @@ Rules, per org:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from mxsync import ownership
+from mxsync.display import shown_labels, view_live
+from mxsync.kinds import PlanKind, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
-from mxsync.minting import plan as mint_plan
 from mxsync.minting.names import site_of
-from mxsync.plan import ACTION_ORDER, Change, OrgPlan, Plan, Reason
-from mxsync.secrets import SENSITIVE, Secret, looks_like_secret
+from mxsync.minting.plan import MintedPlanKind
+from mxsync.plan import ACTION_ORDER, Action, Change, OrgPlan, Plan, PlanOptions, Reason
+from mxsync.plan import ReasonCode as R
+from mxsync.secrets import SENSITIVE, Secret
 from mxsync.state import XAI, AssistantPin, LiveCredential, LiveOrg
+
+# The credential kinds besides keys from env or file (which the planner plans itself), in
+# the order they are asked whether an entry is theirs.
+KINDS: tuple[PlanKind, ...] = (MintedPlanKind(),)
 
 
 @dataclass(frozen=True)
@@ -50,30 +57,6 @@ class Target:
         return cls(org, name or None)
 
 
-def _pick(creds: Sequence[LiveCredential]) -> LiveCredential:
-    """The one to keep among equals: the default, then the oldest, then by id."""
-    return sorted(creds, key=lambda c: (not c.is_default, c.created_at or "", c.id))[0]
-
-
-def _shown_labels(labels: Mapping[str, Any]) -> dict[str, Any]:
-    """Labels as any output may show them: a value that looks like a key or token is
-    `(sensitive)` in text, JSON and saved plans alike."""
-    return {k: SENSITIVE if isinstance(v, str) and looks_like_secret(v) else v
-            for k, v in labels.items()}
-
-
-def _view_live(cred: LiveCredential) -> dict[str, Any]:
-    return {
-        "display_name": cred.display_name,
-        "is_default": cred.is_default,
-        "base_url": cred.base_url or None,
-        "expires_at": cred.expires_at,
-        "key_fingerprint": cred.fingerprint,
-        "labels": _shown_labels(ownership.labels_of(cred.metadata)),
-        "credential_id": cred.id,
-    }
-
-
 def _view_entry(entry: CredentialEntry, fingerprint: str, is_default: bool) -> dict[str, Any]:
     return {
         "display_name": entry.name,
@@ -81,7 +64,7 @@ def _view_entry(entry: CredentialEntry, fingerprint: str, is_default: bool) -> d
         "base_url": entry.base_url,
         "expires_at": entry.expires_at,
         "key_fingerprint": fingerprint,
-        "labels": _shown_labels(entry.labels),
+        "labels": shown_labels(entry.labels),
         "api_key": SENSITIVE,
     }
 
@@ -96,7 +79,7 @@ def _replace_reason(old: LiveCredential, entry: CredentialEntry, fingerprint: st
         fields["base_url"] = [old.base_url or None, entry.base_url]
     if old.expires_at != entry.expires_at:
         fields["expires_at"] = [old.expires_at, entry.expires_at]
-    return Reason("immutable-changed", {"fields": fields})
+    return Reason(R.IMMUTABLE_CHANGED, {"fields": fields})
 
 
 @dataclass
@@ -111,16 +94,29 @@ class _OrgPlanner:
     changes: list[Change] = field(default_factory=list)
     errors: list[Reason] = field(default_factory=list)
     notes: list[Reason] = field(default_factory=list)
-    kept: dict[str, LiveCredential] = field(default_factory=dict)  # entry -> kept credential
-    created: dict[str, int] = field(default_factory=dict)  # entry -> index of create/replace
+    keepers: dict[str, LiveCredential] = field(default_factory=dict)  # entry -> kept credential
+    new_index: dict[str, int] = field(default_factory=dict)  # entry -> index of create/replace
     touched: set[str] = field(default_factory=set)  # live ids claimed or adopted
     now: datetime | None = None  # for key ages (minted entries, rotate_after)
     site: str = ""  # the ModuleX API's tag in minted key names ("": no key is an orphan)
     forced: frozenset[str] = frozenset()  # entries named by --replace
 
+    # -- what a credential kind may do (mxsync.kinds.PlanContext) --------------------------
     def add(self, change: Change) -> int:
         self.changes.append(change)
         return len(self.changes) - 1
+
+    def created(self, entry: str, index: int) -> None:
+        self.new_index[entry] = index
+
+    def kept(self, entry: str, cred: LiveCredential) -> None:
+        self.keepers[entry] = cred
+
+    def claim(self, creds: Iterable[LiveCredential]) -> None:
+        self.touched.update(c.id for c in creds)
+
+    def error(self, reason: Reason) -> None:
+        self.errors.append(reason)
 
     def run(self) -> OrgPlan:
         ours: dict[str, list[LiveCredential]] = {}
@@ -138,12 +134,13 @@ class _OrgPlanner:
             for cred in creds:
                 self.touched.add(cred.id)
                 if self.prune:
-                    self.delete(cred, name, Reason("pruned"))
+                    self.delete(cred, name, Reason(R.PRUNED))
                 else:
                     orphans.append(name)
         if orphans:
-            self.notes.append(Reason("orphans-kept", {"owner": self.owner, "names": orphans}))
-        mint_plan.plan_orphans(self)
+            self.notes.append(Reason(R.ORPHANS_KEPT, {"owner": self.owner, "names": orphans}))
+        for kind in KINDS:
+            kind.plan_org(self)
         self.plan_default()
         self.check_models()
         self.plan_settings()
@@ -166,8 +163,9 @@ class _OrgPlanner:
     def plan_entry(self, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
         if not mine and self.named_by_another_owner(entry):
             return
-        if entry.minted:
-            mint_plan.plan_entry(self, entry, mine)
+        kind = next((k for k in KINDS if k.handles(entry)), None)
+        if kind is not None:
+            kind.plan_entry(self, entry, mine)
             return
         key = self.keys[entry.name]
         fingerprint = key.fingerprint
@@ -181,35 +179,36 @@ class _OrgPlanner:
                     if c.display_name != entry.name and entry_name_for(c.display_name) == entry.name]
             matching = [c for c in exact + near if key.matches_mask(c.masked)]
             if not matching and exact:
-                self.errors.append(Reason("name-taken", {
+                self.errors.append(Reason(R.NAME_TAKEN, {
                     "entry": entry.name, "where": str(entry.where), "ids": [c.id for c in exact],
                     "source": entry.describe_source()}))
                 self.touched.update(c.id for c in exact)
                 return
             if not matching:
-                self.create(entry, fingerprint, Reason("absent"))
+                self.create(entry, fingerprint, Reason(R.ABSENT))
                 return
-            mine, adopting = [_pick(matching)], True
+            mine, adopting = [pick(matching)], True
         self.touched.update(c.id for c in mine)
         wanted_base = entry.base_url or ""
         good = [c for c in mine if c.expires_at == entry.expires_at
                 and (adopting or (c.fingerprint == fingerprint and c.base_url == wanted_base))]
         if good:
-            keeper = _pick(good)
-            self.kept[entry.name] = keeper
+            keeper = pick(good)
+            self.keepers[entry.name] = keeper
             self.keep(entry, keeper, fingerprint, adopting)
             extras = [c for c in mine if c.id != keeper.id]
         else:
-            old = _pick(mine)
-            self.created[entry.name] = self.add(Change(
-                action="replace", org=self.org.id, name=entry.name, credential_id=old.id,
+            old = pick(mine)
+            self.new_index[entry.name] = self.add(Change(
+                action=Action.REPLACE, org=self.org.id, name=entry.name, credential_id=old.id,
                 reason=_replace_reason(old, entry, fingerprint, adopting),
                 **self.create_fields(entry, fingerprint, make_default=old.is_default),
-                before=_view_live(old),
+                old_was_default=old.is_default,
+                before=view_live(old),
             ))
             extras = [c for c in mine if c.id != old.id]
         for extra in extras:
-            self.delete(extra, entry.name, Reason("duplicate", {"entry": entry.name}))
+            self.delete(extra, entry.name, Reason(R.DUPLICATE, {"entry": entry.name}))
 
     def named_by_another_owner(self, entry: CredentialEntry) -> bool:
         """A credential of another owner already carries the entry's name (or the name
@@ -219,7 +218,7 @@ class _OrgPlanner:
                   if c.claim()[0] not in (None, self.owner)
                   and (c.display_name == entry.name or entry_name_for(c.display_name) == entry.name)]
         if theirs:
-            self.errors.append(Reason("name-taken-by-owner", {
+            self.errors.append(Reason(R.NAME_TAKEN_BY_OWNER, {
                 "entry": entry.name, "where": str(entry.where or ""), "owner": theirs[0].claim()[0],
                 "ids": [c.id for c in theirs]}))
         return bool(theirs)
@@ -240,8 +239,8 @@ class _OrgPlanner:
         }
 
     def create(self, entry: CredentialEntry, fingerprint: str, reason: Reason) -> None:
-        self.created[entry.name] = self.add(Change(
-            action="create", org=self.org.id, name=entry.name, reason=reason,
+        self.new_index[entry.name] = self.add(Change(
+            action=Action.CREATE, org=self.org.id, name=entry.name, reason=reason,
             **self.create_fields(entry, fingerprint, make_default=False),
         ))
 
@@ -252,23 +251,24 @@ class _OrgPlanner:
         if not adopting and cred.display_name == entry.name and dict(cred.metadata) == metadata:
             return
         self.add(Change(
-            action="adopt" if adopting else "update", org=self.org.id, name=entry.name,
+            action=Action.ADOPT if adopting else Action.UPDATE, org=self.org.id, name=entry.name,
             credential_id=cred.id,
-            reason=(Reason("masked-key-could-match", {"source": entry.describe_source(),
+            reason=(Reason(R.MASKED_KEY_COULD_MATCH, {"source": entry.describe_source(),
                                                       "masked": cred.masked})
-                    if adopting else Reason("attributes-differ")),
+                    if adopting else Reason(R.ATTRIBUTES_DIFFER)),
             fingerprint=fingerprint,
             display_name=entry.name if cred.display_name != entry.name else None,
             metadata=metadata,
-            before=_view_live(cred),
-            after={**_view_live(cred), "display_name": entry.name,
-                   "labels": _shown_labels(entry.labels), "key_fingerprint": fingerprint},
+            before=view_live(cred),
+            after={**view_live(cred), "display_name": entry.name,
+                   "labels": shown_labels(entry.labels), "key_fingerprint": fingerprint},
         ))
 
     def delete(self, cred: LiveCredential, name: str, reason: Reason) -> None:
-        self.add(Change(action="delete", org=self.org.id, name=name, credential_id=cred.id,
-                        reason=reason, before=_view_live(cred),
-                        mint=mint_plan.delete_info(self.org, cred)))
+        cleanup = next((m for k in KINDS if (m := k.on_delete(self.org, cred)) is not None), None)
+        self.add(Change(action=Action.DELETE, org=self.org.id, name=name, credential_id=cred.id,
+                        reason=reason, old_was_default=cred.is_default, before=view_live(cred),
+                        mint=cleanup))
 
     # -- the default ----------------------------------------------------------------------
     def plan_default(self) -> None:
@@ -277,20 +277,20 @@ class _OrgPlanner:
             # No preference: keep the default on the same entry when its credential is
             # deleted as a duplicate (a replace moves it through make_default already).
             for change in self.changes:
-                if change.action == "delete" and change.before and change.before["is_default"]:
-                    keeper = self.kept.get(change.name)
+                if change.action == Action.DELETE and change.old_was_default:
+                    keeper = self.keepers.get(change.name)
                     if keeper is not None:
-                        self.set_default(change.name, keeper, Reason("default-was-duplicate"))
+                        self.set_default(change.name, keeper, Reason(R.DEFAULT_WAS_DUPLICATE))
             self.guard_default_deletes()
             return
         holder = next((c for c in self.live.credentials if c.is_default), None)
-        if holder is not None and not self.take_default and (want in self.created or (
-                want in self.kept and not self.kept[want].is_default)):
+        if holder is not None and not self.take_default and (want in self.new_index or (
+                want in self.keepers and not self.keepers[want].is_default)):
             theirs, _ = holder.claim()
             if theirs is not None and theirs != self.owner:
                 # Two manifests that both want the default would take it from each other on
                 # every run: a conflict to settle, not a change to make.
-                self.errors.append(Reason("default-held-by-other-owner", {
+                self.errors.append(Reason(R.DEFAULT_HELD_BY_OTHER_OWNER, {
                     "entry": want, "owner": theirs, "credential": holder.display_name,
                     "id": holder.id}))
                 self.guard_default_deletes()
@@ -299,39 +299,39 @@ class _OrgPlanner:
         for i, other in enumerate(self.changes):
             if other.make_default and other.name != want:
                 self.changes[i] = _with_default(other, False)
-        if want in self.created:
-            index = self.created[want]
+        if want in self.new_index:
+            index = self.new_index[want]
             if not self.changes[index].make_default:
                 self.changes[index] = _with_default(self.changes[index])
-        elif want in self.kept:
-            keeper = self.kept[want]
+        elif want in self.keepers:
+            keeper = self.keepers[want]
             if not keeper.is_default:
                 current = next((c.display_name for c in self.live.credentials if c.is_default),
                                None)
-                self.set_default(want, keeper, Reason("manifest-default", {"current": current}))
+                self.set_default(want, keeper, Reason(R.MANIFEST_DEFAULT, {"current": current}))
         self.guard_default_deletes()
 
     def set_default(self, name: str, cred: LiveCredential, reason: Reason) -> None:
-        self.add(Change(action="set-default", org=self.org.id, name=name, credential_id=cred.id,
+        self.add(Change(action=Action.SET_DEFAULT, org=self.org.id, name=name, credential_id=cred.id,
                         reason=reason, before={"is_default": False, "credential_id": cred.id},
                         after={"is_default": True, "credential_id": cred.id}))
 
     def guard_default_deletes(self) -> None:
         """Deleting the default waits for whatever hands the default on to succeed."""
         movers = tuple(i for i, c in enumerate(self.changes)
-                       if c.action == "set-default" or c.make_default)
+                       if c.action == Action.SET_DEFAULT or c.make_default)
         for i, change in enumerate(self.changes):
-            if change.action == "delete" and change.before and change.before["is_default"]:
+            if change.action == Action.DELETE and change.old_was_default:
                 self.changes[i] = replace(change, depends_on=movers)
                 if not movers:
-                    self.notes.append(Reason("default-left-empty", {"entry": change.name}))
+                    self.notes.append(Reason(R.DEFAULT_LEFT_EMPTY, {"entry": change.name}))
 
     def check_models(self) -> None:
         if not self.org.require_models or self.live.models is None:
             return
         missing = [m for m in self.org.require_models if m not in self.live.models]
         if missing:
-            self.errors.append(Reason("models-missing", {"missing": missing,
+            self.errors.append(Reason(R.MODELS_MISSING, {"missing": missing,
                                                          "available": list(self.live.models)}))
 
     # -- org settings: visible models and the Assistant's pin -----------------------------
@@ -346,12 +346,12 @@ class _OrgPlanner:
             self.protect_pin(settings.assistant)
         pinned = self.live.pinned_id()
         if pinned:
-            movers = tuple(i for i, c in enumerate(self.changes) if c.action == "set-assistant")
+            movers = tuple(i for i, c in enumerate(self.changes) if c.action == Action.SET_ASSISTANT)
             for i, change in enumerate(self.changes):
-                if change.credential_id == pinned and change.action in ("replace", "delete"):
-                    before = {**(change.before or {}), "is_pinned": True}
-                    depends = change.depends_on + (movers if change.action == "delete" else ())
-                    self.changes[i] = replace(change, before=before,
+                if change.credential_id == pinned and change.action in (Action.REPLACE, Action.DELETE):
+                    before = {**(change.before or {}), "is_pinned": True}  # for people
+                    depends = change.depends_on + (movers if change.action == Action.DELETE else ())
+                    self.changes[i] = replace(change, before=before, old_was_pinned=True,
                                               depends_on=tuple(sorted(set(depends))))
 
     def unknown_models(self, wanted: Sequence[str]) -> bool:
@@ -365,7 +365,7 @@ class _OrgPlanner:
 
             closest = {m: next(iter(difflib.get_close_matches(m, list(catalog), n=1)), None)
                        for m in unknown}
-            self.errors.append(Reason("models-unknown", {"unknown": unknown, "closest": closest,
+            self.errors.append(Reason(R.MODELS_UNKNOWN, {"unknown": unknown, "closest": closest,
                                                          "available": list(catalog)}))
         return bool(unknown)
 
@@ -376,8 +376,8 @@ class _OrgPlanner:
         if sorted(want) == sorted(visible or ()):
             return
         self.add(Change(
-            action="set-models", org=self.org.id, name="settings/models", models=tuple(want),
-            reason=Reason("models-differ"),
+            action=Action.SET_MODELS, org=self.org.id, name="settings/models", models=tuple(want),
+            reason=Reason(R.MODELS_DIFFER),
             before={"models": list(visible) if visible is not None else "all"},
             after={"models": list(want) if want else "all"}))
 
@@ -388,23 +388,23 @@ class _OrgPlanner:
         before = pin.to_dict() if pin else None
         after = {"integration_name": XAI, "provider_id": XAI, "model_id": wanted.model,
                  "credential": wanted.credential}
-        if wanted.credential in self.created:
-            index = self.created[wanted.credential]
-            self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+        if wanted.credential in self.new_index:
+            index = self.new_index[wanted.credential]
+            self.add(Change(action=Action.SET_ASSISTANT, org=self.org.id, name="settings/assistant",
                             model_id=wanted.model, credential_from=index, depends_on=(index,),
-                            reason=Reason("assistant-to-new-credential",
+                            reason=Reason(R.ASSISTANT_TO_NEW_CREDENTIAL,
                                           {"entry": wanted.credential}),
                             before=before, after=after))
             return
-        keeper = self.kept.get(wanted.credential)
+        keeper = self.keepers.get(wanted.credential)
         if keeper is None:
             return  # the entry itself could not be planned; its error says why
         if (pin is not None and pin.model_id == wanted.model and pin.credential_id == keeper.id
                 and pin.integration_name == XAI):
             return
-        self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+        self.add(Change(action=Action.SET_ASSISTANT, org=self.org.id, name="settings/assistant",
                         model_id=wanted.model, credential_id=keeper.id,
-                        reason=Reason("assistant-differs"), before=before,
+                        reason=Reason(R.ASSISTANT_DIFFERS), before=before,
                         after={**after, "credential_id": keeper.id}))
 
     def protect_pin(self, pin: AssistantPin | None) -> None:
@@ -416,22 +416,22 @@ class _OrgPlanner:
         for index, change in enumerate(list(self.changes)):
             if change.credential_id != pin.credential_id:
                 continue
-            if change.action == "replace":
-                self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+            if change.action == Action.REPLACE:
+                self.add(Change(action=Action.SET_ASSISTANT, org=self.org.id, name="settings/assistant",
                                 model_id=pin.model_id, credential_from=index, depends_on=(index,),
-                                reason=Reason("assistant-follows", {"entry": change.name}),
+                                reason=Reason(R.ASSISTANT_FOLLOWS, {"entry": change.name}),
                                 before=pin.to_dict(),
                                 after={**pin.to_dict(), "credential_id": None,
                                        "credential": change.name}))
-            elif change.action == "delete" and change.name in self.kept:
-                keeper = self.kept[change.name]
-                self.add(Change(action="set-assistant", org=self.org.id, name="settings/assistant",
+            elif change.action == Action.DELETE and change.name in self.keepers:
+                keeper = self.keepers[change.name]
+                self.add(Change(action=Action.SET_ASSISTANT, org=self.org.id, name="settings/assistant",
                                 model_id=pin.model_id, credential_id=keeper.id,
-                                reason=Reason("assistant-follows", {"entry": change.name}),
+                                reason=Reason(R.ASSISTANT_FOLLOWS, {"entry": change.name}),
                                 before=pin.to_dict(),
                                 after={**pin.to_dict(), "credential_id": keeper.id}))
-            elif change.action == "delete":
-                self.errors.append(Reason("assistant-would-dangle", {
+            elif change.action == Action.DELETE:
+                self.errors.append(Reason(R.ASSISTANT_WOULD_DANGLE, {
                     "entry": change.name, "credential_id": pin.credential_id,
                     "model": pin.model_id}))
 
@@ -495,7 +495,7 @@ def make_plan(
         token_env = manifest.token_env_for(org)
         state = live.get(org.id)
         if state is None:
-            why = (unread or {}).get(org.id) or Reason("unread", {"message": "not read"})
+            why = (unread or {}).get(org.id) or Reason(R.UNREAD, {"message": "not read"})
             orgs.append(OrgPlan(org=org.id, token_env=token_env, label=org.label, errors=(why,)))
             continue
         org_keys = {e.name: keys[(org.id, e.name)] for e in org.credentials if not e.minted}
@@ -513,10 +513,10 @@ def make_plan(
         orgs=tuple(orgs),
         manifest_digest=manifest.digest,
         api_url=api_url,
-        options={"prune": prune, "skip_tests": skip_tests, "take_default": take_default,
-                 "targets": [f"{t.org}/{t.name}" if t.name else t.org for t in targets],
-                 **({"replace": [f"{t.org}/{t.name}" for t in replace_targets]}
-                    if replace_targets else {})},
+        options=PlanOptions(prune=prune, skip_tests=skip_tests, take_default=take_default,
+                            targets=tuple(f"{t.org}/{t.name}" if t.name else t.org
+                                          for t in targets),
+                            replace=tuple(f"{t.org}/{t.name}" for t in replace_targets)),
     )
 
 
@@ -526,7 +526,7 @@ def _only(plan: OrgPlan, names: set[str]) -> OrgPlan:
     has moved" survives targeting; and the Assistant's move to a targeted new credential."""
     wanted = {i for i, c in enumerate(plan.changes) if c.name in names}
     wanted |= {i for i, c in enumerate(plan.changes)
-               if c.action == "set-assistant" and c.credential_from in wanted}
+               if c.action == Action.SET_ASSISTANT and c.credential_from in wanted}
     pending = list(wanted)
     while pending:
         for dep in plan.changes[pending.pop()].depends_on:

@@ -19,8 +19,6 @@ from mxsync.plan import Change, OrgPlan
 from mxsync.state import LiveCredential, OrgSettings
 
 Verdict = Literal["current", "already-applied", "stale"]
-ALREADY_APPLIED = ("plan already applied: the live state already holds every change it lists; "
-                   "nothing was changed")
 
 
 def verdict(org: OrgPlan, owner: str, live: Sequence[LiveCredential], digest: str,

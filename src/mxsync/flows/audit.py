@@ -16,7 +16,7 @@ from mxsync.flows.plan import org_requests
 from mxsync.inputs import for_manifest
 from mxsync.live import OrgRequest, read_orgs
 from mxsync.manifest.model import DEFAULT_TOKEN_ENV
-from mxsync.minting.audit import mint_findings
+from mxsync.minting.audit import MINT_CHECKS, REPORTED_REASONS, mint_findings
 from mxsync.minting.names import site_of
 from mxsync.secrets import read_token
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from mxsync.api import ModulexClient
     from mxsync.audit import AuditOptions, AuditResult, Finding
     from mxsync.manifest.model import Manifest
-    from mxsync.plan import OrgPlan
     from mxsync.state import LiveCredential, LiveOrg
 
 
@@ -62,9 +61,8 @@ def audit_manifest(files: Sequence[str], org_ids: Sequence[str], all_orgs: bool)
 def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
           audit_options: AuditOptions, options: RunOptions, token_env: str = DEFAULT_TOKEN_ENV
           ) -> AuditRun:
-    from mxsync.audit import AuditResult, checks_for, finding, live_findings, manifest_findings
+    from mxsync.audit import PERMISSION, UNREADABLE, AuditResult, checks_for, live_findings, manifest_findings
     from mxsync.planner import plan_org
-    from mxsync.render.reasons import sentence
 
     if manifest is not None:
         from mxsync.destinations import Operator, resolve_management
@@ -94,16 +92,16 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                 order = ids
             live, unread = await read_orgs(client, directory, requests, options.read_progress)
             if manifest is not None and inputs is not None:  # minted entries: their xAI teams
-                from mxsync.flows.plan import _read_xai_teams
+                from mxsync.flows.plan import read_xai_teams
 
-                await _read_xai_teams(orgs, inputs, options, live, unread)
+                await read_xai_teams(orgs, inputs, options, live, unread)
             findings: list[Finding] = []
             if inputs is not None:
                 for org_id, problems in inputs.problems.items():
-                    findings += [finding("unreadable", org_id, None, sentence(p)) for p in problems]
+                    findings += [UNREADABLE.found(org_id, reason=p.to_dict()) for p in problems]
             for org_id, why in unread.items():
-                code = "permission" if why.code in PERMISSION_CODES else "unreadable"
-                findings.append(finding(code, org_id, None, sentence(why)))
+                check = PERMISSION if why.code in PERMISSION_CODES else UNREADABLE
+                findings.append(check.found(org_id, reason=why.to_dict()))
             entries = {o.id: o for o in orgs}
             read = [(req, live[req.org_id]) for req in requests if req.org_id in live]
             for req, state in read:
@@ -117,26 +115,17 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                                         now=audit_options.as_of, site=site)
                     findings += mint_findings(entry, manifest.owner, state, audit_options.as_of,
                                               site)
-                    findings += manifest_findings(entry, manifest.owner, state,
-                                                  _unreported(org_plan))
+                    findings += manifest_findings(entry, manifest.owner, state, org_plan,
+                                                  reported=REPORTED_REASONS)
             for found in await asyncio.gather(*(_health(client, req, state, audit_options)
                                                 for req, state in read)):
                 findings += found
-            result = AuditResult(orgs=order, checks=checks_for(manifest is not None, audit_options),
+            result = AuditResult(orgs=order, checks=checks_for(manifest is not None, audit_options,
+                                                                MINT_CHECKS),
                                  findings=findings)
             return AuditRun(result, skipped)
 
     return asyncio.run(run())
-
-
-def _unreported(org_plan: OrgPlan) -> OrgPlan:
-    """The plan without the changes that key-age and minted-key findings already report."""
-    from dataclasses import replace
-
-    from mxsync.minting.audit import REPORTED_REASONS
-
-    return replace(org_plan, changes=tuple(c for c in org_plan.changes
-                                           if c.reason.code not in REPORTED_REASONS))
 
 
 PERMISSION_CODES = frozenset({"not-manageable", "forbidden", "token-rejected"})

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mxsync.errors import MxsyncError
-from mxsync.plan import Reason
+from mxsync.plan import Reason, ReasonCode
 
 if TYPE_CHECKING:
     import asyncio
@@ -141,14 +141,14 @@ class OrgDirectory:
             roles = await self.roles(token)
         except ApiError as exc:
             if exc.status == 401:
-                return Reason("token-rejected", {"env": token_env, "detail": exc.detail})
-            return Reason("unread", {"message": exc.message})
+                return Reason(ReasonCode.TOKEN_REJECTED, {"env": token_env, "detail": exc.detail})
+            return Reason(ReasonCode.UNREAD, {"message": exc.message})
         except MxsyncError as exc:
-            return Reason("unread", {"message": exc.message})
+            return Reason(ReasonCode.UNREAD, {"message": exc.message})
         role = roles.get(org_id)
         if role in MANAGE_ROLES:
             return None
-        return Reason("not-manageable", {
+        return Reason(ReasonCode.NOT_MANAGEABLE, {
             "org": org_id, "env": token_env, "role": role,
             "suggestion": "" if role else did_you_mean(
                 org_id, [i for i, r in roles.items() if r in MANAGE_ROLES]),

@@ -36,15 +36,15 @@ def manages_settings(org: OrgEntry) -> bool:
 
 async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequence[OrgEntry],
                         inputs: Inputs, options: RunOptions) -> Plan:
-    from mxsync.plan import Reason
+    from mxsync.plan import Reason, ReasonCode
 
     directory = OrgDirectory(client)
     requests = org_requests(manifest, orgs, inputs)
     live, unread = await read_orgs(client, directory, requests, options.read_progress)
-    await _read_xai_teams(orgs, inputs, options, live, unread)
+    await read_xai_teams(orgs, inputs, options, live, unread)
     for org_id, problems in inputs.problems.items():
         unread[org_id] = problems[0] if len(problems) == 1 else Reason(
-            "inputs-unreadable", {"problems": [p.to_dict() for p in problems]})
+            ReasonCode.INPUTS_UNREADABLE, {"problems": [p.to_dict() for p in problems]})
     now = datetime.now(UTC)
 
     def plan() -> Plan:
@@ -66,7 +66,7 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
                                   return_exceptions=True)
     for org_id, state in zip(at_risk, states, strict=True):
         if isinstance(state, MxsyncError):
-            unread[org_id] = Reason("unread", {"message": state.message})
+            unread[org_id] = Reason(ReasonCode.UNREAD, {"message": state.message})
             del live[org_id]
         elif isinstance(state, BaseException):
             raise state
@@ -75,7 +75,7 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
     return plan()
 
 
-async def _read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: RunOptions,
+async def read_xai_teams(orgs: Sequence[OrgEntry], inputs: Inputs, options: RunOptions,
                           live: dict[str, LiveOrg], unread: dict[str, Reason]) -> None:
     """Orgs with minted entries also need their xAI team's keys (mxsync.minting)."""
     from mxsync.minting.live import Clients, attach, mints

@@ -37,7 +37,7 @@ class PlanOptionsGiven:
 
 def load_saved_plan(planfile: Path, given: PlanOptionsGiven, cli_url: str | None) -> Plan:
     """The saved plan, once it is sure to be applied as it was reviewed and where."""
-    from mxsync.plan import load_plan
+    from mxsync.planfile import load_plan
 
     plan = load_plan(planfile)
     refuse_changes_to_saved_plan(planfile, given)

@@ -32,11 +32,12 @@ from mxsync.api import OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.minting import names
 from mxsync.minting.live import Clients
-from mxsync.plan import Change
+from mxsync.outcomes import StepAction, StepCode
+from mxsync.plan import Action, Change, MintSpec
 from mxsync.state import LiveCredential
 
 if TYPE_CHECKING:
-    from mxsync.executor import _OrgRun
+    from mxsync.kinds import ApplyContext
     from mxsync.secrets import Secret
     from mxsync.xai_management import XaiManagementClient
 
@@ -62,14 +63,18 @@ class Minted:
     secret: Secret | None = field(default=None, repr=False)
 
 
-def is_new_minted(change: Change) -> bool:
-    return bool(change.mint) and change.action in ("create", "replace")
+def _spec(change: Change) -> MintSpec:
+    if change.mint is None:
+        raise MxsyncError(f"{change.address}: the plan has no mint settings for this change",
+                          hint="the plan file is damaged; run `mxsync plan` again")
+    return change.mint
 
 
-class OrgMinting:
-    """One org's run: the keys it minted (id, and the secret until ModuleX has it)."""
+class MintedKind:
+    """The executor's side of minted keys for one org's run: the keys it minted (id, and the
+    secret until ModuleX has it). It sees the run only through `kinds.ApplyContext`."""
 
-    def __init__(self, run: _OrgRun, clients: Clients, timeout_s: float | None = None,
+    def __init__(self, run: ApplyContext, clients: Clients, timeout_s: float | None = None,
                  interval_s: float = 1.0) -> None:
         self.run = run
         self.clients = clients
@@ -77,12 +82,17 @@ class OrgMinting:
         self.interval_s = interval_s
         self.minted: dict[str, Minted] = {}  # entry name -> this run's key, until stored
 
+    @staticmethod
+    def makes_key(change: Change) -> bool:
+        """This change needs a key minted before it can be carried out."""
+        return change.mint is not None and change.action in (Action.CREATE, Action.REPLACE)
+
     def client(self, change: Change) -> XaiManagementClient:
-        mint = change.mint or {}
-        problem = self.run.inputs.key_problems.get((self.run.org.org, change.name))
-        if problem is not None and problem.params.get("source") == f"${mint.get('key_env')}":
+        mint = _spec(change)
+        problem = self.run.inputs.key_problems.get((self.run.plan.org, change.name))
+        if problem is not None and problem.params.get("source") == f"${mint.key_env}":
             raise MxsyncError(str(problem.params.get("message")))
-        return self.clients.get(str(mint.get("url")), str(mint.get("key_env")))
+        return self.clients.get(mint.url, mint.key_env)
 
     def secret(self, change: Change) -> Secret:
         got = self.minted.get(change.name)
@@ -92,33 +102,32 @@ class OrgMinting:
 
     # -- before ModuleX: mint, wait, test --------------------------------------------------
     async def prepare(self, index: int) -> None:
-        change = self.run.org.changes[index]
+        change = self.run.plan.changes[index]
         client = self.client(change)
         key = await self._mint(client, change)
         if key.secret is None:  # create_key never returns one without; a type guard
             raise MxsyncError("xAI returned no secret for the new key")
         self.minted[change.name] = Minted(key.api_key_id, client, key.secret)
-        self.run.record(change, "ok", f"xAI key {key.api_key_id} ({key.redacted})", action="mint")
+        self.run.record(change, "ok", StepCode.MINTED,
+                        {"key_id": key.api_key_id, "redacted": key.redacted},
+                        action=StepAction.MINT)
         started = time.monotonic()
 
         def waiting(elapsed: float) -> None:
-            if self.run.progress:
-                from mxsync.executor import Step
-
-                self.run.progress(Step(self.run.org.org, change.address, "propagate", "ok",
-                                       f"waiting for xAI to propagate the key ({elapsed:.0f}s of "
-                                       f"at most {self.timeout_s:.0f}s)"))
+            self.run.waiting(change, StepCode.PROPAGATING,
+                             {"elapsed_s": round(elapsed), "timeout_s": round(self.timeout_s)})
 
         if not await client.wait_propagated(key.api_key_id, timeout_s=self.timeout_s,
                                             interval_s=self.interval_s, on_wait=waiting):
             raise MxsyncError(f"the new xAI key {key.api_key_id} did not propagate within "
                               f"{self.timeout_s:.0f}s; it is deleted again and nothing else changed",
                               hint=f"re-run apply later, or raise {PROPAGATION_TIMEOUT_ENV}")
-        self.run.record(change, "ok", f"propagated after {time.monotonic() - started:.0f}s",
-                        action="propagate")
+        self.run.record(change, "ok", StepCode.PROPAGATED,
+                        {"seconds": round(time.monotonic() - started)},
+                        action=StepAction.PROPAGATE)
         if change.test:
             await self._test(change, key.secret)
-            self.run.record(change, "ok", action="test")
+            self.run.record(change, "ok", action=StepAction.TEST)
         fingerprint = key.secret.fingerprint
         metadata = {**(change.metadata or {}), ownership.FINGERPRINT: fingerprint,
                     ownership.XAI_KEY_ID: key.api_key_id}
@@ -129,25 +138,23 @@ class OrgMinting:
     async def _mint(self, client: XaiManagementClient, change: Change) -> Any:
         from mxsync.xai_management import MintedWithoutSecret
 
-        mint = change.mint or {}
+        mint = _spec(change)
         expire = datetime.fromisoformat(change.expires_at.replace("Z", "+00:00")) \
             if change.expires_at else None
         for _ in range(MINT_ATTEMPTS):
-            name = str(names.new_name(self.run.owner, self.run.org.org, change.name,
+            name = str(names.new_name(self.run.owner, self.run.plan.org, change.name,
                                       names.site_of(self.run.api.base_url)))
             try:
                 return await client.create_key(
-                    str(mint["team_id"]), name=name, acls=list(mint.get("acls") or ()),
-                    qps=mint.get("qps"), qpm=mint.get("qpm"), tpm=mint.get("tpm"),
-                    expire_time=expire)
+                    mint.team_id, name=name, acls=list(mint.acls), qps=mint.qps, qpm=mint.qpm,
+                    tpm=mint.tpm, expire_time=expire)
             except OutcomeUnknown:
                 # The key may exist, but its secret was never seen: it can never be stored.
-                lost = await client.find_keys(str(mint["team_id"]), name_prefix=name)
+                lost = await client.find_keys(mint.team_id, name_prefix=name)
                 for key in lost:
                     await client.delete_key(key.api_key_id)
-                self.run.record(change, "ok", "the mint's answer was lost; "
-                                f"{len(lost)} key(s) under its name deleted, minting again",
-                                action="mint")
+                self.run.record(change, "ok", StepCode.MINT_LOST, {"deleted": len(lost)},
+                                action=StepAction.MINT)
             except MintedWithoutSecret as exc:
                 await client.delete_key(exc.key.api_key_id)
         raise MxsyncError(f"could not mint a key for {change.address}: {MINT_ATTEMPTS} attempts "
@@ -156,7 +163,7 @@ class OrgMinting:
     async def _test(self, change: Change, secret: Secret) -> None:
         result: dict[str, Any] = {}
         for attempt in range(TEST_ATTEMPTS):
-            result = await self.run.api.test_key(self.run.token, self.run.org.org, secret,
+            result = await self.run.api.test_key(self.run.token, self.run.plan.org, secret,
                                                  change.base_url)
             if result.get("is_valid") or result.get("status_code") != 400:
                 break
@@ -175,7 +182,7 @@ class OrgMinting:
 
     async def referenced(self) -> dict[str, str]:
         """key id -> credential id, for every live credential of the org that names one."""
-        records = await self.run.api.list_credentials(self.run.token, self.run.org.org)
+        records = await self.run.api.list_credentials(self.run.token, self.run.plan.org)
         found = {}
         for record in records:
             cred = LiveCredential.from_api(record)
@@ -187,47 +194,47 @@ class OrgMinting:
     async def retire(self, change: Change) -> None:
         """Delete the key of a credential that is gone (a rotation's old one, a duplicate,
         a pruned one), unless a live credential still references it."""
-        key_id = (change.mint or {}).get("old_key_id")
+        key_id = change.mint.old_key_id if change.mint else None
         if not key_id:
             return
         try:
-            holder = (await self.referenced()).get(str(key_id))
+            holder = (await self.referenced()).get(key_id)
             if holder is not None:
-                self.run.record(change, "ok", f"kept xAI key {key_id}: credential {holder} holds it",
-                                action="revoke")
+                self.run.record(change, "ok", StepCode.XAI_KEY_KEPT,
+                                {"key_id": key_id, "holder": holder}, action=StepAction.REVOKE)
                 return
-            gone_now = await self.client(change).delete_key(str(key_id))
+            gone_now = await self.client(change).delete_key(key_id)
         except MxsyncError as exc:
-            self.run.record(change, "failed", f"could not delete the old key {key_id} at xAI "
-                            f"({exc.message}); no credential uses it, re-run apply to delete it",
-                            action="revoke")
+            self.run.record(change, "failed", StepCode.XAI_KEY_NOT_DELETED,
+                            {"key_id": key_id, "message": exc.message}, action=StepAction.REVOKE)
             return
-        self.run.record(change, "ok", f"xAI key {key_id}" + ("" if gone_now else " (already gone)"),
-                        action="revoke")
+        self.run.record(change, "ok", StepCode.XAI_KEY_DELETED,
+                        {"key_id": key_id, "already_gone": not gone_now},
+                        action=StepAction.REVOKE)
 
     async def delete_orphan(self, index: int) -> None:
-        change = self.run.org.changes[index]
-        key_id = str((change.mint or {}).get("old_key_id"))
+        change = self.run.plan.changes[index]
+        key_id = str(_spec(change).old_key_id)
         holder = (await self.referenced()).get(key_id)
         if holder is not None:
-            self.run.finish(index, "skipped", f"credential {holder} now holds this key; kept")
+            self.run.finish(index, "skipped", StepCode.ORPHAN_HELD, {"holder": holder})
             return
         gone_now = await self.client(change).delete_key(key_id)
-        self.run.finish(index, "ok", "deleted at xAI" if gone_now else "already gone")
+        self.run.finish(index, "ok", StepCode.ORPHAN_DELETED, {"already_gone": not gone_now})
 
     async def cleanup(self) -> None:
         """Delete every key this run minted that ModuleX never got (a failed test or create)."""
         for entry, minted in list(self.minted.items()):
             minted.secret = None
-            change = next(c for c in self.run.org.changes if c.name == entry and c.mint)
+            change = next(c for c in self.run.plan.changes if c.name == entry and c.mint)
             try:
                 await minted.client.delete_key(minted.key_id)
             except MxsyncError as exc:
-                self.run.record(change, "failed", f"could not delete the unused new key "
-                                f"{minted.key_id} at xAI ({exc.message}); the next apply deletes it",
-                                action="revoke")
+                self.run.record(change, "failed", StepCode.UNUSED_KEY_NOT_DELETED,
+                                {"key_id": minted.key_id, "message": exc.message},
+                                action=StepAction.REVOKE)
                 continue
             finally:
                 self.minted.pop(entry, None)
-            self.run.record(change, "ok", f"deleted the unused new key {minted.key_id} at xAI",
-                            action="revoke")
+            self.run.record(change, "ok", StepCode.UNUSED_KEY_DELETED, {"key_id": minted.key_id},
+                            action=StepAction.REVOKE)

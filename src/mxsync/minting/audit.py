@@ -10,41 +10,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from mxsync.audit import Check, Finding, FindingCode
 from mxsync.manifest.model import parse_instant
 from mxsync.minting import names
 from mxsync.minting.plan import age_s, key_id_of
+from mxsync.plan import ReasonCode
 
 if TYPE_CHECKING:
-    from mxsync.audit import Finding
     from mxsync.manifest.model import OrgEntry
-    from mxsync.state import LiveCredential, LiveOrg
+    from mxsync.state import LiveOrg
 
-MINT_SEVERITY: dict[str, Literal["error", "warning"]] = {
-    "rotation-due": "warning",
-    "xai-key-missing": "error",
-    "xai-orphan": "warning",
-}
-MINT_CHECKS = tuple(MINT_SEVERITY)
+ROTATION_DUE = Check(FindingCode.ROTATION_DUE, "warning", "manifest")
+XAI_KEY_MISSING = Check(FindingCode.XAI_KEY_MISSING, "error", "manifest")
+XAI_ORPHAN = Check(FindingCode.XAI_ORPHAN, "warning", "manifest")
+# This kind's checks, which the audit flow registers with `audit.checks_for`.
+MINT_CHECKS = (ROTATION_DUE, XAI_KEY_MISSING, XAI_ORPHAN)
 # Plan reasons these findings already report, so audit need not repeat them as drift.
-REPORTED_REASONS = frozenset({"rotation-due", "xai-key-missing", "xai-key-disabled",
-                              "xai-key-expired", "xai-orphan"})
-
-
-def _finding(code: str, org: str, credential: str | None, message: str) -> Finding:
-    from mxsync.audit import Finding
-
-    return Finding(org=org, code=code, credential=credential, message=message,
-                   severity=MINT_SEVERITY[code])
-
-
-def _label(cred: LiveCredential) -> str:
-    return f"{cred.display_name} ({cred.id})"
-
-
-def _days(seconds: int) -> str:
-    return f"{seconds // 86_400}d" if seconds >= 86_400 else f"{seconds // 3_600}h"
+REPORTED_REASONS: frozenset[str] = frozenset({
+    ReasonCode.ROTATION_DUE, ReasonCode.XAI_KEY_MISSING, ReasonCode.XAI_KEY_DISABLED,
+    ReasonCode.XAI_KEY_EXPIRED, ReasonCode.XAI_ORPHAN})
 
 
 def mint_findings(entry: OrgEntry, owner: str, live: LiveOrg, as_of: datetime, site: str
@@ -62,21 +48,17 @@ def mint_findings(entry: OrgEntry, owner: str, live: LiveOrg, as_of: datetime, s
             expired = bool(key and key.expires_at and parse_instant(key.expires_at) <= as_of)
             if key is None or key.disabled or expired:
                 state = "gone" if key is None else ("disabled" if key.disabled else "expired")
-                out.append(_finding("xai-key-missing", live.id, _label(cred), (
-                    f"its minted key {key_id} is {state} at xAI, so the credential cannot work; "
-                    "`mxsync apply` mints a new one (a rotation)")))
+                out.append(XAI_KEY_MISSING.found(live.id, cred, key_id=key_id, state=state))
         if wanted.rotate_after_s is not None:
             age = age_s(key, cred, as_of)
             if age is not None and age >= wanted.rotate_after_s:
-                how = ("`mxsync apply` rotates it" if wanted.minted
-                       else f"put a new key in {wanted.describe_source()} and apply")
-                out.append(_finding("rotation-due", live.id, _label(cred), (
-                    f"the key is {_days(age)} old, rotate_after is {_days(wanted.rotate_after_s)}; "
-                    f"{how}")))
+                out.append(ROTATION_DUE.found(live.id, cred, age_s=age,
+                                              rotate_after_s=wanted.rotate_after_s,
+                                              minted=wanted.minted,
+                                              source=wanted.describe_source()))
     referenced = {key_id_of(c) for c in live.credentials}
     for key in live.xai_keys or ():
         if names.owned(key.name, owner, live.id, site) and key.api_key_id not in referenced:
-            out.append(_finding("xai-orphan", live.id, None, (
-                f"key {key.api_key_id} ({key.name}) at xAI was minted by owner '{owner}' for this "
-                "org but no credential holds it; `mxsync apply` deletes it")))
+            out.append(XAI_ORPHAN.found(live.id, key_id=key.api_key_id, key_name=key.name,
+                                        owner=owner))
     return out

@@ -78,7 +78,9 @@ def run_minted_demo(color: bool | None) -> None:
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.common import RunOptions
     from mxsync.manifest import load_or_raise
+    from mxsync.outcomes import Step, StepCode
     from mxsync.planner import Target
+    from mxsync.render.outcomes import step_message
     from mxsync.render.text import render_plan, render_report, use_color
 
     require_emulator("demo")
@@ -87,9 +89,9 @@ def run_minted_demo(color: bool | None) -> None:
     def step(title: str) -> None:
         click.secho(f"\n== {title}", bold=True, color=paint)
 
-    def progress(s: Any) -> None:
-        if s.action == "propagate" and "waiting" in s.message:
-            click.echo(f"   ... {s.message}")
+    def progress(s: Step) -> None:
+        if s.code == StepCode.PROPAGATING:
+            click.echo(f"   ... {step_message(s)}")
 
     click.secho("mxsync demo --minted: a key that exists only at xAI and in ModuleX, minted and "
                 "then rotated, offline.", bold=True, color=paint)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from mxsync.errors import MxsyncError
 from mxsync.minting.state import XaiKeyView
-from mxsync.plan import Reason
+from mxsync.plan import Reason, ReasonCode
 
 if TYPE_CHECKING:
     from mxsync.manifest.model import OrgEntry, XaiManagement
@@ -99,7 +99,7 @@ async def attach(clients: Clients, orgs: Sequence[OrgEntry], live: dict[str, Liv
         got = teams[(mgmt.url, mgmt.team_id)]
         if isinstance(got, MxsyncError):
             del live[org.id]
-            unread[org.id] = Reason("xai-unread", {"team_id": mgmt.team_id,
+            unread[org.id] = Reason(ReasonCode.XAI_UNREAD, {"team_id": mgmt.team_id,
                                                    "message": got.message})
         else:
             live[org.id] = replace(live[org.id], xai_keys=got)

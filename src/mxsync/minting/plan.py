@@ -20,13 +20,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mxsync import ownership
+from mxsync.display import shown_labels, view_live
+from mxsync.kinds import PlanContext, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, parse_instant
 from mxsync.minting import names
 from mxsync.minting.state import XaiKeyView
-from mxsync.plan import Action, Change, Reason
+from mxsync.plan import Action, Change, MintSpec, Reason
+from mxsync.plan import ReasonCode as R
 
 if TYPE_CHECKING:
-    from mxsync.planner import Target, _OrgPlanner
+    from mxsync.planner import Target
     from mxsync.state import LiveCredential
 
 
@@ -56,17 +59,16 @@ def age_s(key: XaiKeyView | None, cred: LiveCredential, now: datetime | None) ->
 
 
 def mint_info(org: OrgEntry, entry: CredentialEntry | None, old_key_id: str | None
-              ) -> dict[str, Any] | None:
+              ) -> MintSpec | None:
     """What apply needs to reach xAI for this change; None when the org has no settings."""
     mgmt = org.xai_management
     if mgmt is None:
         return None
-    info: dict[str, Any] = {"team_id": mgmt.team_id, "key_env": mgmt.key_env, "url": mgmt.url,
-                            "old_key_id": old_key_id}
-    if entry is not None and entry.mint is not None:
-        info.update(acls=list(entry.mint.acls), qps=entry.mint.qps, qpm=entry.mint.qpm,
-                    tpm=entry.mint.tpm)
-    return info
+    spec = entry.mint if entry is not None else None
+    if spec is None:
+        return MintSpec(mgmt.team_id, mgmt.key_env, mgmt.url, old_key_id)
+    return MintSpec(mgmt.team_id, mgmt.key_env, mgmt.url, old_key_id, acls=tuple(spec.acls),
+                    qps=spec.qps, qpm=spec.qpm, tpm=spec.tpm)
 
 
 def rotation_reason(entry: CredentialEntry, cred: LiveCredential, key: XaiKeyView | None,
@@ -74,14 +76,14 @@ def rotation_reason(entry: CredentialEntry, cred: LiveCredential, key: XaiKeyVie
     """Why this credential's key must be replaced, or None to keep it. The first that applies."""
     key_id = key_id_of(cred)
     if key is None:
-        return Reason("xai-key-missing", {"key_id": key_id})
+        return Reason(R.XAI_KEY_MISSING, {"key_id": key_id})
     if key.disabled:
-        return Reason("xai-key-disabled", {"key_id": key_id})
+        return Reason(R.XAI_KEY_DISABLED, {"key_id": key_id})
     if key.expires_at and now is not None and parse_instant(key.expires_at) <= now:
-        return Reason("xai-key-expired", {"key_id": key_id, "expired_at": key.expires_at})
+        return Reason(R.XAI_KEY_EXPIRED, {"key_id": key_id, "expired_at": key.expires_at})
     have, want = key.settings(), wanted_settings(entry)
     if have != want:
-        return Reason("mint-changed", {"fields": {k: [have[k], want[k]] for k in want
+        return Reason(R.MINT_CHANGED, {"fields": {k: [have[k], want[k]] for k in want
                                                   if have[k] != want[k]}})
     fields: dict[str, list[str | None]] = {}
     if cred.base_url != (entry.base_url or ""):
@@ -89,12 +91,12 @@ def rotation_reason(entry: CredentialEntry, cred: LiveCredential, key: XaiKeyVie
     if cred.expires_at != entry.expires_at:
         fields["expires_at"] = [cred.expires_at, entry.expires_at]
     if fields:
-        return Reason("immutable-changed", {"fields": fields})
+        return Reason(R.IMMUTABLE_CHANGED, {"fields": fields})
     if forced:
-        return Reason("replace-forced", {})
+        return Reason(R.REPLACE_FORCED, {})
     age = age_s(key, cred, now)
     if entry.rotate_after_s is not None and age is not None and age >= entry.rotate_after_s:
-        return Reason("rotation-due", {"age_s": age, "rotate_after_s": entry.rotate_after_s})
+        return Reason(R.ROTATION_DUE, {"age_s": age, "rotate_after_s": entry.rotate_after_s})
     return None
 
 
@@ -106,49 +108,47 @@ def _view(entry: CredentialEntry, is_default: bool) -> dict[str, Any]:
     }
 
 
-def plan_entry(p: _OrgPlanner, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
+def plan_entry(p: PlanContext, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
     """The minted counterpart of the planner's `plan_entry` (same bookkeeping on `p`)."""
-    from mxsync.planner import _pick, _view_live
-
     if p.live.xai_keys is None:  # never plan blind: a key not read is not a key gone
-        p.errors.append(Reason("xai-unread", {
+        p.error(Reason(R.XAI_UNREAD, {
             "team_id": p.org.xai_management.team_id if p.org.xai_management else None,
             "message": "they were not read"}))
-        p.touched.update(c.id for c in mine)
+        p.claim(mine)
         return
     keys = {k.api_key_id: k for k in p.live.xai_keys}
     if not mine:
         unmarked = [c for c in p.live.credentials if not ownership.has_marker(c.metadata)
                     and c.display_name == entry.name]
         if unmarked:  # a key no one knows cannot be this minted one: never adopt
-            p.errors.append(Reason("name-taken", {
+            p.error(Reason(R.NAME_TAKEN, {
                 "entry": entry.name, "where": str(entry.where), "ids": [c.id for c in unmarked],
                 "source": entry.describe_source()}))
-            p.touched.update(c.id for c in unmarked)
+            p.claim(unmarked)
             return
-        p.created[entry.name] = p.add(_mint_change(p, entry, "create", Reason("absent"), None))
+        p.created(entry.name, p.add(_mint_change(p, entry, Action.CREATE, Reason(R.ABSENT), None)))
         return
-    p.touched.update(c.id for c in mine)
+    p.claim(mine)
     forced = entry.name in p.forced
     why = {c.id: rotation_reason(entry, c, keys.get(key_id_of(c) or ""), p.now, forced)
            for c in mine}
     good = [c for c in mine if why[c.id] is None]
     if good:
-        keeper = _pick(sorted(good, key=lambda c: c.created_at or "", reverse=True)[:1])
-        p.kept[entry.name] = keeper
+        keeper = pick(sorted(good, key=lambda c: c.created_at or "", reverse=True)[:1])
+        p.kept(entry.name, keeper)
         _keep(p, entry, keeper)
         extras = [c for c in mine if c.id != keeper.id]
     else:
-        old = _pick(mine)
-        reason = why[old.id] or Reason("replace-forced", {})
-        p.created[entry.name] = p.add(_mint_change(p, entry, "replace", reason, old,
-                                                   before=_view_live(old)))
+        old = pick(mine)
+        reason = why[old.id] or Reason(R.REPLACE_FORCED, {})
+        p.created(entry.name, p.add(_mint_change(p, entry, Action.REPLACE, reason, old,
+                                                 before=view_live(old))))
         extras = [c for c in mine if c.id != old.id]
     for extra in extras:
-        p.delete(extra, entry.name, Reason("duplicate", {"entry": entry.name}))
+        p.delete(extra, entry.name, Reason(R.DUPLICATE, {"entry": entry.name}))
 
 
-def _mint_change(p: _OrgPlanner, entry: CredentialEntry, action: Action, reason: Reason,
+def _mint_change(p: PlanContext, entry: CredentialEntry, action: Action, reason: Reason,
                  old: LiveCredential | None, before: dict[str, Any] | None = None) -> Change:
     make_default = bool(old and old.is_default)
     return Change(
@@ -158,37 +158,35 @@ def _mint_change(p: _OrgPlanner, entry: CredentialEntry, action: Action, reason:
         base_url=entry.base_url, expires_at=entry.expires_at, display_name=entry.name,
         # The fingerprint and the key id are known only once the key is minted (at apply).
         metadata=ownership.managed_metadata(entry.labels, p.owner, entry.name, "", entry.base_url),
-        make_default=make_default,
+        make_default=make_default, old_was_default=make_default,
         test=entry.test and not p.skip_tests,
         before=before, after=_view(entry, make_default),
         mint=mint_info(p.org, entry, key_id_of(old) if old else None),
     )
 
 
-def _keep(p: _OrgPlanner, entry: CredentialEntry, cred: LiveCredential) -> None:
-    from mxsync.planner import _shown_labels, _view_live
-
+def _keep(p: PlanContext, entry: CredentialEntry, cred: LiveCredential) -> None:
     metadata = ownership.managed_metadata(entry.labels, p.owner, entry.name, cred.fingerprint or "",
                                           entry.base_url, key_id_of(cred))
     if cred.display_name == entry.name and dict(cred.metadata) == metadata:
         return
     p.add(Change(
-        action="update", org=p.org.id, name=entry.name, credential_id=cred.id,
-        reason=Reason("attributes-differ"), fingerprint=cred.fingerprint,
+        action=Action.UPDATE, org=p.org.id, name=entry.name, credential_id=cred.id,
+        reason=Reason(R.ATTRIBUTES_DIFFER), fingerprint=cred.fingerprint,
         display_name=entry.name if cred.display_name != entry.name else None, metadata=metadata,
-        before=_view_live(cred),
-        after={**_view_live(cred), "display_name": entry.name,
-               "labels": _shown_labels(entry.labels)},
+        before=view_live(cred),
+        after={**view_live(cred), "display_name": entry.name,
+               "labels": shown_labels(entry.labels)},
     ))
 
 
-def delete_info(org: OrgEntry, cred: LiveCredential) -> dict[str, Any] | None:
+def delete_info(org: OrgEntry, cred: LiveCredential) -> MintSpec | None:
     """For a delete of a minted credential: its key at xAI goes with it."""
     key_id = key_id_of(cred)
     return mint_info(org, None, key_id) if key_id else None
 
 
-def plan_orphans(p: _OrgPlanner) -> None:
+def plan_orphans(p: PlanContext) -> None:
     """Keys this owner minted for this org that no live credential references: delete them."""
     if p.live.xai_keys is None or p.org.xai_management is None:
         return
@@ -198,15 +196,29 @@ def plan_orphans(p: _OrgPlanner) -> None:
         if name is None or key.api_key_id in referenced:
             continue
         p.add(Change(
-            action="delete", org=p.org.id, name=name.entry,
-            reason=Reason("xai-orphan", {"key_id": key.api_key_id, "key_name": key.name}),
+            action=Action.DELETE, org=p.org.id, name=name.entry,
+            reason=Reason(R.XAI_ORPHAN, {"key_id": key.api_key_id, "key_name": key.name}),
             before={"is_default": False, "xai_key_id": key.api_key_id, "xai_key_name": key.name,
                     "created_at": key.created_at},
             mint=mint_info(p.org, None, key.api_key_id),
         ))
 
 
+class MintedPlanKind:
+    """Minted keys as a credential kind of the planner (`mxsync.kinds.PlanKind`)."""
 
+    def handles(self, entry: CredentialEntry) -> bool:
+        return entry.minted
+
+    def plan_entry(self, ctx: PlanContext, entry: CredentialEntry,
+                   mine: list[LiveCredential]) -> None:
+        plan_entry(ctx, entry, mine)
+
+    def plan_org(self, ctx: PlanContext) -> None:
+        plan_orphans(ctx)
+
+    def on_delete(self, org: OrgEntry, cred: LiveCredential) -> MintSpec | None:
+        return delete_info(org, cred)
 
 
 def check_replace(manifest: Manifest, wanted: Sequence[Target]) -> None:

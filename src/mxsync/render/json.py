@@ -4,7 +4,6 @@ with `address` and `change.actions/before/after`, and sensitive markers."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from mxsync.plan import Change, Plan
@@ -12,7 +11,8 @@ from mxsync.render.reasons import sentence
 from mxsync.render.text import change_diff
 
 if TYPE_CHECKING:
-    from mxsync.audit import AuditResult, Finding
+    from mxsync.audit import AuditResult
+    from mxsync.outcomes import ApplyReport, OrgReport
 
 FORMAT_VERSION = "1.0"
 _ACTIONS = {
@@ -91,28 +91,35 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-# How audit labels a live credential: "DISPLAY NAME (ID)"; ids carry no blanks or brackets.
-_LABEL = re.compile(r"(?P<name>.*) \((?P<id>[^()\s]+)\)", re.DOTALL)
+def report_to_json(report: ApplyReport) -> dict[str, Any]:
+    """An apply report for programs: each step with its code and parameters, and the same
+    words a person sees (`message`)."""
+    from mxsync.render.outcomes import step_message
 
+    def org_json(org: OrgReport) -> dict[str, Any]:
+        return {"org": org.org, "status": org.status,
+                "error": "; ".join(sentence(e) for e in org.errors) or None,
+                "error_codes": [e.to_dict() for e in org.errors],
+                "note": sentence(org.note) if org.note else None,
+                "steps": [{"org": s.org, "address": s.address, "action": str(s.action),
+                           "status": s.status, "code": str(s.code), "params": s.params,
+                           "message": step_message(s), "credential_id": s.credential_id}
+                          for s in org.steps]}
 
-def credential_fields(finding: Finding) -> tuple[str | None, str | None]:
-    """(name, id) of the credential a finding is about; either may be None.
-
-    A finding names a live credential as "NAME (ID)" and a manifest entry by its name alone;
-    programs need the two apart (the id to call the API with, the name to show)."""
-    name, cred_id = getattr(finding, "credential_name", None), getattr(finding, "credential_id", None)
-    if name is not None or cred_id is not None or finding.credential is None:
-        return name, cred_id
-    match = _LABEL.fullmatch(finding.credential)
-    return (match["name"], match["id"]) if match else (finding.credential, None)
+    return {"orgs": [org_json(o) for o in report.orgs],
+            "summary": {**report.counts(), "orgs": len(report.orgs),
+                        "failed_orgs": len(report.failed)},
+            "ok": not report.failed}
 
 
 def audit_to_json(result: AuditResult) -> dict[str, Any]:
-    """The audit for programs: each finding with `credential_name` and `credential_id` apart
-    (and `credential`, the combined label, kept for existing readers)."""
-    data = result.to_json()
-    findings = []
-    for finding, shown in zip(result.ordered(), data["findings"], strict=True):
-        name, cred_id = credential_fields(finding)
-        findings.append({**shown, "credential_name": name, "credential_id": cred_id})
-    return {**data, "findings": findings}
+    """The audit for programs: each finding with its code, parameters, `credential_name` and
+    `credential_id` apart, the words a person sees (`message`), and `credential`, the
+    combined label, kept for existing readers."""
+    from mxsync.render.findings import finding_message
+
+    return {"findings": [{"org": f.org, "code": str(f.code), "severity": f.severity,
+                          "credential": f.credential, "credential_name": f.credential_name,
+                          "credential_id": f.credential_id, "params": f.params,
+                          "message": finding_message(f)} for f in result.ordered()],
+            "summary": result.summary(), "checks": list(result.checks)}

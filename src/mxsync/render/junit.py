@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+from mxsync.render.findings import finding_message
 from mxsync.render.safe import xml_text
 from mxsync.render.words import plural
 
@@ -27,7 +28,7 @@ def audit_junit(result: AuditResult) -> str:
                 failure = ET.SubElement(case, "failure", type=hits[0].severity,
                                         message=plural(len(hits), f"{check} finding"))
                 failure.text = "\n".join(xml_text(
-                    f"[{f.severity}] {f.credential + ': ' if f.credential else ''}{f.message}")
+                    f"[{f.severity}] {f.credential + ': ' if f.credential else ''}{finding_message(f)}")
                     for f in hits)
         suite.set("tests", str(len(result.checks)))
         suite.set("failures", str(org_failures))

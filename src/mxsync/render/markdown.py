@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mxsync.plan import Plan
+from mxsync.render.findings import finding_message
 from mxsync.render.reasons import sentence
 from mxsync.render.safe import printable
 from mxsync.render.text import SYMBOLS, change_diff, default_note, plan_summary
@@ -61,7 +62,7 @@ def audit_markdown(result: AuditResult) -> str:
             lines += ["No findings.", ""]
             continue
         lines += ["| Severity | Code | Credential | Finding |", "|---|---|---|---|"]
-        lines += [f"| {f.severity} | `{f.code}` | {_cell(f.credential or '-')} | {_cell(f.message)} |"
-                  for f in found]
+        lines += [f"| {f.severity} | `{f.code}` | {_cell(f.credential or '-')} | "
+                  f"{_cell(finding_message(f))} |" for f in found]
         lines.append("")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from mxsync.api import CallProgress
+    from mxsync.outcomes import Step
 
 _CLEAR_TO_END = "\x1b[K"
 _MIN_INTERVAL_S = 0.1  # a redraw per call would cost more than the call at L = 0
@@ -99,9 +100,9 @@ class ApplyProgress:
 
     Every step is shown once, in the report printed at the end; while apply runs, the user
     only needs to see that it moves. Writing each step as it happens *and* in the report
-    showed everything twice on a terminal."""
-
-    EXTRA_STEPS = frozenset({"test", "default"})  # recorded besides a change, not changes
+    showed everything twice on a terminal. The count is of the plan's changes: only the step
+    that concludes a change moves it (a mint, a wait for propagation, a key test, a revoke
+    are steps besides a change, not changes), so it never passes the total."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
@@ -109,11 +110,11 @@ class ApplyProgress:
         self.stream = stream or sys.stderr
         self.width = 0  # of the line on screen, to wipe it
 
-    def __call__(self, step: object) -> None:
-        if getattr(step, "action", None) in self.EXTRA_STEPS:
+    def __call__(self, step: Step) -> None:
+        if not step.concludes:
             return
-        self.done += 1
-        self._show(f"Applying: {self.done}/{self.total} changes done ({getattr(step, 'org', '')})")
+        self.done = min(self.done + 1, self.total)
+        self._show(f"Applying: {self.done}/{self.total} changes done ({step.org})")
 
     def _show(self, text: str) -> None:
         from mxsync.render.safe import printable

@@ -144,6 +144,14 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"{'has the role ' + repr(p['role']) if p.get('role') else 'is not a member'} in org "
         f"{p.get('org')}; managing credentials needs owner or admin. {p.get('suggestion') or ''}"
         "Use an owner/admin token (org token_env), or remove the org from the manifest"),
+    "already-applied": lambda p: (
+        "plan already applied: the live state already holds every change it lists; nothing was "
+        "changed"),
+    "plan-stale": lambda p: (
+        f"plan is stale for org {p.get('org')}: its live state changed since the plan; nothing "
+        "was changed there. Run plan again"),
+    "apply-error": lambda p: str(p.get("message") or "failed"),
+    "no-token": lambda p: "no token",
     "forbidden": lambda p: (
         f"the token in ${p.get('env')} may not manage org {p.get('org')} (403: {p.get('detail')}); "
         "it may be locked to another organization. Use a token of this org (org token_env), or "
@@ -159,3 +167,16 @@ def sentence(reason: Reason) -> str:
         return printable(redact(f"{reason.code} {reason.params}" if reason.params
                                 else reason.code))
     return printable(redact(render(reason.params)))
+
+
+def sentence_of(data: Any) -> str:
+    """Words for a reason kept as plain data (`Reason.to_dict()`, in a step's or a finding's
+    parameters); a code this version does not know renders as its code and parameters."""
+    if not isinstance(data, dict):
+        return printable(redact(str(data)))
+    render = _SENTENCES.get(str(data.get("code")))
+    raw = data.get("params")
+    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if render is None:
+        return printable(redact(f"{data.get('code')} {params}" if params else str(data.get("code"))))
+    return printable(redact(render(params)))

@@ -18,7 +18,7 @@ from mxsync.render.words import plural
 
 if TYPE_CHECKING:  # only for annotations: `show` must not import the HTTP stack
     from mxsync.audit import AuditResult
-    from mxsync.executor import ApplyReport
+    from mxsync.outcomes import ApplyReport
 
 SYMBOLS: dict[str, tuple[str, str]] = {
     "create": ("+", "green"),
@@ -56,7 +56,7 @@ def default_note(change: Change) -> str | None:
     summary counts these as default changes, so every rendering must show them."""
     if change.action not in ("create", "replace") or not change.make_default:
         return None
-    if change.action == "replace" and (change.before or {}).get("is_default"):
+    if change.action == "replace" and change.old_was_default:
         return "the new credential keeps the org's default"
     return "made the org's default on create"
 
@@ -176,21 +176,24 @@ _STATUS_COLOURS = {"ok": "green", "failed": "red", "skipped": "yellow"}
 
 
 def render_report(report: ApplyReport, color: bool = False) -> str:
+    from mxsync.render.outcomes import report_summary, step_line
+
     lines: list[str] = []
     for org in report.orgs:
         if org.status == "unchanged":
             if org.note:
-                lines += [_style(printable(org.org), color, bold=True), f"  {printable(org.note)}",
-                          ""]
+                lines += [_style(printable(org.org), color, bold=True),
+                          f"  {printable(sentence(org.note))}", ""]
             continue
         lines.append(_style(printable(org.org), color, bold=True))
         for step in org.steps:
-            lines.append("  " + _style(printable(step.line()), color,
+            lines.append("  " + _style(printable(step_line(step)), color,
                                        fg=_STATUS_COLOURS[step.status]))
-        if org.error:
-            lines.append("  " + _style(f"failed: {printable(org.error)}", color, fg="red"))
+        if org.errors:
+            error = "; ".join(sentence(e) for e in org.errors)
+            lines.append("  " + _style(f"failed: {printable(error)}", color, fg="red"))
         lines.append("")
-    closing = report.summary()
+    closing = report_summary(report)
     if not report.failed and any(o.note for o in report.orgs) and not any(
             o.steps for o in report.orgs):
         closing = "Nothing to apply: the plan was already applied."
@@ -199,12 +202,14 @@ def render_report(report: ApplyReport, color: bool = False) -> str:
 
 
 def render_audit(result: AuditResult, color: bool = False) -> str:
+    from mxsync.render.findings import finding_message
+
     if not result.findings:
         lines = ["No findings."]
     else:
         found = result.ordered()
         rows = [("ORG", "CODE", "SEVERITY", "CREDENTIAL", "FINDING")]
-        rows += [(f.org, f.code, f.severity, f.credential or "-", f.message) for f in found]
+        rows += [(f.org, f.code, f.severity, f.credential or "-", finding_message(f)) for f in found]
         lines = []
         for i, text in enumerate(table(rows)):
             colour = None if i == 0 else ("red" if found[i - 1].severity == "error" else "yellow")

@@ -48,9 +48,10 @@ class ApplyJson(ApplyText):
     def report(self, plan: Plan, report: ApplyReport) -> None:
         import json
 
-        from mxsync.render.json import plan_to_json
+        from mxsync.render.json import plan_to_json, report_to_json
 
-        self.out(json.dumps({"plan": plan_to_json(plan), "apply": report.to_json()}, indent=2))
+        self.out(json.dumps({"plan": plan_to_json(plan), "apply": report_to_json(report)},
+                            indent=2))
 
 
 VIEWS: dict[str, type[ApplyText]] = {"text": ApplyText, "json": ApplyJson}
