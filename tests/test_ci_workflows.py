@@ -682,9 +682,9 @@ def plan_main(repo: Repo, event: str, run_id: str) -> tuple[Job, Job]:
     return planned, repo.runner.run_job(PLAN_APPLY, "apply-main", ctx)
 
 
-def test_nightly_plan_of_main_with_nothing_to_do_applies_nothing(repo: Repo) -> None:
+def test_a_plan_of_main_by_hand_with_nothing_to_do_applies_nothing(repo: Repo) -> None:
     assert not repo.pull_request().failed and not repo.merge().failed
-    planned, applied = plan_main(repo, "schedule", "4001")
+    planned, applied = plan_main(repo, "workflow_dispatch", "4001")
     assert not planned.failed, planned.ran
     assert planned.outputs == {"changes": "false"}
     assert "nothing to change" in planned.summary
@@ -692,8 +692,8 @@ def test_nightly_plan_of_main_with_nothing_to_do_applies_nothing(repo: Repo) -> 
     assert applied.ran == [] and not applied.waiting  # skipped: no approval is asked for
 
 
-@pytest.mark.parametrize("event", ["schedule", "workflow_dispatch"])
-def test_a_key_changed_only_in_secrets_is_planned_and_applied_after_review(repo: Repo, event: str) -> None:
+def test_a_key_changed_only_in_secrets_is_planned_nightly_and_applied_after_review(repo: Repo) -> None:
+    event = "schedule"
     assert not repo.pull_request().failed and not repo.merge().failed
     (before,) = repo.org.xai()
     repo.secrets["XAI_KEY_ACME_PRIMARY"] = fake_key("replaced")  # the secret changed, no PR
