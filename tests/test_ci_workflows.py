@@ -2,11 +2,13 @@
 
 A small stand-in for the GitHub Actions runner executes the workflows' own `run:` scripts
 in bash, in job order, with the expressions they use (`secrets`, `github`, `steps.*.outputs`,
-`inputs`) filled in, `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` as files, the repository's
-composite `action.yml` for `uses: <owner>/mxsync@<ref>`, `upload-artifact` as a copy into a
-folder, and a fake `gh` that answers from that folder. What it leaves out is what a test
-cannot do: installing mxsync (the one under test is on PATH) and checking out the
-repository (the job's folder already holds the manifest).
+`needs.*.outputs`, `inputs`) filled in, `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` as files,
+the repository's composite `action.yml` for `uses: <owner>/mxsync@<ref>`, `upload-artifact`
+and `download-artifact` as copies into and out of a folder, a fake `gh` that answers from
+that folder, `actions/checkout` as a clone of a local git repository at the step's `ref` (or
+the event's commit) into the job's own empty folder, and a job that names an `environment`
+waiting until the test approves it. What it leaves out is what a test cannot do: installing
+mxsync (the one under test is on PATH).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +75,7 @@ class Context:
     steps: dict[str, dict[str, str]] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     failed: bool = False
+    needs: dict[str, dict[str, str]] = field(default_factory=dict)  # job -> its outputs
 
     def lookup(self, name: str) -> str:
         head, _, rest = name.partition(".")
@@ -85,6 +90,10 @@ class Context:
         if head == "steps":
             step, _, output = rest.partition(".outputs.")
             return self.steps.get(step, {}).get(output, "")
+        if head == "needs":
+            job, _, output = rest.partition(".outputs.")
+            assert job in self.needs, f"the test runner has not run the needed job {job!r}"
+            return self.needs[job].get(output, "")
         raise AssertionError(f"the test runner does not know the expression {name!r}")
 
     def expression(self, text: str) -> str:
@@ -99,10 +108,14 @@ class Context:
         return re.sub(r"\$\{\{\s*(.+?)\s*\}\}", lambda m: self.expression(m.group(1)), str(value))
 
     def condition(self, text: str | None) -> bool:
-        """The `if:` forms the workflows use: status functions and `x == 'v'`, joined by &&."""
+        """The `if:` forms the workflows use: status functions and `x == 'v'`, joined by &&,
+        and alternatives of those joined by || (no parentheses)."""
         if text is None:
             return not self.failed
         text = text.strip().removeprefix("${{").removesuffix("}}")
+        return any(self._all_of(alternative) for alternative in text.split("||"))
+
+    def _all_of(self, text: str) -> bool:
         result, status_given = True, False
         for part in (p.strip() for p in text.split("&&")):
             if part in ("always()", "failure()", "success()"):
@@ -128,6 +141,9 @@ class Job:
     ran: list[StepRun]
     summary: str
     failed: bool
+    folder: Path | None = None  # where its steps ran
+    outputs: dict[str, str] = field(default_factory=dict)
+    waiting: bool = False  # for an approval of its environment: none of it ran
 
     def step(self, name: str) -> StepRun:
         (found,) = [s for s in self.ran if s.name == name]
@@ -138,12 +154,22 @@ class Job:
         return [s.name for s in self.ran]
 
 
+def git(folder: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(folder), "-c", "user.name=ci", "-c", "user.email=ci@example.com",
+                           *args], capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
 class Runner:
     def __init__(self, tmp: Path, workdir: Path, pinned: dict[str, str] | None = None) -> None:
-        """`pinned`: variables the workflows must set in their `env:` (the API URL); the test
-        points each at the emulator instead of the real service."""
+        """`workdir`: the repository (a git work tree) that checkout clones; a job's steps run
+        in a fresh empty folder of their own, as on a new runner. `pinned`: variables the
+        workflows must set in their `env:` (the API URLs); the test points each at the
+        emulator instead of the real service."""
         self.tmp, self.workdir = tmp, workdir
+        self.cwd = workdir  # where steps run: a job's own folder once a job runs
         self.pinned = pinned or {}
+        self.approved: set[str] = set()  # environments whose required reviewers approved
         self.gh = tmp / "gh-world"
         (self.gh / "artifacts").mkdir(parents=True)
         bin_dir = tmp / "bin"
@@ -163,7 +189,7 @@ class Runner:
                 "GITHUB_REPOSITORY": ctx.github["repository"], "CI": "true"}
         # GitHub's own default shell for `run:` on Linux runners.
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-                              cwd=self.workdir, env=full, capture_output=True, text=True, timeout=120,
+                              cwd=self.cwd, env=full, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
         if step_id:
             ctx.steps[step_id] = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
@@ -174,14 +200,21 @@ class Runner:
         job = doc["jobs"][job_name]
         (self.tmp / "summary").write_text("")
         ran: list[StepRun] = []
-        if ctx.condition(job.get("if")):
-            env = {k: ctx.fill(v) for k, v in {**doc.get("env", {}), **job.get("env", {})}.items()}
-            unpinned = set(self.pinned) - set(env)
-            assert not unpinned, f"{workflow.name} leaves {unpinned} to the manifest"
-            env.update(self.pinned)
-            for step in job["steps"]:
-                self._step(step, env, ctx, ran)
-        return Job(ran, (self.tmp / "summary").read_text(), ctx.failed)
+        if not ctx.condition(job.get("if")):
+            return Job(ran, "", ctx.failed)
+        if job.get("environment") and job["environment"] not in self.approved:
+            return Job(ran, "", ctx.failed, waiting=True)
+        self.count += 1
+        self.cwd = self.tmp / f"job-{self.count}"
+        self.cwd.mkdir()
+        env = {k: ctx.fill(v) for k, v in {**doc.get("env", {}), **job.get("env", {})}.items()}
+        unpinned = set(self.pinned) - set(env)
+        assert not unpinned, f"{workflow.name} leaves {unpinned} to the manifest"
+        env.update(self.pinned)
+        for step in job["steps"]:
+            self._step(step, env, ctx, ran)
+        outputs = {k: ctx.fill(v) for k, v in job.get("outputs", {}).items()}
+        return Job(ran, (self.tmp / "summary").read_text(), ctx.failed, self.cwd, outputs)
 
     def _step(self, step: dict[str, Any], env: dict[str, str], ctx: Context, ran: list[StepRun]) -> None:
         name = step.get("name") or step.get("uses") or step["run"]
@@ -194,12 +227,23 @@ class Runner:
             if step["run"].startswith("python -m pip install"):
                 return  # the mxsync under test is already installed
             result = self._bash(step["run"], step_env, ctx, step.get("id"))
-        elif uses.startswith(("actions/checkout@", "actions/setup-python@")):
+        elif uses.startswith("actions/setup-python@"):
             return
+        elif uses.startswith("actions/checkout@"):
+            ref = with_.get("ref") or ctx.github["sha"]
+            commit = git(self.workdir, "rev-parse", "--verify", f"{ref}^{{commit}}")
+            git(self.cwd, "clone", "-q", "--no-checkout", str(self.workdir), ".")
+            git(self.cwd, "checkout", "-q", "--detach", commit)
+            return
+        elif uses.startswith("actions/download-artifact@"):
+            source = self.gh / "artifacts" / ctx.github["run_id"] / with_["name"]
+            assert source.is_dir(), f"no artifact {with_['name']} in this run"
+            shutil.copytree(source, self.cwd / with_.get("path", "."), dirs_exist_ok=True)
+            result = StepRun("", 0, "")
         elif uses.startswith("actions/upload-artifact@"):
             target = self.gh / "artifacts" / ctx.github["run_id"] / with_["name"]
             target.mkdir(parents=True)
-            source = self.workdir / with_["path"]
+            source = self.cwd / with_["path"]
             assert source.is_file() or with_.get("if-no-files-found") != "error", f"{source} missing"
             shutil.copy(source, target)
             result = StepRun("", 0, "")
@@ -240,15 +284,25 @@ def test_files_are_yaml_github_reads(path: Path) -> None:
         assert all("shell" in s for s in steps if "run" in s), "a composite step must name its shell"
     else:
         assert doc["name"] and doc["on"] and doc["permissions"]
+        # It would run a pull request's manifest with this repository's secrets.
+        assert "pull_request_target" not in doc["on"]
         for job in doc["jobs"].values():
             assert job["runs-on"] == "ubuntu-latest"
+            assert "permissions" in job, "each job says the least it needs"
+            assert "write-all" not in json.dumps(job["permissions"])
             steps += job["steps"]
             ids = [s["id"] for s in job["steps"] if "id" in s]
             assert len(ids) == len(set(ids))
     for step in steps:
         assert ("run" in step) != ("uses" in step), step
         if "uses" in step and not step["uses"].startswith("<owner>/"):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+            # Pinned to a commit (a tag can be moved), with the version it is in a comment.
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            assert re.search(rf"uses: {re.escape(step['uses'])} # v\d+\.\d+\.\d+\n",
+                             path.read_text(encoding="utf-8")), step["uses"]
+        if step.get("uses", "").startswith("actions/checkout@"):
+            # No token left in .git/config for a later step (or an uploaded folder) to take.
+            assert step["with"]["persist-credentials"] is False
         # Expressions go through env:, never into the script text (script injection).
         assert "${{" not in step.get("run", ""), step["run"]
 
@@ -270,7 +324,8 @@ def test_the_action_declares_the_inputs_a_workflow_passes_and_uses_each() -> Non
 def test_every_mxsync_command_in_the_ci_files_is_run_by_these_tests() -> None:
     """Each step that runs mxsync appears in a scenario below (by step name)."""
     exercised = {
-        PLAN_APPLY: {"validate", "plan", "apply exactly that plan"},
+        PLAN_APPLY: {"validate", "plan", "apply exactly that plan", "plan main",
+                     "apply the reviewed plan of main"},
         AUDIT: {"audit, as JUnit", "audit, as Markdown"},
     }
     for workflow in WORKFLOWS:
@@ -284,31 +339,128 @@ def test_every_mxsync_command_in_the_ci_files_is_run_by_these_tests() -> None:
     assert "mxsync" in load_yaml(ACTION)["runs"]["steps"][-1]["run"]
 
 
+def tool(name: str) -> str:
+    """A linter of the `test` extra, next to this Python's own scripts."""
+    found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[test]'"
+    return found
+
+
+@pytest.fixture
+def as_a_repository(tmp_path: Path) -> Path:
+    """The examples laid out as a user's repository: the workflows under .github/workflows."""
+    folder = tmp_path / "repository"
+    (folder / ".github" / "workflows").mkdir(parents=True)
+    for workflow in WORKFLOWS:
+        shutil.copy(workflow, folder / ".github" / "workflows" / workflow.name)
+    shutil.copy(ACTION, folder / "action.yml")
+    return folder
+
+
+def zizmor(folder: Path, *flags: str) -> list[dict[str, Any]]:
+    proc = subprocess.run([tool("zizmor"), "--offline", "--no-config", "--format", "json", *flags,
+                           str(folder)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 11, 12, 13, 14), proc.stderr  # 1x: findings of severity x
+    findings: list[dict[str, Any]] = json.loads(proc.stdout)
+    return findings
+
+
+def test_zizmor_finds_nothing_in_the_examples(as_a_repository: Path) -> None:
+    assert zizmor(as_a_repository) == []
+    # The only ignore comments are on `<owner>/mxsync@<ref>`, a placeholder the user replaces
+    # with a commit (the audit workflow's header says so): nothing else is silenced.
+    silenced = zizmor(as_a_repository, "--no-ignores")
+    assert silenced, "the ignore comments silence nothing: remove them"
+    for finding in silenced:
+        primary = [loc for loc in finding["locations"] if loc["symbolic"]["kind"] == "Primary"]
+        assert finding["ident"] == "unpinned-uses", finding["ident"]
+        assert [loc["concrete"]["feature"] for loc in primary] == ["<owner>/mxsync@<ref>"]
+
+
+@pytest.mark.parametrize(("schema", "paths"), [("vendor.github-workflows", WORKFLOWS),
+                                           ("vendor.github-actions", [ACTION])],
+                         ids=["workflows", "action"])
+def test_github_schemas_accept_the_examples(schema: str, paths: list[Path]) -> None:
+    proc = subprocess.run([tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_pull_request_job_holds_no_secret_it_does_not_need() -> None:
+    """It runs a stranger's manifest: the token and the keys' variables, nothing that mints."""
+    doc = load_yaml(PLAN_APPLY)
+    plan = doc["jobs"]["plan"]
+    secrets = set(re.findall(r"\$\{\{\s*secrets\.(\w+)", json.dumps(plan)))
+    assert secrets == {"MODULEX_API_KEY", "XAI_KEY_ACME_PRIMARY"}
+    assert "XAI_MANAGEMENT_KEY" in json.dumps(doc["jobs"]["apply"])  # the jobs on main may
+    # Where each secret may go is the workflow's to say, for every job.
+    assert {"MODULEX_BASE_URL", "XAI_MANAGEMENT_URL"} <= set(doc["env"])
+    assert "environment" not in plan
+
+
+def test_the_apply_jobs_wait_for_approval_and_share_one_lock_that_never_cancels() -> None:
+    jobs = load_yaml(PLAN_APPLY)["jobs"]
+    applies = [name for name, job in jobs.items()
+               if any("mxsync apply" in s.get("run", "") for s in job["steps"])]
+    assert sorted(applies) == ["apply", "apply-main"]
+    for name in applies:
+        job = jobs[name]
+        assert job["environment"] == "production"
+        assert job["concurrency"] == {"group": "mxsync-apply", "cancel-in-progress": False}
+        (checkout,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+        assert checkout["with"]["ref"] == "main"
+
+
 # -- the scenarios ----------------------------------------------------------------------
 
 @dataclass
 class Repo:
-    """A repository with a manifest for one org of its own, and the secrets GitHub would pass."""
+    """A git repository (branch `main`) with a manifest for one org of its own, and the
+    secrets GitHub would pass. Edit `runner.workdir / "mxsync.yaml"`, then `pull_request()`
+    commits the edit on a branch of its own and `merge()` merges that into `main`."""
 
     runner: Runner
     org: TestOrg
     secrets: dict[str, str]
 
-    def context(self, event: str, run_id: str, secrets: bool = True) -> Context:
+    @property
+    def main(self) -> str:
+        return git(self.runner.workdir, "rev-parse", "main")
+
+    def context(self, event: str, run_id: str, secrets: bool = True, sha: str | None = None) -> Context:
         return Context(self.secrets if secrets else {}, {
-            "event_name": event, "token": "ghs_fake", "repository": "acme/infra", "sha": "abc123",
+            "event_name": event, "token": "ghs_fake", "repository": "acme/infra", "sha": sha or self.main,
             "run_id": run_id, "workflow_ref": "acme/infra/.github/workflows/mxsync.yml@refs/heads/main",
             "event.pull_request.number": "7", "action_path": str(ROOT),
         })
 
-    def pull_request(self, secrets: bool = True) -> Job:
-        return self.runner.run_job(PLAN_APPLY, "plan", self.context("pull_request", "1001", secrets))
+    def pull_request(self, secrets: bool = True, run_id: str = "1001") -> Job:
+        work = self.runner.workdir
+        git(work, "checkout", "-q", "-B", "pull-request")
+        git(work, "commit", "-q", "--allow-empty", "-am", "the pull request's change")
+        head = git(work, "rev-parse", "HEAD")
+        git(work, "checkout", "-q", "main")
+        return self.runner.run_job(PLAN_APPLY, "plan", self.context("pull_request", run_id, secrets, head))
 
-    def merge(self, reviewed_run: str | None = "1001") -> Job:
+    def merge(self, reviewed_run: str | None = "1001", run_id: str = "1002", approve: bool = True) -> Job:
+        """The push to `main`: the pull request merged (or, with no reviewed run, a commit
+        pushed straight to main), then the apply job of that push."""
+        work = self.runner.workdir
+        if reviewed_run:
+            git(work, "merge", "-q", "--no-ff", "-m", "merge the pull request", "pull-request")
+        else:
+            git(work, "commit", "-q", "--allow-empty", "-m", "pushed to main")
+        return self.apply_job(self.main, reviewed_run, run_id, approve)
+
+    def apply_job(self, sha: str, reviewed_run: str | None, run_id: str, approve: bool = True) -> Job:
+        """The apply job of the push of `sha` (run again, it is the same event: same commit,
+        same run id, same pull request's plan)."""
         gh = self.runner.gh
         (gh / "merged-head").write_text("headsha1\n" if reviewed_run else "")
         (gh / "run-id").write_text(f"{reviewed_run}\n" if reviewed_run else "")
-        return self.runner.run_job(PLAN_APPLY, "apply", self.context("push", "1002"))
+        if approve:
+            self.runner.approved.add("production")
+        return self.runner.run_job(PLAN_APPLY, "apply", self.context("push", run_id, sha=sha))
 
 
 @pytest.fixture
@@ -319,7 +471,11 @@ def repo(new_org: OrgFactory, emulator_url: str, tmp_path: Path) -> Repo:
     write_manifest(workdir / "mxsync.yaml", [{
         "id": org.id, "xai": {"default": "primary", "credentials": [
             {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}])
-    return Repo(Runner(tmp_path, workdir, {"MODULEX_BASE_URL": emulator_url}), org,
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, "add", "mxsync.yaml")
+    git(workdir, "commit", "-q", "-m", "the manifest")
+    pinned = {"MODULEX_BASE_URL": emulator_url, "XAI_MANAGEMENT_URL": f"{emulator_url}/xai-management"}
+    return Repo(Runner(tmp_path, workdir, pinned), org,
                 {"MODULEX_API_KEY": org.token, "XAI_KEY_ACME_PRIMARY": fake_key("ci")})
 
 
@@ -355,7 +511,7 @@ def test_merge_applies_the_reviewed_artifact_and_nothing_else(repo: Repo) -> Non
     assert cred["display_name"] == "primary" and cred["is_default"]
     calls = (repo.runner.gh / "calls").read_text().splitlines()
     assert calls[-3:] == [
-        "gh api repos/acme/infra/commits/abc123/pulls "
+        f"gh api repos/acme/infra/commits/{repo.main}/pulls "
         "--jq [.[] | select(.merged_at != null)][0].head.sha // empty",
         "gh run list --workflow mxsync.yml --event pull_request --commit headsha1 --status success --limit 1 "
         "--json databaseId --jq .[0].databaseId // empty",
@@ -464,3 +620,144 @@ def test_action_passes_no_manifest_when_told_and_honours_ok_exit_codes(repo: Rep
                                 None)
     assert shown.code == 0, shown.out
     assert "+ mxsync show plan.json\n" in shown.out
+
+
+def test_apply_waits_for_the_environments_approval(repo: Repo) -> None:
+    assert not repo.pull_request().failed
+    waiting = repo.merge(approve=False)
+    assert waiting.waiting and waiting.ran == []
+    assert repo.org.xai() == []
+    repo.runner.approved.add("production")  # a required reviewer approves the waiting job
+    job = repo.apply_job(repo.main, "1001", "1002")
+    assert not job.failed, job.ran
+    assert [c["display_name"] for c in repo.org.xai()] == ["primary"]
+
+
+def test_apply_checks_out_the_current_main_not_the_commit_of_its_event(repo: Repo) -> None:
+    assert not repo.pull_request().failed
+    merged = repo.main
+    assert repo.merge(approve=False).waiting  # the apply of `merged` waits for its approval
+    manifest = repo.runner.workdir / "mxsync.yaml"
+    manifest.write_text(manifest.read_text() + "# a later change\n")
+    git(repo.runner.workdir, "commit", "-q", "-am", "a later change, pushed to main")
+    repo.runner.approved.add("production")
+    job = repo.apply_job(merged, "1001", "1002")
+    assert job.folder is not None
+    assert git(job.folder, "rev-parse", "HEAD") == repo.main != merged
+    assert (job.folder / "mxsync.yaml").read_text() == manifest.read_text()
+
+
+def test_rerunning_an_old_apply_job_does_not_redo_what_a_later_apply_undid(repo: Repo) -> None:
+    """Plan A (creates k) -> merge, apply A -> a later pull request removes k, merged and
+    applied -> the first apply job re-run (same commit, same reviewed plan) is refused.
+    The org's live state is then what it was when A was planned, so only the manifest at
+    hand (main, changed since A) tells the re-run that A is done and undone."""
+    assert not repo.pull_request(run_id="1001").failed and not repo.merge("1001", "1002").failed
+    manifest = repo.runner.workdir / "mxsync.yaml"
+    org: dict[str, Any] = {"id": repo.org.id, "prune": True, "xai": {"default": "primary", "credentials": [
+        {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"},
+        {"name": "k", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}
+    write_manifest(manifest, [org])
+    assert not repo.pull_request(run_id="2001").failed
+    apply_a = repo.merge(reviewed_run="2001", run_id="2002")
+    assert not apply_a.failed, apply_a.ran
+    merged_a = repo.main
+    assert sorted(c["display_name"] for c in repo.org.xai()) == ["k", "primary"]
+
+    org["xai"]["credentials"].pop()  # the next pull request removes k
+    write_manifest(manifest, [org])
+    assert not repo.pull_request(run_id="3001").failed
+    apply_b = repo.merge(reviewed_run="3001", run_id="3002")
+    assert not apply_b.failed, apply_b.ran
+    assert [c["display_name"] for c in repo.org.xai()] == ["primary"]
+
+    rerun = repo.apply_job(merged_a, "2001", "2002")  # "Re-run jobs" on A's apply
+    assert rerun.failed
+    assert [c["display_name"] for c in repo.org.xai()] == ["primary"]  # k is not back
+    assert "the manifest changed since this plan was made" in rerun.step("apply exactly that plan").out
+
+
+def plan_main(repo: Repo, event: str, run_id: str) -> tuple[Job, Job]:
+    """The nightly (or by-hand) run: `plan-main`, then `apply-main` with its outputs."""
+    planned = repo.runner.run_job(PLAN_APPLY, "plan-main", repo.context(event, run_id))
+    ctx = repo.context(event, run_id)
+    ctx.needs["plan-main"] = planned.outputs
+    return planned, repo.runner.run_job(PLAN_APPLY, "apply-main", ctx)
+
+
+def test_a_plan_of_main_by_hand_with_nothing_to_do_applies_nothing(repo: Repo) -> None:
+    assert not repo.pull_request().failed and not repo.merge().failed
+    planned, applied = plan_main(repo, "workflow_dispatch", "4001")
+    assert not planned.failed, planned.ran
+    assert planned.outputs == {"changes": "false"}
+    assert "nothing to change" in planned.summary
+    assert not (repo.runner.gh / "artifacts" / "4001").exists()
+    assert applied.ran == [] and not applied.waiting  # skipped: no approval is asked for
+
+
+def test_a_key_changed_only_in_secrets_is_planned_nightly_and_applied_after_review(repo: Repo) -> None:
+    event = "schedule"
+    assert not repo.pull_request().failed and not repo.merge().failed
+    (before,) = repo.org.xai()
+    repo.secrets["XAI_KEY_ACME_PRIMARY"] = fake_key("replaced")  # the secret changed, no PR
+    repo.runner.approved.clear()
+    planned, waiting = plan_main(repo, event, "4001")
+    assert not planned.failed, planned.ran
+    assert planned.outputs == {"changes": "true"}
+    out = planned.step("plan main").out
+    assert "::warning title=mxsync::main needs changes" in out
+    assert f"`{repo.org.id}/xai/primary`" in planned.summary  # the plan, for the reviewers
+    assert (repo.runner.gh / "artifacts" / "4001" / "mxsync-plan-main" / "plan.json").is_file()
+    assert waiting.waiting and repo.org.xai() == [before]  # nothing applied before review
+
+    repo.runner.approved.add("production")
+    planned_ctx = repo.context(event, "4001")
+    planned_ctx.needs["plan-main"] = planned.outputs
+    applied = repo.runner.run_job(PLAN_APPLY, "apply-main", planned_ctx)
+    assert not applied.failed, applied.ran
+    assert "Apply complete" in applied.step("apply the reviewed plan of main").out
+    again, _ = plan_main(repo, event, "4002")
+    assert again.outputs == {"changes": "false"}, again.ran  # the live key is the new one
+    for secret in repo.secrets.values():
+        assert secret not in planned.summary + "".join(s.out for s in planned.ran + applied.ran)
+
+
+class Capture:
+    """A server that only counts who calls it (and with what Authorization)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        seen: list[str] = []
+        self.seen = seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.headers.get("Authorization", ""))
+                self.send_response(404)
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_pull_request_cannot_send_the_token_to_a_server_of_its_choosing(repo: Repo) -> None:
+    capture = Capture()
+    try:
+        manifest = repo.runner.workdir / "mxsync.yaml"
+        write_manifest(manifest, [{"id": repo.org.id, "xai": {"credentials": [
+            {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}], api={"url": capture.url})
+        job = repo.pull_request()
+    finally:
+        capture.server.shutdown()
+    assert job.failed
+    assert job.names == ["validate", "are the secrets there?", "plan"]
+    assert "refusing to send the ModuleX token" in job.step("plan").out
+    assert capture.seen == []
+    assert not (repo.runner.gh / "calls").exists()  # no comment, no artifact
