@@ -361,7 +361,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     view.show(the_plan)
     view.errors(the_plan)
     if out is not None:
-        view.saved(out)
+        view.saved(out, the_plan)
     if the_plan.errors:
         sys.exit(ExitCode.ERROR)
     sys.exit(ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK)
@@ -424,6 +424,9 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
             files=ctx.get_parameter_source("files") != ParameterSource.DEFAULT, targets=targets,
             prune=prune, skip_tests=skip_tests, replace=replace, take_default=take_default),
             api_url)
+        from mxsync.flows.saved_plan import rederive
+
+        the_plan = rederive(the_plan, planfile, options)
         approval = Approval.NOT_ASKED
     else:
         from mxsync.flows.plan import plan_manifest

@@ -392,8 +392,9 @@ async def _run_org(api: Api, plan: Plan, org: OrgPlan, inputs: Inputs, check_sta
                    clients: Clients | None = None) -> OrgReport:
     if org.errors:
         return OrgReport(org.org, "failed", errors=org.errors)
-    if not org.changes:
-        return OrgReport(org.org, "unchanged")
+    if not org.changes:  # re-derived from the manifest: nothing left to do, maybe said why
+        return OrgReport(org.org, "unchanged", note=next(
+            (n for n in org.notes if n.code == ReasonCode.ALREADY_APPLIED), None))
     token = inputs.tokens.get(org.org)
     if token is None:
         why = tuple(inputs.problems.get(org.org) or ())

@@ -75,6 +75,7 @@ class ReasonCode(StrEnum):
     XAI_UNREAD = "xai-unread"
     # apply's own outcomes for a whole org
     PLAN_STALE = "plan-stale"
+    PLAN_DIFFERS = "plan-differs"  # planned again from the manifest at hand: not the saved plan
     ALREADY_APPLIED = "already-applied"
     APPLY_ERROR = "apply-error"
     NO_TOKEN = "no-token"
@@ -270,6 +271,9 @@ class Plan:
     mxsync_version: str = __version__
     format_version: int = PLAN_FILE_FORMAT
     options: PlanOptions = PlanOptions()
+    # The manifest's files: as given when planned; in a saved file, relative to the file's
+    # folder, so `apply sub/plan.json` finds them from anywhere.
+    manifest_files: tuple[str, ...] = ()
 
     @property
     def changes(self) -> list[Change]:
@@ -311,6 +315,7 @@ class Plan:
             "manifest_digest": self.manifest_digest,
             "api_url": self.api_url,
             "options": self.options.to_dict(),
+            "manifest_files": list(self.manifest_files),
             "orgs": [o.to_dict() for o in self.orgs],
         }
 
@@ -325,6 +330,7 @@ class Plan:
             api_url=data.get("api_url"),
             mxsync_version=data.get("mxsync_version", ""),
             options=PlanOptions.from_dict(dict(data.get("options") or {})),
+            manifest_files=tuple(data.get("manifest_files") or ()),
         )
 
     def with_orgs(self, orgs: tuple[OrgPlan, ...]) -> Plan:

@@ -17,10 +17,23 @@ from mxsync.plan import PLAN_FILE_FORMAT, Action, MintSpec, Plan
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Atomic, mode 0600 from the first byte (a plan names which keys go where)."""
+    """Atomic, mode 0600 from the first byte (a plan names which keys go where). The
+    manifest's files are recorded relative to the plan file's folder."""
+    import os
+    from dataclasses import replace
+
     from mxsync.files import atomic_write
 
-    atomic_write(path, json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", mode=0o600)
+    here = os.path.abspath(path.parent)
+    relative = tuple(Path(os.path.relpath(os.path.abspath(f), here)).as_posix()
+                     for f in plan.manifest_files)
+    atomic_write(path, json.dumps(replace(plan, manifest_files=relative).to_dict(), indent=2,
+                                  sort_keys=True) + "\n", mode=0o600)
+
+
+def manifest_paths(plan: Plan, path: Path) -> list[Path]:
+    """Where the saved plan's manifest files are, seen from here."""
+    return [path.parent / f for f in plan.manifest_files]
 
 
 MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
@@ -95,6 +108,9 @@ _ACTIONS = frozenset(Action)
 def _raw_problem(data: dict[str, Any]) -> str | None:
     """What the typed model would refuse only as a bare ValueError or TypeError: an action
     apply does not know, a `mint` that is not an object."""
+    files = data.get("manifest_files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return "manifest_files is not a list of paths"
     orgs = data.get("orgs")
     for org in orgs if isinstance(orgs, list) else ():
         changes = org.get("changes") if isinstance(org, dict) else None

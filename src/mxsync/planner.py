@@ -512,6 +512,7 @@ def make_plan(
         owner=manifest.owner,
         orgs=tuple(orgs),
         manifest_digest=manifest.digest,
+        manifest_files=manifest.files,
         api_url=api_url,
         options=PlanOptions(prune=prune, skip_tests=skip_tests, take_default=take_default,
                             targets=tuple(f"{t.org}/{t.name}" if t.name else t.org

@@ -147,6 +147,11 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "already-applied": lambda p: (
         "plan already applied: the live state already holds every change it lists; nothing was "
         "changed"),
+    "plan-differs": lambda p: (
+        f"org {p.get('org')}: planned again from the manifest at hand and the live state now, "
+        f"the changes are not the saved plan's (saved: {p.get('saved') or 'none'}; now: "
+        f"{p.get('now') or 'none'}); nothing was changed there. Make a new plan with "
+        "`mxsync plan --out FILE`, review it, and apply that"),
     "plan-stale": lambda p: (
         f"plan is stale for org {p.get('org')}: its live state changed since the plan; nothing "
         "was changed there. Run plan again"),

@@ -22,8 +22,12 @@ class PlanText(View):
     def errors(self, plan: Plan) -> None:
         """Already in the text plan."""
 
-    def saved(self, path: Path) -> None:
-        self.note(f"Saved the plan to {path}: apply it with `mxsync apply {path}`.")
+    def saved(self, path: Path, plan: Plan) -> None:
+        if plan.errors:  # apply refuses such a plan: never offer it
+            self.note(f"Saved the plan to {path} for review only: it has errors, and apply "
+                      "refuses a plan with errors. Fix them and plan again.")
+        else:
+            self.note(f"Saved the plan to {path}: apply it with `mxsync apply {path}`.")
 
 
 class PlanMarkdown(PlanText):
@@ -47,7 +51,7 @@ class PlanJson(PlanMarkdown):
 
         self.out(json.dumps(plan_to_json(plan), indent=2))
 
-    def saved(self, path: Path) -> None:
+    def saved(self, path: Path, plan: Plan) -> None:
         """Nothing: stderr of a JSON run stays for errors."""
 
 
