@@ -660,13 +660,17 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.option("--adopt", is_flag=True,
               help="Mark live credentials as managed where their key variable is set and the "
                    "masked key matches; a mismatch is reported, not adopted.")
+@click.option("--key-document-env", metavar="NAME",
+              help="Take every key from one document (JSON, YAML or dotenv) in variable NAME, a "
+                   "field per key, so many keys need one CI secret.")
 @live_run_options
 @click.pass_obj
 @handle_errors
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
-            owner: str, adopt: bool, api_url: str | None, parallelism: int,
-            timeout_s: float) -> None:
+            owner: str, adopt: bool, key_document_env: str | None, api_url: str | None,
+            parallelism: int, timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
+    import re
     from datetime import UTC, datetime
 
     from mxsync.errors import MxsyncError
@@ -677,6 +681,10 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     from mxsync.render.safe import printable
     from mxsync.render.words import plural
 
+    if key_document_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                         key_document_env):
+        raise click.BadParameter("use letters, digits and _, not starting with a digit "
+                                 "(e.g. XAI_KEYS)", param_hint="--key-document-env")
     options = _options(api_url, parallelism, timeout_s)
     read = read_live_orgs(org_ids, all_orgs, options)
     if read.skipped:
@@ -684,7 +692,7 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
                    f"(not owner or admin): {printable(', '.join(read.skipped))}", err=True)
     for org_id, why in read.failed.items():
         click.echo(f"Error: org {printable(org_id)} was not imported: {sentence(why)}", err=True)
-    imported = import_orgs(read.states, owner, read.names)
+    imported = import_orgs(read.states, owner, read.names, key_document=key_document_env)
     text = imported.text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DEFAULT_TOKEN_ENV)
     if output is not None:
         from mxsync.files import atomic_write
@@ -692,12 +700,16 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
         atomic_write(output, text)
         click.echo(f"Wrote {output}: {plural(len(read.states), 'org')}, "
                    f"{plural(len(imported.variables), 'credential')}.", err=True)
+        if key_document_env is not None and imported.variables:
+            click.echo(f"Create one secret, {key_document_env}: a document with one field per "
+                       f"key ({imported.variables[0][0]}=xai-... and so on; the fields are listed "
+                       f"at the top of {output}).", err=True)
     else:
         click.echo(text, nl=False)
     if adopt and read.states:
         from mxsync.render.text import render_report, use_color
 
-        plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), options)
+        plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), read, options)
         for org_id, error in plan.errors:
             click.echo(f"not adopted: org {printable(org_id)}: {sentence(error)}", err=True)
         click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
