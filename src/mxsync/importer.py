@@ -38,7 +38,7 @@ MAX_DISPLAY_NAME = 1024  # the manifest schema's bound on display_name
 
 def base_name(display_name: str) -> str:
     """The valid entry name closest to a display name: accents dropped (`Ünïcødé kéy` ->
-    `Unicde-key`), anything else not allowed in a name made `-`; `credential` when nothing
+    `Unic-de-key`), anything else not allowed in a name made `-`; `credential` when nothing
     is left (a blank or all-symbol name)."""
     plain = "".join(ch for ch in unicodedata.normalize("NFKD", display_name)
                     if not unicodedata.combining(ch))
