@@ -27,6 +27,7 @@ from mxsync.manifest.model import (
     entry_name_for,
     normalize_instant,
 )
+from mxsync.manifest.problems import looks_random
 from mxsync.secrets import KeySource, looks_like_secret
 from mxsync.state import LiveOrg
 
@@ -61,7 +62,11 @@ def key_variable(org_id: str, name: str, taken: set[str] | None = None) -> str:
     """`XAI_KEY_<ORG>_<ENTRY>`, unique across the manifest when `taken` is shared: two
     entries whose names differ only in case or punctuation get `_2`, `_3`..."""
     short = re.sub(r"^org[-_]", "", org_id)
-    base = "XAI_KEY_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{short}_{name}").strip("_").upper()
+    body = re.sub(r"[^A-Za-z0-9]+", "_", f"{short}_{name[:32]}").strip("_").upper()
+    if looks_random(body):  # validate would take a long run of letters for a pasted key
+        flat = body.replace("_", "")
+        body = "_".join(flat[i:i + 8] for i in range(0, len(flat), 8))
+    base = "XAI_KEY_" + body
     if taken is None:
         return base
     candidate, n = base, 2
