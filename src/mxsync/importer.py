@@ -31,6 +31,7 @@ from mxsync.manifest.problems import looks_random
 from mxsync.secrets import KeySource, looks_like_secret
 from mxsync.state import LiveOrg
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never written into a manifest (the schema refuses)
 _LABEL_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
 
 
@@ -153,7 +154,7 @@ def import_orgs(states: Sequence[LiveOrg], owner: str, labels: dict[str, str | N
             result.variables.append((variable, state.id, name))
             entry: dict[str, Any] = {"name": name}
             if name != cred.display_name:
-                if len(cred.display_name) > MAX_DISPLAY_NAME or not cred.display_name.isprintable():
+                if len(cred.display_name) > MAX_DISPLAY_NAME or _CONTROL.search(cred.display_name):
                     result.skipped.append((state.id, cred.display_name[:80],
                                            "its display name is too long or holds control "
                                            "characters; apply would rename it"))
