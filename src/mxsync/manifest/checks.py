@@ -294,16 +294,19 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
         for ci, cred in _credentials(org):
             path = cred_path(oi, ci)
             env_name, file_name = cred.get("api_key_env"), cred.get("api_key_file")
+            field_name = cred.get("api_key_field")
+            key_field = field_name if isinstance(field_name, str) else None
             if "mint" in cred:
                 continue  # the management key is checked by management_problems
             if isinstance(env_name, str):
                 if _hides_secret(env_name):
                     continue
-                source, field = KeySource(env=env_name), "api_key_env"
+                source, field = KeySource(env=env_name, field=key_field), "api_key_env"
             elif isinstance(file_name, str):
                 if _hides_secret(file_name):
                     continue
-                source, field = KeySource(file=str(base_dir / file_name)), "api_key_file"
+                source, field = (KeySource(file=str(base_dir / file_name), field=key_field),
+                                 "api_key_file")
             else:
                 continue
             warnings: list[str] = []
