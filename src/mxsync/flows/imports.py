@@ -118,6 +118,7 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
         state = states[org.id]
         unmarked = {c.id for c in state.credentials if not ownership.has_marker(c.metadata)}
         ids = [e.adopt_id for e in org.credentials if e.adopt_id in unmarked]
+        client.expect(len(ids), token)  # for progress: what is left, and how long it takes
         records = await asyncio.gather(*(client.get_credential(token, org.id, i,
                                                                include_masked=True)
                                          for i in ids if i is not None))
@@ -132,6 +133,7 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
             replace(c, depends_on=()) for c in planned.changes if c.action == "adopt"))
         if not only_adopts.changes:
             return planned, ApplyReport([])
+        client.expect(len(only_adopts.changes), token)
         one_org = Plan(owner=manifest.owner, orgs=(replace(only_adopts, errors=()),),
                        manifest_digest=manifest.digest, api_url=client.base_url)
         report = await execute(_ReadOnce(client, fresh), one_org, for_plan(one_org),
@@ -141,8 +143,6 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
 
     async def run() -> tuple[Plan, ApplyReport]:
         async with client_for(manifest.api_url, options) as client:
-            for org in orgs:  # a masked read and a write per entry, for progress's ETA
-                client.expect(2 * len(org.credentials), inputs.tokens[org.id])
             done = await asyncio.gather(*(one(client, org) for org in orgs))
             plan = Plan(owner=manifest.owner, orgs=tuple(p for p, _ in done),
                         manifest_digest=manifest.digest, api_url=client.base_url)
