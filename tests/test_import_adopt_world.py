@@ -239,3 +239,12 @@ def test_entry_names_from_any_display_names_are_valid_unique_and_stable(names: l
     assert first == second
     assert len({n.lower() for n in first}) == len(first)
     assert all(re.match(NAME_RE, n) for n in first)
+
+
+def test_a_minted_entry_cannot_adopt(tmp_path: Path) -> None:
+    path = write_manifest(tmp_path / "m.yaml", [{"id": "org-a", "xai": {"credentials": [
+        {"name": "m", "adopt_id": "c1", "mint": {"acls": ["api-key:model:*"]}}]}}],
+        xai_management={"team_id": "team-1"})
+    run = mxsync("validate", "-f", path, env={})
+    assert run.code == 1
+    assert "credentials[0].adopt_id" in run.both and "minted entry cannot adopt" in run.both

@@ -709,9 +709,14 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     if adopt and read.states:
         from mxsync.render.text import render_report, use_color
 
-        plan, report = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), read, options)
+        adoption = adopt_existing(imported.manifest(DEFAULT_TOKEN_ENV), read, options)
+        plan, report = adoption.plan, adoption.report
         for org_id, error in plan.errors:
             click.echo(f"not adopted: org {printable(org_id)}: {sentence(error)}", err=True)
+        if adoption.not_set:
+            click.echo(f"not tried: {plural(len(adoption.not_set), 'entry', 'entries')} whose key "
+                       "is not set (listed at the top of the manifest); set them and run "
+                       "`mxsync plan`, which adopts them", err=True)
         click.echo(render_report(report, color=use_color(obj.color, sys.stderr)), err=True)
         if plan.errors or report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")

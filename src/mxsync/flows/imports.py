@@ -90,8 +90,14 @@ def _adoptable(org: OrgEntry, keys: dict[tuple[str, str], Secret]) -> OrgEntry:
                    default=None, models=None, assistant=None, require_models=())
 
 
-def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
-                   ) -> tuple[Plan, ApplyReport]:
+@dataclass
+class Adoption:
+    plan: Plan  # its errors: each entry whose credential could not be adopted, by name
+    report: ApplyReport
+    not_set: list[tuple[str, str]]  # (org, entry) whose key could not be read: not tried
+
+
+def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions) -> Adoption:
     """`import --adopt`: adopt the entries whose key is set, each exactly the credential its
     `adopt_id` names, and nothing else. At the floor of calls: the orgs' credentials come
     from the import's own read (`read`), each candidate's masked key is read once, and
@@ -110,6 +116,8 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
     if not orgs:
         raise MxsyncError("--adopt: none of the keys of the imported manifest is set",
                           hint="export them (listed at the top of the manifest) and run again")
+    not_set = [(o.id, e.name) for o in manifest.orgs for e in o.credentials
+               if (o.id, e.name) not in inputs.keys]
     states = {s.id: s for s in read.states}
     now = datetime.now(UTC)
 
@@ -141,11 +149,11 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions
                                xai_timeout_s=options.timeout_s)
         return planned, report
 
-    async def run() -> tuple[Plan, ApplyReport]:
+    async def run() -> Adoption:
         async with client_for(manifest.api_url, options) as client:
             done = await asyncio.gather(*(one(client, org) for org in orgs))
             plan = Plan(owner=manifest.owner, orgs=tuple(p for p, _ in done),
                         manifest_digest=manifest.digest, api_url=client.base_url)
-            return plan, ApplyReport([o for _, r in done for o in r.orgs])
+            return Adoption(plan, ApplyReport([o for _, r in done for o in r.orgs]), not_set)
 
     return asyncio.run(run())

@@ -237,6 +237,11 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
         out.append(positions.problem(path, (
             "missing the key's source: set api_key_env (an environment variable), "
             "api_key_file (a file next to the manifest) or mint (mxsync mints the key at xAI)")))
+    if "adopt_id" in cred and "mint" in cred:
+        out.append(positions.problem((*path, "adopt_id"), (
+            "a minted entry cannot adopt a credential: mxsync never knew its key. Remove "
+            "adopt_id (a new key is minted), or give the entry api_key_env / api_key_file"),
+            key=True))
     if "api_key_field" in cred and not any(s in cred for s in ("api_key_env", "api_key_file")):
         out.append(positions.problem((*path, "api_key_field"), (
             "api_key_field names a field of a document: set api_key_env (a variable holding "
