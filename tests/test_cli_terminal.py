@@ -131,3 +131,22 @@ def test_what_changed_while_the_prompt_waited_is_refused_not_overwritten(
     assert code == 1, shown
     assert "stale" in shown
     assert [c["display_name"] for c in org.xai()] == ["meanwhile"]
+
+
+def test_import_adopt_on_a_terminal_shows_progress_to_the_last_call(new_org: OrgFactory,
+                                                                     tmp_path: Path) -> None:
+    """#24.4: no silent minutes. The reading line, then the adoption's calls counted down to
+    none left, each on its own line before the report."""
+    from mxsync.importer import key_variable
+
+    keys = [fake_key(), fake_key()]
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": f"k{i}", "api_key": k}
+                               for i, k in enumerate(keys)])
+    env = env_for(org, **{key_variable(org.id, f"k{i}"): k for i, k in enumerate(keys)})
+    term = on_terminal("import", "--org", org.id, "-o", str(tmp_path / "m.yaml"), "--adopt",
+                       "--no-color", env=env)
+    code, shown = term.finish()
+    assert code == 0, shown
+    assert "Reading the live state: 1/1 orgs" in shown
+    assert shown.count("Checking: 4 calls done, 0 left\x1b[K\r\n") == 1, shown  # 2 reads, 2 writes
+    assert all(k not in shown for k in keys)

@@ -44,11 +44,15 @@ def test_import_round_trip_plans_only_adopts_then_nothing(new_org: OrgFactory,
     assert f"#   {org.id}: 'My Key' -> My-Key" in text
     doc = yaml.safe_load(text)
     entry = doc["orgs"][0]["xai"]
+    ids = {c["display_name"]: c["credential_id"] for c in org.xai()}
     assert entry["default"] == "primary"
     assert entry["credentials"] == [
-        {"name": "My-Key", "api_key_env": renamed_var},
-        {"name": "primary", "api_key_env": primary_var, "metadata": {"team": "ml"}},
-        {"name": "batch", "api_key_env": batch_var, "expires_at": "2027-06-01T00:00:00Z"}]
+        {"name": "My-Key", "display_name": "My Key", "adopt_id": ids["My Key"],
+         "api_key_env": renamed_var},
+        {"name": "primary", "adopt_id": ids["primary"], "api_key_env": primary_var,
+         "metadata": {"team": "ml"}},
+        {"name": "batch", "adopt_id": ids["batch"], "api_key_env": batch_var,
+         "expires_at": "2027-06-01T00:00:00Z"}]
     assert mxsync("validate", "-f", str(out), env={}).code == 0
 
     env = env_for(org, **{primary_var: keys["primary"], batch_var: keys["batch"],
@@ -57,7 +61,8 @@ def test_import_round_trip_plans_only_adopts_then_nothing(new_org: OrgFactory,
     assert {k: v for k, v in plan["summary"].items() if v} == {"adopt": 3, "unmanaged": 1}
     assert mxsync("apply", "-f", str(out), "--auto-approve", env=env).code == 0
     assert mxsync("plan", "-f", str(out), "--detailed-exitcode", env=env).code == 0
-    assert sorted(c["display_name"] for c in org.xai()) == ["My-Key", "batch", "primary", "theirs"]
+    # Adopting renamed nothing: people still see the names they gave.
+    assert sorted(c["display_name"] for c in org.xai()) == ["My Key", "batch", "primary", "theirs"]
 
 
 def test_import_adopt_marks_matching_keys_and_reports_the_rest(new_org: OrgFactory,
@@ -79,8 +84,8 @@ def test_import_adopt_marks_matching_keys_and_reports_the_rest(new_org: OrgFacto
 
 def test_names_and_variables_are_made_valid() -> None:
     taken: set[str] = set()
-    assert [safe_name(n, taken) for n in ("My Key!", "My Key?", "", "ok")] == [
-        "My-Key", "My-Key-2", "credential", "ok"]
+    assert [safe_name(n, taken) for n in ("My Key!", "My Key?", "", "ok", "OK", "Ünïcødé kéy")] == [
+        "My-Key", "My-Key-2", "credential", "ok", "OK-2", "Unic-de-key"]
     assert key_variable("org-acme", "My-Key.2") == "XAI_KEY_ACME_MY_KEY_2"
 
 

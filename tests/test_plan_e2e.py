@@ -84,7 +84,7 @@ def test_out_and_show(new_org: OrgFactory, tmp_path: Path) -> None:
     assert stat.S_IMODE(planfile.stat().st_mode) == 0o600
     saved = json.loads(planfile.read_text())
     assert saved["orgs"][0]["live_digest"].startswith("sha256:")
-    assert saved["orgs"][0]["changes"][0]["key"] == {"env": "K1", "file": None}
+    assert saved["orgs"][0]["changes"][0]["key"] == {"env": "K1", "file": None, "field": None}
     shown = mxsync("show", str(planfile), env={})
     assert shown.code == 0 and shown.out == run.out
     shown_json = mxsync("show", str(planfile), "--json", env={})

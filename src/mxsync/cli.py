@@ -528,32 +528,43 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @click.option("--adopt", is_flag=True,
               help="Mark live credentials as managed where their key variable is set and the "
                    "masked key matches; a mismatch is reported, not adopted.")
+@click.option("--key-document-env", metavar="NAME",
+              help="Take every key from one document (JSON, YAML or dotenv) in variable NAME, a "
+                   "field per key, so many keys need one CI secret.")
 @live_run_options
 @click.pass_obj
 @handle_errors
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
-            force: bool, owner: str, adopt: bool, api_url: str | None, parallelism: int,
-            timeout_s: float) -> None:
+            force: bool, owner: str, adopt: bool, key_document_env: str | None,
+            api_url: str | None, parallelism: int, timeout_s: float) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
+    import re
+
     from mxsync.errors import MxsyncError
     from mxsync.flows.imports import adopt_imported, import_manifest, write_manifest
     from mxsync.views import pick
     from mxsync.views.imports import VIEWS
 
     view = pick(VIEWS, "text", obj.color)
+    if key_document_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                         key_document_env):
+        raise click.BadParameter("use letters, digits and _, not starting with a digit "
+                                 "(e.g. XAI_KEYS)", param_hint="--key-document-env")
     if output is not None and output.exists() and output.is_file() and not force:
         raise MxsyncError(f"{output} exists; nothing was imported",
                           hint="pass --force to replace it, or give another path with -o")
     options = _options(api_url, parallelism, timeout_s)
-    run = import_manifest(org_ids, all_orgs, owner, options)
+    run = import_manifest(org_ids, all_orgs, owner, options, key_document=key_document_env)
     view.read(run)
     if output is not None:
         write_manifest(output, run.text, replace=force)
     view.manifest(run, output)
+    if key_document_env is not None:
+        view.key_document(run, key_document_env, output)
     if adopt and run.read.states:
-        adopt_plan, report = adopt_imported(run, options)
-        view.adopted(adopt_plan, report)
-        if adopt_plan.errors or report.failed:
+        adoption = adopt_imported(run, options)
+        view.adopted(adoption)
+        if adoption.plan.errors or adoption.report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")
     sys.exit(ExitCode.ERROR if run.read.failed else ExitCode.OK)
 

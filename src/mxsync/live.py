@@ -32,7 +32,8 @@ class OrgRequest:
     token: Secret
     token_env: str
     owner: str
-    entry_names: frozenset[str] = frozenset()
+    entry_names: frozenset[str] = frozenset()  # of entries that pair by name (no adopt_id)
+    adopt_ids: frozenset[str] = frozenset()  # credentials entries adopt by id
     need_catalog: bool = False
     need_settings: bool = False
 
@@ -53,7 +54,8 @@ async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
     claimed = {name for owner, name in (c.claim() for c in creds) if owner == req.owner}
     unclaimed = req.entry_names - claimed
     candidates = [c for c in creds if not ownership.has_marker(c.metadata)
-                  and (c.display_name in unclaimed or entry_name_for(c.display_name) in unclaimed)]
+                  and (c.id in req.adopt_ids or c.display_name in unclaimed
+                       or entry_name_for(c.display_name) in unclaimed)]
     details = await asyncio.gather(*(
         client.get_credential(req.token, req.org_id, c.id, include_masked=True) for c in candidates))
     masked = {d["credential_id"]: d.get("auth_data_masked") for d in details}
@@ -87,7 +89,7 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
     calls: dict[Secret, int] = {}
     for r in requests:
         first = 0 if directory.knows(r.token) else 1
-        calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog)
+        calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog) + int(r.need_settings)
     for token, count in calls.items():
         client.expect(count, token)
     done = 0

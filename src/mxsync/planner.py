@@ -12,8 +12,15 @@ Rules, per org:
   (create the new credential first, delete the old one last).
 - Several credentials claiming one entry: keep one whose key matches (the default
   first), delete the others.
-- No credential of ours, but an unmarked one with the entry's display name: `adopt`
-  it when its masked key can be the entry's key, else report a conflict.
+- No credential of ours: an entry with `adopt_id` (written by `import`) adopts exactly
+  that live credential, when it is unmarked and its masked key can be the entry's key,
+  and is otherwise an error of that entry, never a create (`pair_adopt_id`). Without
+  `adopt_id`, an unmarked one with the entry's display name that no other entry names or
+  took: `adopt` it when its masked key can be the entry's key, else report a conflict.
+- The display name a credential should carry is the entry's `display_name`, else its
+  name; an adopt renames only when that differs from the live one.
+- A create or replace whose `expires_at` has passed is an error of that entry: it would
+  store a credential that is already expired.
 - The org default: folded into the create (`make_default`) when the default entry is
   created, else a `set-default` only where the live state needs one. The first
   credential of an org becomes default by itself, so that case needs nothing.
@@ -59,7 +66,7 @@ class Target:
 
 def _view_entry(entry: CredentialEntry, fingerprint: str, is_default: bool) -> dict[str, Any]:
     return {
-        "display_name": entry.name,
+        "display_name": entry.shown_name,
         "is_default": is_default,
         "base_url": entry.base_url,
         "expires_at": entry.expires_at,
@@ -100,6 +107,8 @@ class _OrgPlanner:
     now: datetime | None = None  # for key ages (minted entries, rotate_after)
     site: str = ""  # the ModuleX API's tag in minted key names ("": no key is an orphan)
     forced: frozenset[str] = frozenset()  # entries named by --replace
+    paired: set[str] = field(default_factory=set)  # live ids an entry adopts (one entry each)
+    reserved: frozenset[str] = frozenset()  # live ids some entry's adopt_id names
 
     # -- what a credential kind may do (mxsync.kinds.PlanContext) --------------------------
     def add(self, change: Change) -> int:
@@ -124,6 +133,7 @@ class _OrgPlanner:
             owner, name = cred.claim()
             if owner == self.owner and name:
                 ours.setdefault(name, []).append(cred)
+        self.reserved = frozenset(e.adopt_id for e in self.org.credentials if e.adopt_id)
         for entry in self.org.credentials:
             self.plan_entry(entry, ours.get(entry.name, []))
         listed = {e.name for e in self.org.credentials}
@@ -161,33 +171,99 @@ class _OrgPlanner:
 
     # -- entries ------------------------------------------------------------------------
     def plan_entry(self, entry: CredentialEntry, mine: list[LiveCredential]) -> None:
+        if not mine and entry.adopt_id is not None and not entry.minted:
+            adopted = self.pair_adopt_id(entry)
+            if adopted is None:
+                return
+            self.plan_known(entry, [adopted], adopting=True)
+            return
         if not mine and self.named_by_another_owner(entry):
             return
         kind = next((k for k in KINDS if k.handles(entry)), None)
         if kind is not None:
             kind.plan_entry(self, entry, mine)
             return
+        if not mine:
+            by_name = self.pair_by_name(entry)
+            if by_name is None:
+                return
+            self.plan_known(entry, [by_name], adopting=True)
+            return
+        self.plan_known(entry, mine, adopting=False)
+
+    def entry_error(self, code: R, entry: CredentialEntry, **params: Any) -> None:
+        """An error of one entry, named by the entry (and where it is written, when known)."""
+        self.errors.append(Reason(code, {"entry": entry.name, "where": str(entry.where or ""),
+                                         **params}))
+
+    def pair_adopt_id(self, entry: CredentialEntry) -> LiveCredential | None:
+        """The live credential `adopt_id` names, when this entry may adopt it; else None and
+        the entry's error. Never a create: the credential it names exists (or existed), so a
+        create would store its key a second time."""
+        wanted = entry.adopt_id
+        cred = next((c for c in self.live.credentials if c.id == wanted), None)
+        if cred is None:
+            self.entry_error(R.ADOPT_MISSING, entry, id=wanted)
+            return None
+        owner, name = cred.claim()
+        if ownership.has_marker(cred.metadata) or cred.id in self.paired:
+            self.entry_error(R.ADOPT_TAKEN, entry, id=cred.id, owner=owner or self.owner,
+                             by=name or "")
+            return None
+        self.paired.add(cred.id)
+        self.touched.add(cred.id)
+        if not self.keys[entry.name].matches_mask(cred.masked):
+            self.entry_error(R.ADOPT_KEY_MISMATCH, entry, id=cred.id,
+                             source=entry.describe_source(), display_name=cred.display_name)
+            return None
+        return cred
+
+    def pair_by_name(self, entry: CredentialEntry) -> LiveCredential | None:
+        """An entry without `adopt_id`: an unmarked credential carrying its display name
+        (or the name `import` would have given it), that no other entry names or took."""
+        key = self.keys[entry.name]
+        free = [c for c in self.live.credentials if not ownership.has_marker(c.metadata)
+                and c.id not in self.paired and c.id not in self.reserved]
+        exact = [c for c in free if c.display_name == entry.shown_name]
+        # `import` used to turn "My Key" into "My-Key": such a credential is adopted when its
+        # key matches, and otherwise is simply not this entry's.
+        near = [c for c in free if c.display_name != entry.shown_name
+                and entry_name_for(c.display_name) == entry.name]
+        matching = [c for c in exact + near if key.matches_mask(c.masked)]
+        if not matching and exact:
+            self.entry_error(R.NAME_TAKEN, entry, ids=[c.id for c in exact],
+                             source=entry.describe_source(), display_name=entry.shown_name)
+            self.touched.update(c.id for c in exact)
+            return None
+        if not matching:
+            if [c for c in near if c.masked is not None]:
+                # A credential import would have named like this entry holds another key:
+                # said, so that the create that follows is no surprise (#21.2).
+                self.notes.append(Reason(R.NEAR_NAME_OTHER_KEY, {
+                    "entry": entry.name, "ids": [c.id for c in near],
+                    "source": entry.describe_source()}))
+            self.create(entry, key.fingerprint, Reason(R.ABSENT))
+            return None
+        chosen = pick(matching)
+        self.paired.add(chosen.id)
+        return chosen
+
+    def expired(self, entry: CredentialEntry) -> bool:
+        """A create or replace with an `expires_at` already passed is the entry's error."""
+        if entry.expires_at is None or self.now is None:
+            return False
+        from mxsync.manifest.model import parse_instant
+
+        if parse_instant(entry.expires_at) > self.now:
+            return False
+        self.entry_error(R.EXPIRES_IN_PAST, entry, expires_at=entry.expires_at)
+        return True
+
+    def plan_known(self, entry: CredentialEntry, mine: list[LiveCredential],
+                   adopting: bool) -> None:
+        """Keep, update or replace the credentials this entry holds (or is adopting)."""
         key = self.keys[entry.name]
         fingerprint = key.fingerprint
-        adopting = False
-        if not mine:
-            unmarked = [c for c in self.live.credentials if not ownership.has_marker(c.metadata)]
-            exact = [c for c in unmarked if c.display_name == entry.name]
-            # `import` turns "My Key" into "My-Key": such a credential is adopted when its key
-            # matches, and otherwise is simply not this entry's.
-            near = [c for c in unmarked
-                    if c.display_name != entry.name and entry_name_for(c.display_name) == entry.name]
-            matching = [c for c in exact + near if key.matches_mask(c.masked)]
-            if not matching and exact:
-                self.errors.append(Reason(R.NAME_TAKEN, {
-                    "entry": entry.name, "where": str(entry.where), "ids": [c.id for c in exact],
-                    "source": entry.describe_source()}))
-                self.touched.update(c.id for c in exact)
-                return
-            if not matching:
-                self.create(entry, fingerprint, Reason(R.ABSENT))
-                return
-            mine, adopting = [pick(matching)], True
         self.touched.update(c.id for c in mine)
         wanted_base = entry.base_url or ""
         good = [c for c in mine if c.expires_at == entry.expires_at
@@ -199,6 +275,8 @@ class _OrgPlanner:
             extras = [c for c in mine if c.id != keeper.id]
         else:
             old = pick(mine)
+            if self.expired(entry):
+                return
             self.new_index[entry.name] = self.add(Change(
                 action=Action.REPLACE, org=self.org.id, name=entry.name, credential_id=old.id,
                 reason=_replace_reason(old, entry, fingerprint, adopting),
@@ -230,7 +308,7 @@ class _OrgPlanner:
             "fingerprint": fingerprint,
             "base_url": entry.base_url,
             "expires_at": entry.expires_at,
-            "display_name": entry.name,
+            "display_name": entry.shown_name,
             "metadata": ownership.managed_metadata(entry.labels, self.owner, entry.name,
                                                    fingerprint, entry.base_url),
             "make_default": make_default,
@@ -239,6 +317,8 @@ class _OrgPlanner:
         }
 
     def create(self, entry: CredentialEntry, fingerprint: str, reason: Reason) -> None:
+        if self.expired(entry):
+            return
         self.new_index[entry.name] = self.add(Change(
             action=Action.CREATE, org=self.org.id, name=entry.name, reason=reason,
             **self.create_fields(entry, fingerprint, make_default=False),
@@ -248,7 +328,8 @@ class _OrgPlanner:
              adopting: bool) -> None:
         metadata = ownership.managed_metadata(entry.labels, self.owner, entry.name, fingerprint,
                                               entry.base_url)
-        if not adopting and cred.display_name == entry.name and dict(cred.metadata) == metadata:
+        wanted_name = entry.shown_name
+        if not adopting and cred.display_name == wanted_name and dict(cred.metadata) == metadata:
             return
         self.add(Change(
             action=Action.ADOPT if adopting else Action.UPDATE, org=self.org.id, name=entry.name,
@@ -257,10 +338,10 @@ class _OrgPlanner:
                                                       "masked": cred.masked})
                     if adopting else Reason(R.ATTRIBUTES_DIFFER)),
             fingerprint=fingerprint,
-            display_name=entry.name if cred.display_name != entry.name else None,
+            display_name=wanted_name if cred.display_name != wanted_name else None,
             metadata=metadata,
             before=view_live(cred),
-            after={**view_live(cred), "display_name": entry.name,
+            after={**view_live(cred), "display_name": wanted_name,
                    "labels": shown_labels(entry.labels), "key_fingerprint": fingerprint},
         ))
 

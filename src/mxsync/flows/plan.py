@@ -24,7 +24,9 @@ def org_requests(manifest: Manifest, orgs: Sequence[OrgEntry], inputs: Inputs) -
     """What to read for each org whose inputs are all there."""
     return [OrgRequest(org_id=org.id, token=inputs.tokens[org.id],
                        token_env=manifest.token_env_for(org), owner=manifest.owner,
-                       entry_names=frozenset(e.name for e in org.credentials),
+                       entry_names=frozenset(n for e in org.credentials if e.adopt_id is None
+                                             for n in (e.name, e.shown_name)),
+                       adopt_ids=frozenset(e.adopt_id for e in org.credentials if e.adopt_id),
                        need_catalog=bool(org.require_models) or manages_settings(org),
                        need_settings=manages_settings(org))
             for org in orgs if inputs.ready(org.id)]

@@ -210,7 +210,9 @@ def _across_files(files: list[_File]) -> list[Problem]:
     problems: list[Problem] = []
     first_org: dict[str, str] = {}
     settings: dict[str, tuple[Any, str]] = {}
+    variables: dict[str, tuple[str, str]] = {}  # upper-cased name -> (as written, where)
     for f in files:
+        problems.extend(_variables_differing_in_case(f, variables))
         for key in ("owner", "api", "xai_management"):
             if key in f.data:
                 if key in settings and settings[key][0] != f.data[key]:
@@ -231,6 +233,32 @@ def _across_files(files: list[_File]) -> list[Problem]:
                     "an org may appear once in the whole manifest")))
             else:
                 first_org[org_id] = here
+    return problems
+
+
+def _variables_differing_in_case(f: _File, seen: dict[str, tuple[str, str]]) -> list[Problem]:
+    """Key variables that differ only in case (`XAI_KEY_Prod`, `XAI_KEY_PROD`): one shell,
+    CI system or Windows environment may hold only one of them, so one entry would store
+    the other's key. The same name twice is fine (one document, many fields)."""
+    problems: list[Problem] = []
+    orgs = f.data.get("orgs")
+    for oi, org in enumerate(orgs if isinstance(orgs, list) else []):
+        xai = org.get("xai") if isinstance(org, dict) else None
+        creds = xai.get("credentials") if isinstance(xai, dict) else None
+        for ci, cred in enumerate(creds if isinstance(creds, list) else []):
+            name = cred.get("api_key_env") if isinstance(cred, dict) else None
+            if not isinstance(name, str):
+                continue
+            path = ("orgs", oi, "xai", "credentials", ci, "api_key_env")
+            first = seen.get(name.upper())
+            if first is None:
+                line, col = f.positions.at(path)
+                seen[name.upper()] = (name, f"{f.name}:{line}:{col}")
+            elif first[0] != name:
+                problems.append(f.positions.problem(path, (
+                    f"variable {shown(name)} differs only in case from {shown(first[0])} "
+                    f"(at {first[1]}); environments and CI secrets do not tell them apart: "
+                    "give each key a name that differs in more than case")))
     return problems
 
 
@@ -255,9 +283,9 @@ def _mint(raw: dict[str, Any] | None) -> MintSpec | None:
 
 def _credential(f: _File, c: dict[str, Any], path: tuple[str | int, ...]) -> CredentialEntry:
     if "api_key_env" in c:
-        source: KeySource | None = KeySource(env=c["api_key_env"])
+        source: KeySource | None = KeySource(env=c["api_key_env"], field=c.get("api_key_field"))
     elif "api_key_file" in c:
-        source = KeySource(file=str(f.base_dir / c["api_key_file"]))
+        source = KeySource(file=str(f.base_dir / c["api_key_file"]), field=c.get("api_key_field"))
     else:
         source = None  # minted: validation guarantees `mint` is set
     rotate_after = c.get("rotate_after")
@@ -271,6 +299,8 @@ def _credential(f: _File, c: dict[str, Any], path: tuple[str | int, ...]) -> Cre
         mint=_mint(c.get("mint")),
         rotate_after_s=parse_duration(rotate_after) if rotate_after is not None else None,
         where=_location(f, path),
+        display_name=c.get("display_name"),
+        adopt_id=c.get("adopt_id"),
     )
 
 

@@ -151,6 +151,7 @@ def file_problems(data: Any, positions: Positions, now: datetime) -> list[Proble
                                         ("xai_management",), positions))
     for oi, org in _orgs(data):
         names: dict[str, int] = {}
+        adopted: dict[str, int] = {}
         out.extend(_management_url_problems(org.get("xai_management"), ("orgs", oi, "xai_management"),
                                             positions))
         for ci, cred in _credentials(org):
@@ -163,6 +164,16 @@ def file_problems(data: Any, positions: Positions, now: datetime) -> list[Proble
                         f"credentials[{names[name]}]); names must be unique within an org")))
                 else:
                     names[name] = ci
+            adopt_id = cred.get("adopt_id")
+            if isinstance(adopt_id, str):
+                if adopt_id in adopted:
+                    # One live credential, two entries: whichever adopted it, the other would
+                    # be created as a second copy of the same key.
+                    out.append(positions.problem((*path, "adopt_id"), (
+                        f"credentials[{adopted[adopt_id]}] already adopts this credential; "
+                        "a live credential belongs to one entry: remove one of them")))
+                else:
+                    adopted[adopt_id] = ci
             out.extend(_credential_problems(cred, path, positions, now))
         xai = org.get("xai")
         if not isinstance(xai, dict):
@@ -250,6 +261,15 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
         out.append(positions.problem(path, (
             "missing the key's source: set api_key_env (an environment variable), "
             "api_key_file (a file next to the manifest) or mint (mxsync mints the key at xAI)")))
+    if "adopt_id" in cred and "mint" in cred:
+        out.append(positions.problem((*path, "adopt_id"), (
+            "a minted entry cannot adopt a credential: mxsync never knew its key. Remove "
+            "adopt_id (a new key is minted), or give the entry api_key_env / api_key_file"),
+            key=True))
+    if "api_key_field" in cred and not any(s in cred for s in ("api_key_env", "api_key_file")):
+        out.append(positions.problem((*path, "api_key_field"), (
+            "api_key_field names a field of a document: set api_key_env (a variable holding "
+            "the document) or api_key_file (a file holding it) as well"), key=True))
     base_url = cred.get("base_url")
     if (isinstance(base_url, str) and cleartext_to_remote(base_url)
             and cred.get("allow_insecure_http") is not True):
@@ -268,7 +288,7 @@ def _credential_problems(cred: dict[str, Any], path: Path_, positions: Positions
             out.append(positions.problem((*path, "expires_at"), (
                 "not an ISO-8601 timestamp; write it like \"2027-06-01T00:00:00Z\"")))
         else:
-            if instant <= now:
+            if instant <= now and "adopt_id" not in cred:  # adopting keeps what is there
                 out.append(positions.problem((*path, "expires_at"), (
                     "this date is in the past: the credential would be created already expired"),
                     severity="warning"))
@@ -304,16 +324,19 @@ def env_problems(data: Any, positions: Positions, base_dir: Path,
         for ci, cred in _credentials(org):
             path = cred_path(oi, ci)
             env_name, file_name = cred.get("api_key_env"), cred.get("api_key_file")
+            field_name = cred.get("api_key_field")
+            key_field = field_name if isinstance(field_name, str) else None
             if "mint" in cred:
                 continue  # the management key is checked by management_problems
             if isinstance(env_name, str):
                 if _hides_secret(env_name):
                     continue
-                source, field = KeySource(env=env_name), "api_key_env"
+                source, field = KeySource(env=env_name, field=key_field), "api_key_env"
             elif isinstance(file_name, str):
                 if _hides_secret(file_name):
                     continue
-                source, field = KeySource(file=str(base_dir / file_name)), "api_key_file"
+                source, field = (KeySource(file=str(base_dir / file_name), field=key_field),
+                                 "api_key_file")
             else:
                 continue
             warnings: list[str] = []

@@ -108,10 +108,23 @@ class CredentialEntry:
     mint: MintSpec | None = None
     rotate_after_s: int | None = None  # seconds; from `rotate_after: 30d`
     where: Location | None = field(default=None, compare=False)
+    # The name people see in ModuleX when it cannot be the entry's name (`Ünïcødé kéy`).
+    display_name: str | None = None
+    # The live credential_id this entry takes under management (written by `import`).
+    adopt_id: str | None = None
 
     @property
     def minted(self) -> bool:
         return self.mint is not None
+
+    @property
+    def shown_name(self) -> str:
+        """The display name the live credential should carry: `display_name`, else the name."""
+        return self.display_name if self.display_name is not None else self.name
+
+    def at(self) -> str:
+        """` (FILE:LINE:COL)` for messages, or nothing for an entry not read from a file."""
+        return f" ({self.where})" if self.where is not None else ""
 
     def describe_source(self) -> str:
         """Where the key comes from, for messages: `$VAR`, `file PATH` or `minted at xAI`."""

@@ -90,6 +90,14 @@ def _pattern_message(path: Path_, schema: dict[str, Any], value: Any = None) -> 
                 "not starting with a digit (e.g. XAI_KEY_ACME)")
     if field in ("base_url", "url"):
         return "must be an http:// or https:// URL with a host, and no spaces or line breaks"
+    if field == "display_name":
+        return "a display name may not contain line breaks, tabs or other control characters"
+    if field == "adopt_id":
+        return ("adopt_id is a credential_id as ModuleX shows it: no spaces or control "
+                "characters, at most 256 characters")
+    if field == "api_key_field":
+        return ("a field name uses letters, digits, '_', '.' and '-' (at most 128 characters), "
+                "e.g. XAI_KEY_ACME")
     if field == "id":
         return ("an org id may not be empty, longer than 256 characters, or contain spaces, "
                 "line breaks or other control characters")

@@ -56,7 +56,8 @@ def _resource(changes: list[Change]) -> dict[str, Any]:
     }
     key = next((c.key for c in changes if c.key), None)
     if key is not None:
-        resource["change"]["key_source"] = {"env": key.env, "file": key.file}
+        resource["change"]["key_source"] = {"env": key.env, "file": key.file,
+                                            **({"field": key.field} if key.field else {})}
         resource["change"]["test_first"] = any(c.test for c in changes)
     if any(c.action == "adopt" for c in changes):
         resource["change"]["importing"] = {"id": first.credential_id}

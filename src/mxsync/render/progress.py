@@ -59,6 +59,7 @@ class ReadingProgress:
         self.last: CallProgress | None = None
         self._drawn_at = float("-inf")
         self._open = False  # a line without its newline is on screen
+        self._ended_with: int | None = None  # calls done when the last line was ended
 
     def __call__(self, done: int, total: int) -> None:
         self.orgs = (done, total)
@@ -75,7 +76,10 @@ class ReadingProgress:
             self._draw(force=progress.waiting_s > 0)
         elif progress.expected and progress.done < progress.expected:
             self._draw(force=progress.waiting_s > 0, label="Checking")
-        elif self._open:  # the announced calls are done
+        elif self._open or (progress.expected and progress.done == progress.expected
+                            and progress.done != self._ended_with):
+            # The announced calls are done: also those announced after a line was ended
+            # (an import's adoptions, announced once their reads have said which match).
             self._draw(end=True, label="Checking")
 
     def _draw(self, *, end: bool = False, force: bool = False, label: str = "") -> None:
@@ -93,6 +97,8 @@ class ReadingProgress:
         self.stream.write(f"\r{text}{_CLEAR_TO_END}{chr(10) if end else ''}")
         self.stream.flush()
         self._open = not end
+        if end:
+            self._ended_with = self.last.done if self.last is not None else None
 
 
 class ApplyProgress:

@@ -20,6 +20,11 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values or ()) or "none"
 
 
+def _entry(p: dict[str, Any]) -> str:
+    """`entry 'NAME' (FILE:LINE:COL)`, or `entry 'NAME'` for an entry not read from a file."""
+    return f"entry '{p.get('entry')}'" + (f" ({p['where']})" if p.get("where") else "")
+
+
 def _immutable(p: dict[str, Any]) -> str:
     labels = {"key_fingerprint": "key rotated", "base_url": "base_url changed",
               "expires_at": "expires_at changed"}
@@ -89,8 +94,9 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"deleting '{p.get('entry')}' leaves the org without a default xAI credential; set "
         "xai.default to choose one"),
     "name-taken": lambda p: (
-        f"entry '{p.get('entry')}' ({p.get('where')}): the org already has an xai credential named "
-        f"'{p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does not manage, and its key "
+        f"{_entry(p)}: the org already has an xai credential named "
+        f"'{p.get('display_name') or p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does "
+        "not manage, and its key "
         f"does not match {p.get('source')}. Rename the entry, delete or rename that credential in "
         "ModuleX, or point the entry at the key it holds (then it is adopted)"),
     "name-taken-by-owner": lambda p: (
@@ -98,6 +104,27 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"already has an xai credential of that name (id {_names(p.get('ids'))}) managed by owner "
         f"'{p.get('owner')}'; a second one would be two credentials nobody can tell apart. "
         "Rename the entry, or agree with that owner which manifest manages it"),
+    # Adoption by `adopt_id` (written by `mxsync import`): always said by entry name.
+    "adopt-missing": lambda p: (
+        f"{_entry(p)}: adopt_id {p.get('id')} names no credential of this org (deleted since the "
+        "import?); nothing is created in its place. Remove adopt_id to create a new credential, "
+        "or run `mxsync import` again"),
+    "adopt-taken": lambda p: (
+        f"{_entry(p)}: credential {p.get('id')} (its adopt_id) is already managed by owner "
+        f"'{p.get('owner')}'{' as entry ' + repr(p['by']) if p.get('by') else ''}; a credential "
+        "belongs to one entry. Remove this entry, or its adopt_id to create a new credential"),
+    "adopt-key-mismatch": lambda p: (
+        f"{_entry(p)}: the key in {p.get('source')} is not the key of credential {p.get('id')} "
+        f"('{p.get('display_name')}'); it was not adopted "
+        "and nothing is created in its place. Put that credential's key there, or remove the "
+        "entry"),
+    "expires-in-past": lambda p: (
+        f"{_entry(p)}: expires_at {p.get('expires_at')} has passed, so the credential would be "
+        "stored already expired; set a later expires_at, or remove it"),
+    "near-name-other-key": lambda p: (
+        f"entry '{p.get('entry')}': credential {_names(p.get('ids'))} has a display name that "
+        f"becomes this entry's name, but its key is not the one in {p.get('source')}; it is left "
+        "alone and a new credential is created"),
     "models-missing": lambda p: (
         f"required {'model' if len(p.get('missing') or ()) == 1 else 'models'} "
         f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "

@@ -26,6 +26,7 @@ import stat
 from dataclasses import dataclass
 
 from mxsync.errors import MxsyncError
+from mxsync.secrets.documents import MAX_DOCUMENT_BYTES, DocumentError, field_value
 from mxsync.secrets.redaction import MIN_SECRET_LENGTH
 from mxsync.secrets.value import Secret
 
@@ -51,9 +52,11 @@ class KeySource:
 
     env: str | None = None
     file: str | None = None
+    field: str | None = None  # the key is this field of the document held in env or file
 
     def describe(self) -> str:
-        return f"${self.env}" if self.env else f"file {self.file}"
+        where = f"${self.env}" if self.env else f"file {self.file}"
+        return f"field {self.field} of {where}" if self.field else where
 
 
 class SecretError(MxsyncError):
@@ -81,15 +84,23 @@ def read_key(source: KeySource, environ: dict[str, str] | None = None,
         env = os.environ if environ is None else environ
         value = env.get(source.env)
         if value is None or value == "":
+            what = ("the key document (JSON, YAML or dotenv) with field " + source.field
+                    if source.field else "the xAI key (xai-...) this entry should store")
             raise SecretError(f"environment variable {source.env} is not set",
-                              hint=f"export {source.env} with the xAI key (xai-...) this entry "
-                                   "should store")
+                              hint=f"export {source.env} with {what}")
     elif source.file:
-        value, found = read_key_file(source.file)
+        value, found = read_key_file(source.file, MAX_DOCUMENT_BYTES if source.field
+                                     else MAX_KEY_FILE_BYTES)
         _warn(found, warnings)
     else:
         raise SecretError("this entry names neither an environment variable nor a file for its key",
                           hint="set api_key_env or api_key_file")
+    if source.field:
+        where = f"${source.env}" if source.env else f"file {source.file}"
+        try:
+            value = field_value(value, where, source.field)
+        except DocumentError as exc:
+            raise SecretError(exc.message, hint=exc.hint) from None
     value = value.strip()
     if not is_xai_key(value):
         raise SecretError(
@@ -123,8 +134,9 @@ def _shape_note(value: str) -> str:
     return ""
 
 
-def read_key_file(path: str) -> tuple[str, list[str]]:
-    """The text of a key file and any warnings about it; SecretError if it cannot be one."""
+def read_key_file(path: str, limit: int = MAX_KEY_FILE_BYTES) -> tuple[str, list[str]]:
+    """The text of a key file (or key document, with a larger `limit`) and any warnings
+    about it; SecretError if it cannot be one."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
@@ -137,16 +149,16 @@ def read_key_file(path: str) -> tuple[str, list[str]]:
         if not stat.S_ISREG(info.st_mode):
             raise SecretError(f"key file {path} is {_kind(info.st_mode)}, not a regular file",
                               hint=f"point api_key_file at a regular file; {_KEY_HINT}")
-        if info.st_size > MAX_KEY_FILE_BYTES:
+        if info.st_size > limit:
             raise SecretError(
                 f"key file {path} is {info.st_size:,} bytes; a key file holds one key and may "
-                f"be at most {MAX_KEY_FILE_BYTES // 1024} KiB",
+                f"be at most {limit // 1024} KiB",
                 hint=f"check that api_key_file names the key file; {_KEY_HINT}")
-        data = _read_at_most(fd, MAX_KEY_FILE_BYTES + 1, path)
+        data = _read_at_most(fd, limit + 1, path)
     finally:
         os.close(fd)
-    if len(data) > MAX_KEY_FILE_BYTES:  # it grew while being read
-        raise SecretError(f"key file {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB",
+    if len(data) > limit:  # it grew while being read
+        raise SecretError(f"key file {path} is larger than {limit // 1024} KiB",
                           hint=_KEY_HINT)
     try:
         text = data.decode("utf-8")

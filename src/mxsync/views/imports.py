@@ -10,9 +10,7 @@ from mxsync.views import View
 from mxsync.views.audit import AuditText
 
 if TYPE_CHECKING:
-    from mxsync.executor import ApplyReport
-    from mxsync.flows.imports import ImportRun
-    from mxsync.plan import Plan
+    from mxsync.flows.imports import Adoption, ImportRun
 
 
 class ImportText(View):
@@ -33,14 +31,28 @@ class ImportText(View):
         self.note(f"Wrote {written_to}: {plural(len(run.read.states), 'org')}, "
                   f"{plural(len(run.imported.variables), 'credential')}.")
 
-    def adopted(self, plan: Plan, report: ApplyReport) -> None:
+    def key_document(self, run: ImportRun, env: str, written_to: Path | None) -> None:
+        """Which one secret to create, when every key is a field of one document."""
+        if not run.imported.variables:
+            return
+        where = f"at the top of {written_to}" if written_to else "at the top of the manifest"
+        self.note(f"Create one secret, {env}: a document with one field per key "
+                  f"({run.imported.variables[0][0]}=xai-... and so on; the fields are listed "
+                  f"{where}).")
+
+    def adopted(self, adoption: Adoption) -> None:
         from mxsync.render.reasons import sentence
         from mxsync.render.safe import printable
         from mxsync.render.text import render_report
+        from mxsync.render.words import plural
 
-        for org_id, error in plan.errors:
+        for org_id, error in adoption.plan.errors:
             self.note(f"not adopted: org {printable(org_id)}: {sentence(error)}")
-        self.colored(lambda color: render_report(report, color=color), err=True)
+        if adoption.not_set:
+            self.note(f"not tried: {plural(len(adoption.not_set), 'entry', 'entries')} whose key "
+                      "is not set (listed at the top of the manifest); set them and run "
+                      "`mxsync plan`, which adopts them")
+        self.colored(lambda color: render_report(adoption.report, color=color), err=True)
 
 
 VIEWS: dict[str, type[ImportText]] = {"text": ImportText}
