@@ -84,3 +84,45 @@ def test_clearing_all_faults_clears_per_org_faults_too(new_org: OrgFactory) -> N
         assert c.get("/credentials").status_code == 503
         httpx.post(f"{org.url}/_emulator/faults", json={"faults": {}}).raise_for_status()
         assert c.get("/credentials").status_code == 200
+
+
+def test_a_new_state_file_still_announces_the_demo_world_and_its_token(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    emu = start_emulator("--state", str(state), rate_limit=0)
+    err = stop_emulator(emu)
+    assert "built-in demo world" in err and DEMO_TOKEN in err and str(state) in err
+    emu = start_emulator("--state", str(state), rate_limit=0)  # resumed: still the demo user
+    try:
+        me = httpx.get(f"{emu.url}/auth/me", headers={"Authorization": f"Bearer {DEMO_TOKEN}"})
+    finally:
+        err = stop_emulator(emu)
+    assert me.status_code == 200
+    assert f"Resuming the world saved in {state}" in err and DEMO_TOKEN in err
+
+
+def test_a_fixture_with_an_existing_state_file_is_refused_not_ignored(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    stop_emulator(start_emulator("--state", str(state), rate_limit=0))
+    saved = state.read_text()
+    fixture = tmp_path / "mine.yaml"
+    fixture.write_text(run_emulator("--print-fixture").stdout)
+    r = run_emulator("--port", "0", "--state", str(state), "--fixture", str(fixture))
+    assert r.returncode == 1 and r.stdout == "" and "Traceback" not in r.stderr
+    assert "would not be used" in r.stderr and f"delete {state}" in r.stderr
+    assert "drop --fixture" in r.stderr
+    assert state.read_text() == saved  # the saved world is left as it was
+
+
+def test_a_second_emulator_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    first = start_emulator("--state", str(state), rate_limit=0)
+    try:
+        r = run_emulator("--port", "0", "--state", str(state))
+        assert r.returncode == 1 and r.stdout == "" and "Traceback" not in r.stderr
+        assert "another emulator" in r.stderr and str(state) in r.stderr
+        assert httpx.get(f"{first.url}/auth/me",
+                         headers={"Authorization": f"Bearer {DEMO_TOKEN}"}).status_code == 200
+    finally:
+        stop_emulator(first)
+    again = start_emulator("--state", str(state), rate_limit=0)  # the lock went with the first
+    stop_emulator(again)

@@ -133,6 +133,39 @@ def test_a_key_file_others_can_read_is_warned_about(tmp_path: Path, mode: int, w
                         f"restrict it with `chmod 600 {path}`"]
 
 
+@pytest.mark.parametrize(("mode", "who"), [(0o620, "its group"), (0o602, "others"),
+                                           (0o666, "its group and others")])
+def test_a_key_file_others_can_write_is_refused(tmp_path: Path, mode: int, who: str) -> None:
+    path = key_file(tmp_path, KEY, mode)
+    error = refused(KeySource(file=path))
+    assert f"key file {path} is writable by {who} (mode {mode:04o})" in error.message
+    assert "swap the key" in error.message and f"chmod go-w {path}" in (error.hint or "")
+
+
+@pytest.mark.parametrize(("folder_mode", "accepted"), [
+    (0o777, False),  # anyone may rename the key file away and put their own in its place
+    (0o1777, True),  # sticky, as /tmp: only the file's owner may rename or remove it
+    (0o770, True),  # group-writable: every folder of a user-private-group umask (002)
+])
+def test_a_key_file_in_a_folder_anyone_may_write(tmp_path: Path, folder_mode: int,
+                                                 accepted: bool) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    path = folder / "xai.key"
+    path.write_text(KEY)
+    path.chmod(0o600)
+    folder.chmod(folder_mode)
+    try:
+        if accepted:
+            assert read_key(KeySource(file=str(path)), {}, []).reveal() == KEY
+        else:
+            error = refused(KeySource(file=str(path)))
+            assert f"in the folder {folder}, which anyone may write" in error.message
+            assert f"chmod o-w {folder}" in (error.hint or "")
+    finally:
+        folder.chmod(0o700)
+
+
 def test_without_a_list_the_warning_is_logged_once(tmp_path: Path,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     path = key_file(tmp_path, KEY, 0o644)
@@ -140,7 +173,7 @@ def test_without_a_list_the_warning_is_logged_once(tmp_path: Path,
         read_key(KeySource(file=path), {})
         read_key(KeySource(file=path), {})
     assert [r.getMessage() for r in caplog.records].count(
-        f"key file {path} is readable by its group and others (mode 0644); "
+        f"warning: key file {path} is readable by its group and others (mode 0644); "
         f"restrict it with `chmod 600 {path}`") == 1
 
 

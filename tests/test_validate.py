@@ -283,6 +283,7 @@ def test_check_env(tmp_path: Path) -> None:
     good_key = "xai-CANARYgoodKEY000000000000000"
     bad_value = "xai-short-CANARY"
     (tmp_path / "k.key").write_text(good_key + "\n")
+    (tmp_path / "k.key").chmod(0o644)  # whatever the umask: readable by others, not writable
     path = write(tmp_path, """
         version: 1
         orgs:

@@ -248,6 +248,22 @@ def _format(fmt: str, as_json: bool) -> str:
     return "json" if as_json else fmt
 
 
+@contextmanager
+def json_diagnostics(fmt: str) -> Iterator[None]:
+    """With `--format json`, a manifest that cannot be loaded is also said as JSON on stdout
+    (mxsync.views.diagnostics); the error then goes on to stderr and exit 1 as always."""
+    from mxsync.manifest import ManifestInvalid
+
+    try:
+        yield
+    except ManifestInvalid as exc:
+        if fmt == "json":
+            from mxsync.views.diagnostics import DiagnosticsJson
+
+            DiagnosticsJson().show(exc.problems)
+        raise
+
+
 # -- validate and schema -----------------------------------------------------------------
 @cli.command()
 @manifest_option
@@ -353,7 +369,9 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     from mxsync.views import pick
     from mxsync.views.plan import VIEWS
 
-    the_plan = plan_manifest(load_or_raise(list(files)), _options(
+    with json_diagnostics(_format(fmt, as_json)):
+        manifest = load_or_raise(list(files))
+    the_plan = plan_manifest(manifest, _options(
         api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default, replace))
     if out is not None:
         save_plan(the_plan, out)
@@ -432,7 +450,9 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
         from mxsync.flows.plan import plan_manifest
         from mxsync.manifest import load_or_raise
 
-        the_plan = plan_manifest(load_or_raise(list(files)), options)
+        with json_diagnostics(_format(fmt, as_json)):
+            manifest = load_or_raise(list(files))
+        the_plan = plan_manifest(manifest, options)
         view.plan(the_plan)
         approval = approve(the_plan.has_changes, auto_approve)
         if approval in (Approval.DECLINED, Approval.INTERRUPTED):
@@ -502,7 +522,8 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.views.audit import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), obj.color)
-    manifest = audit_manifest(files, org_ids, all_orgs)
+    with json_diagnostics(_format(fmt, as_json)):
+        manifest = audit_manifest(files, org_ids, all_orgs)
     try:
         instant = parse_instant(as_of) if as_of else datetime.now(UTC)
     except ValueError:

@@ -60,8 +60,15 @@ def uses_default_world(options: EmulatorOptions) -> bool:
 
 def load_world(options: EmulatorOptions) -> World:
     """`--state` wins when its file exists: the emulator then resumes where it stopped.
-    Without it and without `--fixture`, the world is the built-in demo world."""
+    Without it and without `--fixture`, the world is the built-in demo world.
+    `--fixture` with a state file that exists is refused: the fixture would not be used."""
     if options.state is not None and options.state.exists():
+        if options.fixture is not None:
+            raise MxsyncError(
+                f"--fixture {options.fixture} would not be used: the state file {options.state} "
+                "already holds a world, and the emulator resumes from it",
+                hint=f"delete {options.state} to start again from the fixture, or drop "
+                     "--fixture to resume the saved world")
         world = World.from_json(json.loads(options.state.read_text(encoding="utf-8")))
     else:
         import yaml
@@ -146,17 +153,36 @@ def base_url(sock: socket.socket) -> str:
 
 
 def serve_forever(options: EmulatorOptions) -> None:
-    """Print the base URL as one line on stdout once listening, then log to stderr."""
-    world = load_world(options)
-    server, sock = _server(options, world)
-    print(base_url(sock), flush=True)
-    if uses_default_world(options):
-        orgs = ", ".join(world.orgs)
-        print(f"No --fixture: serving the built-in demo world (orgs {orgs}). Its fake token: "
-              f"{DEMO_TOKEN}. See it with `mxsync emulator --print-fixture`.",
-              file=sys.stderr, flush=True)
-    logging.basicConfig(stream=sys.stderr, level=options.log_level.upper())
-    asyncio.run(server.serve(sockets=[sock]))
+    """Print the base URL as one line on stdout once listening, then log to stderr.
+
+    The `--state` file is locked for as long as the emulator runs (see
+    `mxsync.emulator.state_lock`)."""
+    from mxsync.emulator.state_lock import locked_state
+
+    with locked_state(options.state):
+        default = uses_default_world(options)  # before loading: loading writes the state file
+        world = load_world(options)
+        server, sock = _server(options, world)
+        # The welcome first: whoever waits for the URL line has it by then.
+        print(_welcome(options, world, default), file=sys.stderr, flush=True)
+        print(base_url(sock), flush=True)
+        logging.basicConfig(stream=sys.stderr, level=options.log_level.upper())
+        asyncio.run(server.serve(sockets=[sock]))
+
+
+def _welcome(options: EmulatorOptions, world: World, default: bool) -> str:
+    """What world is served and, when it holds the built-in demo user, its fake token.
+    Tokens of a user's own fixture are the user's: they are never printed."""
+    orgs = ", ".join(world.orgs) or "none"
+    saved = f" It is saved to {options.state}." if options.state is not None else ""
+    token = f" Its fake token: {DEMO_TOKEN}." if DEMO_TOKEN in world.users else ""
+    if default:
+        return (f"No --fixture: serving the built-in demo world (orgs {orgs}).{token}{saved} "
+                "See it with `mxsync emulator --print-fixture`.")
+    if options.fixture is not None:
+        return f"Serving the world of {options.fixture} (orgs {orgs}).{saved}"
+    return (f"Resuming the world saved in {options.state} (orgs {orgs}).{token} "
+            f"To start afresh, stop the emulator and delete {options.state}.")
 
 
 class BackgroundEmulator:

@@ -5,7 +5,11 @@ in UTF-8: a FIFO, a device such as /dev/zero, a directory or a huge file is
 refused at once, before anything is read (the file is opened non-blocking, so a
 FIFO without a writer cannot hang a run, and checked with `fstat` on the open
 descriptor, so what is checked is what is read). A key file that group or
-others may read is accepted with a warning.
+others may read is accepted with a warning; one that group or others may write
+is refused, as is one in a folder that others may write without the sticky bit
+(as /tmp has): whoever can write there could swap the key that mxsync stores.
+Group-writable folders are accepted, since a user's private group (umask 002)
+makes every folder so.
 
 A token is refused before it is sent anywhere when it cannot be one: an xAI
 key where the ModuleX token belongs, a non-ASCII or control character (httpx
@@ -78,7 +82,8 @@ def read_key(source: KeySource, environ: dict[str, str] | None = None,
 
     Warnings (a key file others may read) are appended to `warnings` when it is
     given, so the caller can place them (validate shows them at the manifest line);
-    otherwise each is logged once per file on the `mxsync.secrets` logger.
+    otherwise each is logged once per file on the `mxsync.secrets` logger, prefixed
+    "warning:" (Python's last-resort handler prints it on stderr as it is).
     """
     if source.env:
         env = os.environ if environ is None else environ
@@ -120,7 +125,7 @@ def _warn(found: list[str], warnings: list[str] | None) -> None:
     for message in found:
         if message not in _warned:
             _warned.add(message)
-            log.warning("%s", message)
+            log.warning("warning: %s", message)  # said as validate says it
 
 
 def _shape_note(value: str) -> str:
@@ -165,6 +170,7 @@ def read_key_file(path: str, limit: int = MAX_KEY_FILE_BYTES) -> tuple[str, list
     except UnicodeDecodeError as exc:
         raise SecretError(f"key file {path} is not UTF-8 text (invalid byte at offset {exc.start})",
                           hint=f"save it as plain text; {_KEY_HINT}") from None
+    _refuse_swappable(path, info.st_mode)
     return text.removeprefix("\ufeff"), _permission_warnings(path, info.st_mode)
 
 
@@ -198,11 +204,54 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _who(mode: int, group_bit: int, other_bit: int) -> str:
+    return " and ".join(name for bit, name in ((group_bit, "its group"), (other_bit, "others"))
+                        if mode & bit)
+
+
+def _refuse_swappable(path: str, mode: int) -> None:
+    """SecretError when someone other than its owner could replace the key in the file."""
+    if os.name != "posix":
+        return
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise SecretError(
+            f"key file {path} is writable by {_who(mode, stat.S_IWGRP, stat.S_IWOTH)} "
+            f"(mode {stat.S_IMODE(mode):04o}): whoever can write it could swap the key that "
+            "mxsync stores, so mxsync does not use it",
+            hint=f"run `chmod go-w {path}` (or `chmod 600 {path}`) and check that it still "
+                 "holds your key")
+    for folder in _folders(path):
+        try:
+            folder_mode = os.stat(folder).st_mode
+        except OSError:
+            continue
+        if folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
+            raise SecretError(
+                f"key file {path} is in the folder {folder}, which anyone may write "
+                f"(mode {stat.S_IMODE(folder_mode):04o}, without the sticky bit): anyone could "
+                "replace the key file, so mxsync does not use it",
+                hint=f"run `chmod o-w {folder}` (or `chmod +t {folder}`), or move the key file "
+                     "to a folder only you may write")
+
+
+def _folders(path: str) -> list[str]:
+    """Every folder above the file, as named and as resolved: renaming any of them swaps it."""
+    found: list[str] = []
+    for start in (os.path.abspath(path), os.path.realpath(path)):
+        folder = os.path.dirname(start)
+        while folder not in found:
+            found.append(folder)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return found
+
+
 def _permission_warnings(path: str, mode: int) -> list[str]:
     if os.name != "posix" or not mode & (stat.S_IRGRP | stat.S_IROTH):
         return []
-    who = " and ".join(name for bit, name in ((stat.S_IRGRP, "its group"), (stat.S_IROTH, "others"))
-                       if mode & bit)
+    who = _who(mode, stat.S_IRGRP, stat.S_IROTH)
     return [f"key file {path} is readable by {who} (mode {stat.S_IMODE(mode):04o}); "
             f"restrict it with `chmod 600 {path}`"]
 
