@@ -235,8 +235,10 @@ def test_a_plan_against_an_endless_key_list_ends_with_a_clear_error(new_org: Org
                 {"name": "minted", "mint": {"acls": ["api-key:model:*"]}}]}}],
             api={"url": org.url},
             xai_management={"team_id": "team-a", "key_env": "MGMT_KEY", "url": server.url})
+        # The operator points mxsync at this server (a manifest alone may not).
         run = mxsync("--debug", "plan", "-f", path,
-                     env={"MX_TOKEN": org.token, "MGMT_KEY": CANARY_TOKEN})
+                     env={"MX_TOKEN": org.token, "MGMT_KEY": CANARY_TOKEN,
+                          "MODULEX_BASE_URL": org.url, "XAI_MANAGEMENT_URL": server.url})
     said = run.out + run.err
     assert len(server.seen) == MAX_PAGES
     assert run.code == 1, said
