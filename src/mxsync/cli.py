@@ -296,21 +296,36 @@ def _with_replace(options: Any, replace: tuple[str, ...]) -> Any:
     return dataclasses.replace(options, replace=tuple(Target.parse(r) for r in replace))
 
 
-def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
+def policy_options(func: F) -> F:
+    """`--policy PATH` and `--namespace NAME` (mxsync.flows.policy)."""
+    func = click.option("--namespace", "namespaces", multiple=True, metavar="NAME",
+                        help="Rego package whose deny/violation/warn rules count (default: "
+                             "main); repeatable.")(func)
+    return click.option("--policy", "policies", multiple=True, metavar="PATH",
+                        help="Judge with these Rego policies (a .rego file or a folder); "
+                             "repeatable. A deny exits 1. Needs mxsync[policy].")(func)
+
+
+def _emit_plan(plan: Any, fmt: str, color: bool | None, verdict: Any = None) -> None:
     import json
 
     from mxsync.render.text import render_plan, use_color
 
     if fmt == "json":
+        from mxsync.flows.policy import plan_document_with
         from mxsync.render.json import plan_to_json
 
-        click.echo(json.dumps(plan_to_json(plan), indent=2))
+        click.echo(json.dumps(plan_document_with(plan_to_json(plan), verdict), indent=2))
     elif fmt == "markdown":
         from mxsync.render.markdown import plan_markdown
 
         click.echo(plan_markdown(plan))
     else:
         click.echo(render_plan(plan, color=use_color(color)), color=use_color(color))
+    if verdict is not None and fmt != "json":
+        from mxsync.render.policy import render_result
+
+        click.echo("\n" + render_result(verdict, fmt))
 
 
 # -- plan and show ------------------------------------------------------------------------
@@ -330,26 +345,33 @@ def _emit_plan(plan: Any, fmt: str, color: bool | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 with no changes, 2 with changes, 1 on error.")
+              help="Exit 0 with no changes, 2 with changes, 1 on error or a policy deny.")
+@policy_options
 @click.pass_obj
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
          replace: tuple[str, ...], take_default: bool, fmt: str, out: Path | None,
-         detailed_exitcode: bool) -> None:
+         detailed_exitcode: bool, policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
+    from mxsync.flows.policy import judge_plan, record
     from mxsync.manifest import load_or_raise
     from mxsync.plan import save_plan
 
+    if policies:
+        from mxsync.policy import require_policy
+
+        require_policy()
     manifest = load_or_raise(list(files))
     the_plan = plan_manifest(manifest, _with_replace(
         _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default),
         replace))
+    verdict = judge_plan(the_plan, policies, namespaces)
     if out is not None:
-        save_plan(the_plan, out)
+        save_plan(the_plan, out, extra=record(verdict))
     fmt = _format(fmt, as_json)
-    _emit_plan(the_plan, fmt, obj.color)
+    _emit_plan(the_plan, fmt, obj.color, verdict)
     if fmt != "text":  # stdout is for a machine or a file: say what failed here too
         from mxsync.render.reasons import sentence
 
@@ -357,7 +379,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
             click.echo(f"Error: org {org_id}: {sentence(error)}", err=True)
     if out is not None and fmt != "json":
         click.echo(f"Saved the plan to {out}: apply it with `mxsync apply {out}`.", err=True)
-    if the_plan.errors:
+    if the_plan.errors or (verdict is not None and verdict.denied):
         sys.exit(1)
     sys.exit(2 if detailed_exitcode and the_plan.has_changes else 0)
 
@@ -395,14 +417,17 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
               help="Make the manifest's default the org's default even where another owner's "
                    "credential holds it (otherwise a conflict).")
 @format_options("text", "json")
+@policy_options
 @click.pass_obj
 @handle_errors
 def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
           targets: tuple[str, ...], replace: tuple[str, ...], take_default: bool, fmt: str,
-          as_json: bool) -> None:
+          as_json: bool, policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     import json
+
+    from mxsync.flows.policy import judge_plan, recorded, refuse_denied
 
     from mxsync.errors import MxsyncError
     from mxsync.flows.apply import apply_plan
@@ -421,12 +446,24 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
                                       skip_tests=skip_tests, replace=replace,
                                       take_default=take_default)
         _refuse_other_api_url(planfile, the_plan.api_url, api_url)
+        refuse_denied(recorded(planfile), f"the saved plan {planfile}")
+        refuse_denied(judge_plan(the_plan, policies, namespaces), f"the saved plan {planfile}")
     else:
         from mxsync.manifest import load_or_raise
 
+        if policies:
+            from mxsync.policy import require_policy
+
+            require_policy()
         the_plan = plan_manifest(load_or_raise(list(files)), options)
         if not as_json:
             click.echo(render_plan(the_plan, color=color), color=color)
+        verdict = judge_plan(the_plan, policies, namespaces)
+        refuse_denied(verdict, "this plan")
+        if verdict is not None and not as_json:
+            from mxsync.render.policy import policy_text
+
+            click.echo("\n" + policy_text(verdict))
         if the_plan.has_changes and not auto_approve:
             if not sys.stdin.isatty():
                 raise MxsyncError(
@@ -576,13 +613,14 @@ def _refuse_other_api_url(planfile: Path, planned: str | None, cli_url: str | No
 @click.option("--unused-for", type=click.IntRange(1, 36500), default=90, show_default=True,
               metavar="DAYS", help="Warn about credentials not used for DAYS.")
 @click.option("--as-of", metavar="TIMESTAMP", help="Judge expiry and use as of this ISO-8601 instant.")
+@policy_options
 @click.pass_obj
 @handle_errors
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
           fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
-          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None
-          ) -> None:
+          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None,
+          policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
@@ -609,6 +647,10 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                 hint="pass -f MANIFEST to audit its orgs against it, or --org ID / --all-orgs "
                      "to audit live orgs")
         files = (DEFAULT_MANIFEST,)
+    if policies:
+        from mxsync.policy import require_policy
+
+        require_policy()
     manifest = None
     if files:
         from mxsync.manifest import load_or_raise
@@ -622,7 +664,9 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                      AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
                                   failing_ratio, failing_min_calls),
                      _options(api_url, parallelism, timeout_s))
-    result = done.result
+    from mxsync.flows.policy import audit_findings
+
+    result = audit_findings(done.result, policies, namespaces)
     if done.skipped:
         click.echo(f"Skipped {plural(len(done.skipped), 'org')} the token belongs to but cannot manage "
                    f"(not owner or admin): {printable(', '.join(done.skipped))}", err=True)
@@ -818,6 +862,56 @@ def demo(obj: Context, examples: Path | None, minted: bool) -> None:
     from mxsync.demo import run_demo
 
     run_demo(examples, color=obj.color)
+
+
+@cli.group(name="policy")
+def policy_group() -> None:
+    """Judge saved plans with Rego policies, and run the policies' tests (mxsync[policy])."""
+
+
+@policy_group.command(name="check")
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--policy", "policies", multiple=True, required=True, metavar="PATH",
+              help="A .rego file or a folder of them; repeatable.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NAME",
+              help="Rego package whose deny/violation/warn rules count (default: main); repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit"]),
+              default="text", show_default=True, help="Output format.")
+@handle_errors
+def policy_check(planfile: Path, policies: tuple[str, ...], namespaces: tuple[str, ...],
+                 fmt: str) -> None:
+    """Judge a saved plan offline (no manifest, no token); exit 1 on a deny."""
+    from mxsync.flows.policy import judge_plan
+    from mxsync.plan import load_plan
+    from mxsync.policy import require_policy
+    from mxsync.render.policy import render_result
+
+    require_policy()
+    verdict = judge_plan(load_plan(planfile), policies, namespaces)
+    assert verdict is not None  # --policy is required
+    click.echo(render_result(verdict, fmt))
+    sys.exit(1 if verdict.denied else 0)
+
+
+@policy_group.command(name="test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@format_options("text", "json")
+@handle_errors
+def policy_test(paths: tuple[str, ...], fmt: str, as_json: bool) -> None:
+    """Run the policies' tests: *_test.yaml/.json case files and test_* rules; exit 1 if any fails."""
+    import json
+
+    from mxsync.policy import require_policy
+    from mxsync.policy.cases import run_tests
+    from mxsync.render.policy import tests_text
+
+    require_policy("mxsync policy test")
+    outcomes = run_tests(paths)
+    if _format(fmt, as_json) == "json":
+        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2))
+    else:
+        click.echo(tests_text(outcomes))
+    sys.exit(0 if all(o.outcome == "pass" for o in outcomes) else 1)
 
 
 def main() -> None:

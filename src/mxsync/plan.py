@@ -217,11 +217,15 @@ class Plan:
         return replace(self, orgs=orgs)
 
 
-def save_plan(plan: Plan, path: Path) -> None:
-    """Atomic, mode 0600 from the first byte (a plan names which keys go where)."""
+def save_plan(plan: Plan, path: Path, extra: dict[str, Any] | None = None) -> None:
+    """Atomic, mode 0600 from the first byte (a plan names which keys go where).
+
+    `extra`: top-level fields other parts keep beside the plan (the policy verdict,
+    mxsync.flows.policy); `load_plan` ignores them."""
     from mxsync.files import atomic_write
 
-    atomic_write(path, json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", mode=0o600)
+    data = {**(extra or {}), **plan.to_dict()}
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
