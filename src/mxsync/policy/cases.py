@@ -92,17 +92,41 @@ def run_case_file(path: Path, policies: list[PolicyFile]) -> list[TestOutcome]:
     return outcomes
 
 
-def test_rules(policy: PolicyFile) -> list[tuple[str, str]]:
-    """(package, rule) of each `test_*` rule in a test file."""
+def _statements(source: str) -> list[str]:
+    """The top-level statements of a module, as text: each starts at a line that is not
+    indented and is not a closing brace or a comment."""
+    chunks: list[list[str]] = [[]]
+    for line in source.splitlines(keepends=True):
+        starts = line[:1] not in ("", " ", "\t", "\n", "\r", "}", "#", "]", ")")
+        if starts and chunks[-1]:
+            chunks.append([])
+        chunks[-1].append(line)
+    return ["".join(c) for c in chunks if c]
+
+
+def test_rules(policy: PolicyFile) -> list[tuple[str, str, str]]:
+    """(package, rule, a module holding only that test) for each `test_*` rule of a file.
+
+    rego-cpp dies while compiling a `with input as` over a rule that reads input, whichever
+    rule is queried: so each test goes to the engine alone, with the file's package, imports
+    and helpers (those without `with`), and only that test fails when it cannot be run."""
     package = _PACKAGE.search(policy.source)
     if package is None:
         return []
-    return [(package[1], name) for name in dict.fromkeys(_TEST_RULE.findall(policy.source))]
+    statements = _statements(policy.source)
+    common = [s for s in statements if not _TEST_RULE.match(s) and " with " not in s]
+    tests: dict[str, list[str]] = {}
+    for statement in statements:
+        match = _TEST_RULE.match(statement)
+        if match:
+            tests.setdefault(match[1], []).append(statement)
+    return [(package[1], name, "".join(common) + "\n" + "".join(parts))
+            for name, parts in tests.items()]
 
 
-def run_test_rule(policy: PolicyFile, package: str, rule: str,
+def run_test_rule(policy: PolicyFile, package: str, rule: str, module: str,
                   policies: list[PolicyFile]) -> TestOutcome:
-    modules = [p for p in policies if not p.is_test] + [policy]
+    modules = [p for p in policies if not p.is_test] + [PolicyFile(policy.path, module)]
     name = f"data.{package}.{rule}"
     try:
         groups = run({"modules": [[p.path, p.source] for p in modules], "input": None,
@@ -111,8 +135,11 @@ def run_test_rule(policy: PolicyFile, package: str, rule: str,
         return TestOutcome(name, policy.path, "error", [CRASHED])
     answer = groups[0]
     if "error" in answer:
-        error = engine_failure(EngineError.from_json(answer["error"]), policy.path)
-        return TestOutcome(name, policy.path, "error", [error.message])
+        error = EngineError.from_json(answer["error"])
+        if error.file == policy.path:  # the line is in the test module as sent, not the file
+            error = EngineError(error.message, policy.path, None)
+        return TestOutcome(name, policy.path, "error",
+                           [engine_failure(error, policy.path).message])
     value = (answer.get("results") or {}).get(name)
     if value is True:
         return TestOutcome(name, policy.path, "pass")
@@ -129,8 +156,8 @@ def run_tests(paths: tuple[str, ...] | list[str]) -> list[TestOutcome]:
         outcomes += run_case_file(path, policies)
     for policy in every:
         if policy.is_test:
-            outcomes += [run_test_rule(policy, package, rule, policies)
-                         for package, rule in test_rules(policy)]
+            outcomes += [run_test_rule(policy, package, rule, module, policies)
+                         for package, rule, module in test_rules(policy)]
     if not outcomes:
         raise MxsyncError(f"no policy tests under {' '.join(paths)}",
                           hint="add *_test.yaml case files or test_* rules in *_test.rego files")
