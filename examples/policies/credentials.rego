@@ -65,9 +65,12 @@ deny contains msg if {
 	msg := sprintf("%s: the key would be stored without ModuleX's test call (test: false)", [rc.address])
 }
 
-# Not a failure, but worth a look in review: a default moves to another credential.
+# Not a failure, but worth a look in review: a credential becomes the org's default.
 warn contains msg if {
 	some rc in credentials
-	"set-default" in rc.mxsync_actions
+	rc.change.after.is_default == true
+	not was_default(rc)
 	msg := sprintf("%s: becomes the org's default credential", [rc.address])
 }
+
+was_default(rc) if rc.change.before.is_default == true
