@@ -119,7 +119,7 @@ def _printed_place(report: str, sources: dict[str, str]) -> EngineError | None:
     return None
 
 
-def _evaluate(modules: list[tuple[str, str]], input_json: str | None, queries: list[str],
+def _evaluate(modules: list[tuple[str, str]], document: Any, queries: list[str],
               scratch: Any) -> dict[str, Any]:
     import regopy
     from regopy.rego_shared import (
@@ -146,8 +146,9 @@ def _evaluate(modules: list[tuple[str, str]], input_json: str | None, queries: l
             if error.file is None:
                 error = EngineError(error.message, name)
             return {"error": error.to_json()}
-    if input_json is not None:
-        engine.set_input_term(input_json)
+    if document is not None:
+        # A built Input, not set_input_term: rego-cpp reads a JSON text about half as fast.
+        engine.set_input(document)
     results: dict[str, Any] = {}
     undefined: list[str] = []
     for query in queries:
@@ -182,11 +183,15 @@ def main() -> int:
         os.dup2(scratch.fileno(), 1)
         os.dup2(scratch.fileno(), 2)
         modules = [(str(name), str(source)) for name, source in request["modules"]]
-        input_json = None if request.get("input") is None else json.dumps(request["input"])
+        document = None
+        if request.get("input") is not None:
+            import regopy
+
+            document = regopy.Input(request["input"])
         groups = []
         for group in request["groups"]:
             chosen = [modules[i] for i in group["modules"]]
-            groups.append(_evaluate(chosen, input_json, list(group["queries"]), scratch))
+            groups.append(_evaluate(chosen, document, list(group["queries"]), scratch))
     with os.fdopen(answer_fd, "w", encoding="utf-8") as out:
         json.dump({"groups": groups}, out)
     return 0
