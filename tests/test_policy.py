@@ -51,7 +51,7 @@ def test_discovery_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(MxsyncError, match="no such file or folder"):
         read_policies([str(tmp_path / "missing")])
     write(tmp_path / "only_test.rego", HEAD)
-    with pytest.raises(MxsyncError, match="no .rego policy there"):
+    with pytest.raises(MxsyncError, match=r"no \.rego policy there"):
         read_policies([str(tmp_path)])
 
 
@@ -66,7 +66,8 @@ def test_conventions_messages_and_namespaces() -> None:
 
 
 def test_deny_violation_warn_each_with_its_file_and_namespaces_chosen(tmp_path: Path) -> None:
-    write(tmp_path / "one.rego", HEAD + 'deny contains "d1" if input.x\nwarn contains {"msg": "w1"} if true\n')
+    write(tmp_path / "one.rego",
+          HEAD + 'deny contains "d1" if input.x\nwarn contains {"msg": "w1"} if true\n')
     write(tmp_path / "two.rego", HEAD + 'violation contains msg if { input.x; msg := helper }\n')
     write(tmp_path / "three.rego", HEAD + 'helper := "from a helper elsewhere"\n')
     write(tmp_path / "other.rego", "package house\nimport rego.v1\ndeny contains \"h\" if true\n")
@@ -121,7 +122,8 @@ def test_a_policy_failing_while_evaluating_names_its_file(tmp_path: Path) -> Non
 
 def test_policy_check_formats_and_exit_codes(tmp_path: Path) -> None:
     planfile = _saved_plan(tmp_path)
-    write(tmp_path / "p" / "rules.rego", HEAD + 'deny contains "no <plans> & \\"quotes\\"" if input.owner == "test"\n'
+    write(tmp_path / "p" / "rules.rego",
+          HEAD + 'deny contains "no <plans> & \\"quotes\\"" if input.owner == "test"\n'
           'warn contains "look" if true\n')
     text = mxsync("policy", "check", str(planfile), "--policy", str(tmp_path / "p"), env={})
     assert text.code == 1
@@ -160,18 +162,20 @@ def test_policy_test_reports_fail_and_a_crash_per_test_and_goes_on(tmp_path: Pat
     write(tmp_path / "rules.rego", HEAD + 'deny contains msg if {\n  some c in input.resource_changes\n'
           '  msg := sprintf("%s", [c.address])\n}\nprod(org) if startswith(org, "prod-")\n')
     write(tmp_path / "rules_test.rego", HEAD +
-          'test_with_input if {\n  count(deny) == 1 with input as {"resource_changes": [{"address": "a"}]}\n}\n'
+          'test_with_input if {\n'
+          '  count(deny) == 1 with input as {"resource_changes": [{"address": "a"}]}\n}\n'
           'test_helper if prod("prod-x")\ntest_wrong if prod("dev")\n')
-    write(tmp_path / "rules_test.yaml", "cases:\n  - name: right\n    input: {resource_changes: [{address: a}]}\n"
+    write(tmp_path / "rules_test.yaml",
+          "cases:\n  - name: right\n    input: {resource_changes: [{address: a}]}\n"
           "    deny: [a]\n  - name: wrong\n    input: {resource_changes: []}\n    deny: [b]\n")
     run = mxsync("policy", "test", str(tmp_path), env={})
     assert run.code == 1
     lines = run.out.splitlines()
-    assert any(l.startswith("ERROR") and "test_with_input" in l for l in lines)
+    assert any(line.startswith("ERROR") and "test_with_input" in line for line in lines)
     assert "the engine crashed evaluating it: `with input as` over a rule reading input" in run.out
-    assert any(l.startswith("PASS") and "test_helper" in l for l in lines)
-    assert any(l.startswith("FAIL") and "test_wrong" in l for l in lines)
-    assert any(l.startswith("PASS") and l.endswith(": right") for l in lines)
+    assert any(line.startswith("PASS") and "test_helper" in line for line in lines)
+    assert any(line.startswith("FAIL") and "test_wrong" in line for line in lines)
+    assert any(line.startswith("PASS") and line.endswith(": right") for line in lines)
     assert "deny expected but not said: b" in run.out
     assert "5 tests: 2 passed, 2 failed, 1 error." in run.out
 

@@ -17,7 +17,13 @@ test_only_xai_base_url if {
 }
 
 test_delete_label if {
-	delete_allowed({"labels": {"allow-delete": "true"}})
-	not delete_allowed({"labels": {"allow-delete": true}})
-	not delete_allowed({"labels": {}})
+	delete_allowed("true")
+	not delete_allowed(true)
+	not delete_allowed(null)
+}
+
+test_stores_key if {
+	stores_key(["create", "set-default"])
+	stores_key(["replace"])
+	not stores_key(["update", "delete"])
 }

@@ -427,11 +427,10 @@ def apply(obj: Context, files: tuple[str, ...], planfile: Path | None, api_url: 
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     import json
 
-    from mxsync.flows.policy import judge_plan, recorded, refuse_denied
-
     from mxsync.errors import MxsyncError
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.plan import plan_manifest
+    from mxsync.flows.policy import judge_plan, recorded, refuse_denied
     from mxsync.plan import load_plan
     from mxsync.render.json import plan_to_json
     from mxsync.render.text import render_plan, render_report, use_color
