@@ -324,7 +324,7 @@ def test_the_action_declares_the_inputs_a_workflow_passes_and_uses_each() -> Non
 def test_every_mxsync_command_in_the_ci_files_is_run_by_these_tests() -> None:
     """Each step that runs mxsync appears in a scenario below (by step name)."""
     exercised = {
-        PLAN_APPLY: {"validate", "plan", "apply exactly that plan", "plan main",
+        PLAN_APPLY: {"validate", "plan", "policy check", "apply exactly that plan", "plan main",
                      "apply the reviewed plan of main"},
         AUDIT: {"audit, as JUnit", "audit, as Markdown"},
     }
@@ -482,8 +482,8 @@ def repo(new_org: OrgFactory, emulator_url: str, tmp_path: Path) -> Repo:
 def test_pull_request_plans_once_and_posts_and_uploads_that_plan(repo: Repo) -> None:
     job = repo.pull_request()
     assert not job.failed, job.ran
-    assert job.names == ["validate", "are the secrets there?", "plan", "upload the plan",
-                         "comment the plan on the pull request"]
+    assert job.names == ["validate", "are the secrets there?", "plan", "policy check",
+                         "upload the plan", "comment the plan on the pull request"]
     plan_file = repo.runner.gh / "artifacts" / "1001" / "mxsync-plan" / "plan.json"
     comment = (repo.runner.gh / "comment").read_text()
     assert comment.startswith("## mxsync plan")
@@ -500,6 +500,31 @@ def test_pull_request_plans_once_and_posts_and_uploads_that_plan(repo: Repo) -> 
     assert repo.org.xai() == []  # a plan changes nothing
     for secret in repo.secrets.values():
         assert secret not in comment + plan_file.read_text() + "".join(s.out for s in job.ran)
+
+
+def test_pull_request_posts_the_policy_verdict_beside_the_plan(repo: Repo) -> None:
+    shutil.copytree(ROOT / "examples" / "policies", repo.runner.workdir / "policies")
+    job = repo.pull_request()
+    assert not job.failed, job.ran
+    comment = (repo.runner.gh / "comment").read_text()
+    assert comment.startswith("## mxsync plan")
+    assert "### Policy check" in comment and "Policy check passed: no deny, 1 warning" in comment
+    assert f"{repo.org.id}/xai/primary: becomes the org's default credential" in comment
+    assert "### Policy check" in job.summary
+
+
+def test_pull_request_with_a_denied_plan_comments_the_deny_and_fails(repo: Repo) -> None:
+    shutil.copytree(ROOT / "examples" / "policies", repo.runner.workdir / "policies")
+    manifest = repo.runner.workdir / "mxsync.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "api_key_env: XAI_KEY_ACME_PRIMARY", "api_key_env: XAI_KEY_ACME_PRIMARY\n      test: false"))
+    job = repo.pull_request()
+    assert job.failed
+    assert job.names[-2:] == ["comment the plan on the pull request", "a policy deny fails the run"]
+    comment = (repo.runner.gh / "comment").read_text()
+    assert "Policy check failed: 1 deny" in comment
+    assert f"{repo.org.id}/xai/primary: the key would be stored without ModuleX" in comment
+    assert repo.org.xai() == []
 
 
 def test_merge_applies_the_reviewed_artifact_and_nothing_else(repo: Repo) -> None:

@@ -53,6 +53,8 @@ class FindingCode(StrEnum):
     ROTATION_DUE = "rotation-due"
     XAI_KEY_MISSING = "xai-key-missing"
     XAI_ORPHAN = "xai-orphan"
+    # a house rule (mxsync.flows.policy): a policy's deny or warn
+    POLICY = "policy"
 
 
 @dataclass(frozen=True)

@@ -338,6 +338,24 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
                       replace=tuple(Target.parse(r) for r in replace))
 
 
+def policy_options(func: F) -> F:
+    """`--policy PATH` and `--namespace NAME` (mxsync.flows.policy)."""
+    func = click.option("--namespace", "namespaces", multiple=True, metavar="NAME",
+                        help="Rego package whose deny/violation/warn rules count (default: "
+                             "main); repeatable.")(func)
+    return click.option("--policy", "policies", multiple=True, metavar="PATH",
+                        help="Judge with these Rego policies (a .rego file or a folder); "
+                             "repeatable. A deny exits 1. Needs mxsync[policy].")(func)
+
+
+def _require_policy(policies: tuple[str, ...]) -> None:
+    """Before anything is read or sent: the extra is there when --policy is given."""
+    if policies:
+        from mxsync.policy import require_policy
+
+        require_policy()
+
+
 # -- plan and show ------------------------------------------------------------------------
 @cli.command()
 @manifest_option
@@ -355,32 +373,36 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 with no changes, 2 with changes, 1 on error.")
+              help="Exit 0 with no changes, 2 with changes, 1 on error or a policy deny.")
+@policy_options
 @click.pass_obj
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
          replace: tuple[str, ...], take_default: bool, fmt: str, out: Path | None,
-         detailed_exitcode: bool) -> None:
+         detailed_exitcode: bool, policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
+    from mxsync.flows.policy import judge_plan, record
     from mxsync.manifest import load_or_raise
     from mxsync.planfile import save_plan
     from mxsync.views import pick
     from mxsync.views.plan import VIEWS
 
+    _require_policy(policies)
     with json_diagnostics(_format(fmt, as_json)):
         manifest = load_or_raise(list(files))
     the_plan = plan_manifest(manifest, _options(
         api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default, replace))
+    verdict = judge_plan(the_plan, policies, namespaces)
     if out is not None:
-        save_plan(the_plan, out)
+        save_plan(the_plan, out, extra=record(verdict))
     view = pick(VIEWS, _format(fmt, as_json), obj.color)
-    view.show(the_plan)
+    view.show(the_plan, verdict)
     view.errors(the_plan)
     if out is not None:
         view.saved(out, the_plan)
-    if the_plan.errors:
+    if the_plan.errors or (verdict is not None and verdict.denied):
         sys.exit(ExitCode.ERROR)
     sys.exit(ExitCode.CHANGES if detailed_exitcode and the_plan.has_changes else ExitCode.OK)
 
@@ -420,21 +442,24 @@ def show(obj: Context, planfile: Path, fmt: str, as_json: bool) -> None:
               help="Make the manifest's default the org's default even where another owner's "
                    "credential holds it (otherwise a conflict).")
 @format_options("text", "json")
+@policy_options
 @click.pass_context
 @handle_errors
 def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api_url: str | None,
           parallelism: int, timeout_s: float, auto_approve: bool, prune: bool, skip_tests: bool,
           targets: tuple[str, ...], replace: tuple[str, ...], take_default: bool, fmt: str,
-          as_json: bool) -> None:
+          as_json: bool, policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Carry out a plan: a saved PLANFILE exactly, or a fresh plan of the manifest."""
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.approval import Approval, approve
+    from mxsync.flows.policy import judge_plan, recorded, refuse_denied
     from mxsync.views import pick
     from mxsync.views.apply import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), _context().color)
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default,
                        replace)
+    _require_policy(policies)
     if planfile is not None:
         from mxsync.flows.saved_plan import PlanOptionsGiven, load_saved_plan
 
@@ -444,6 +469,10 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
             api_url)
         from mxsync.flows.saved_plan import rederive
 
+        # A denied plan is never applied: the verdict it was saved with, and (with --policy)
+        # the verdict now, before anything is read or changed.
+        refuse_denied(recorded(planfile), f"the saved plan {planfile}")
+        refuse_denied(judge_plan(the_plan, policies, namespaces), f"the saved plan {planfile}")
         the_plan = rederive(the_plan, planfile, options)
         approval = Approval.NOT_ASKED
     else:
@@ -454,6 +483,9 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
             manifest = load_or_raise(list(files))
         the_plan = plan_manifest(manifest, options)
         view.plan(the_plan)
+        verdict = judge_plan(the_plan, policies, namespaces)
+        view.verdict(verdict)
+        refuse_denied(verdict, "this plan")
         approval = approve(the_plan.has_changes, auto_approve)
         if approval in (Approval.DECLINED, Approval.INTERRUPTED):
             view.cancelled(interrupted=approval is Approval.INTERRUPTED)
@@ -500,13 +532,14 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 @click.option("--unused-for", type=click.IntRange(1, 36500), default=90, show_default=True,
               metavar="DAYS", help="Warn about credentials not used for DAYS.")
 @click.option("--as-of", metavar="TIMESTAMP", help="Judge expiry and use as of this ISO-8601 instant.")
+@policy_options
 @click.pass_obj
 @handle_errors
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
           fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
-          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None
-          ) -> None:
+          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None,
+          policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
@@ -522,6 +555,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.views.audit import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    _require_policy(policies)
     with json_diagnostics(_format(fmt, as_json)):
         manifest = audit_manifest(files, org_ids, all_orgs)
     try:
@@ -532,10 +566,13 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
                      AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
                                   failing_ratio, failing_min_calls),
                      _options(api_url, parallelism, timeout_s))
+    from mxsync.flows.policy import audit_findings
+
+    result = audit_findings(done.result, policies, namespaces)  # denies become findings
     view.skipped(done.skipped)
-    view.show(done.result)
-    append_step_summary(view.step_summary(done.result))
-    sys.exit(done.result.exit_code(fail_on))
+    view.show(result)
+    append_step_summary(view.step_summary(result))
+    sys.exit(result.exit_code(fail_on))
 
 
 @cli.command(name="import")
@@ -701,6 +738,56 @@ def demo(obj: Context, examples: Path | None, minted: bool) -> None:
     from mxsync.demo import run_demo
 
     run_demo(examples, color=obj.color)
+
+
+@cli.group(name="policy", cls=Group)
+def policy_group() -> None:
+    """Judge saved plans with Rego policies, and run the policies' tests (mxsync[policy])."""
+
+
+@policy_group.command(name="check")
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--policy", "policies", multiple=True, required=True, metavar="PATH",
+              help="A .rego file or a folder of them; repeatable.")
+@click.option("--namespace", "namespaces", multiple=True, metavar="NAME",
+              help="Rego package whose deny/violation/warn rules count (default: main); repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "junit"]),
+              default="text", show_default=True, help="Output format.")
+@handle_errors
+def policy_check(planfile: Path, policies: tuple[str, ...], namespaces: tuple[str, ...],
+                 fmt: str) -> None:
+    """Judge a saved plan offline (no manifest, no token); exit 1 on a deny."""
+    from mxsync.flows.policy import judge
+    from mxsync.planfile import load_plan
+    from mxsync.policy import require_policy
+    from mxsync.render.json import plan_to_json
+    from mxsync.render.policy import render_result
+
+    require_policy()
+    verdict = judge(plan_to_json(load_plan(planfile)), policies, namespaces)
+    click.echo(render_result(verdict, fmt))
+    sys.exit(ExitCode.ERROR if verdict.denied else ExitCode.OK)
+
+
+@policy_group.command(name="test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@format_options("text", "json")
+@handle_errors
+def policy_test(paths: tuple[str, ...], fmt: str, as_json: bool) -> None:
+    """Run the policies' tests: *_test.yaml/.json case files and test_* rules; exit 1 if any fails."""
+    import json
+
+    from mxsync.policy import require_policy
+    from mxsync.policy.cases import run_tests
+    from mxsync.render.policy import tests_text
+
+    require_policy("mxsync policy test")
+    outcomes = run_tests(paths)
+    if _format(fmt, as_json) == "json":
+        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2))
+    else:
+        click.echo(tests_text(outcomes))
+    sys.exit(ExitCode.OK if all(o.outcome == "pass" for o in outcomes) else ExitCode.ERROR)
 
 
 def main() -> None:

@@ -16,9 +16,11 @@ from mxsync.errors import MxsyncError
 from mxsync.plan import PLAN_FILE_FORMAT, Action, MintSpec, Plan
 
 
-def save_plan(plan: Plan, path: Path) -> None:
+def save_plan(plan: Plan, path: Path, extra: dict[str, Any] | None = None) -> None:
     """Atomic, mode 0600 from the first byte (a plan names which keys go where). The
-    manifest's files are recorded relative to the plan file's folder."""
+    manifest's files are recorded relative to the plan file's folder. `extra`: top-level
+    fields kept beside the plan (the policy verdict, mxsync.flows.policy); `load_plan`
+    ignores them."""
     import os
     from dataclasses import replace
 
@@ -27,8 +29,8 @@ def save_plan(plan: Plan, path: Path) -> None:
     here = os.path.abspath(path.parent)
     relative = tuple(Path(os.path.relpath(os.path.abspath(f), here)).as_posix()
                      for f in plan.manifest_files)
-    atomic_write(path, json.dumps(replace(plan, manifest_files=relative).to_dict(), indent=2,
-                                  sort_keys=True) + "\n", mode=0o600)
+    data = {**(extra or {}), **replace(plan, manifest_files=relative).to_dict()}
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 def manifest_paths(plan: Plan, path: Path) -> list[Path]:

@@ -89,6 +89,7 @@ _WORDS: dict[str, Callable[[Finding], str]] = {
         "the Assistant runs on a credential this manifest does not manage, so a change "
         "elsewhere can pull it away; set xai.assistant {model, credential} to an entry"),
     "drift": _drift,
+    "policy": lambda f: f"{f.params.get('msg')} ({f.params.get('file')})",
     "permission": lambda f: sentence_of(f.params.get("reason")),
     "unreadable": lambda f: sentence_of(f.params.get("reason")),
     "key-invalid": lambda f: audit_key_test_message(f.params),

@@ -10,6 +10,7 @@ from mxsync.views import View
 if TYPE_CHECKING:
     from mxsync.executor import ApplyReport
     from mxsync.plan import Plan
+    from mxsync.policy.model import PolicyResult
     from mxsync.render.progress import ApplyProgress
 
 
@@ -18,6 +19,13 @@ class ApplyText(View):
         from mxsync.render.text import render_plan
 
         self.colored(lambda color: render_plan(plan, color=color))
+
+    def verdict(self, verdict: PolicyResult | None) -> None:
+        """The policies' verdict, after the plan and before the prompt."""
+        if verdict is not None:
+            from mxsync.render.policy import policy_text
+
+            self.out("\n" + policy_text(verdict))
 
     def cancelled(self, *, interrupted: bool) -> None:
         self.note(("\n" if interrupted else "") + "Apply cancelled; nothing was changed.")
@@ -44,6 +52,9 @@ class ApplyJson(ApplyText):
 
     def progress(self, plan: Plan) -> ApplyProgress | None:
         return None
+
+    def verdict(self, verdict: PolicyResult | None) -> None:
+        """Nothing: a deny is refused with an error; stdout holds one JSON document."""
 
     def report(self, plan: Plan, report: ApplyReport) -> None:
         import json

@@ -11,13 +11,24 @@ from mxsync.views import View
 
 if TYPE_CHECKING:
     from mxsync.plan import Plan
+    from mxsync.policy.model import PolicyResult
 
 
 class PlanText(View):
-    def show(self, plan: Plan) -> None:
+    FORMAT = "text"
+
+    def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
         from mxsync.render.text import render_plan
 
         self.colored(lambda color: render_plan(plan, color=color))
+        self.verdict(verdict)
+
+    def verdict(self, verdict: PolicyResult | None) -> None:
+        """The policies' verdict follows the plan, in the plan's format."""
+        if verdict is not None:
+            from mxsync.render.policy import render_result
+
+            self.out("\n" + render_result(verdict, self.FORMAT))
 
     def errors(self, plan: Plan) -> None:
         """Already in the text plan."""
@@ -31,10 +42,13 @@ class PlanText(View):
 
 
 class PlanMarkdown(PlanText):
-    def show(self, plan: Plan) -> None:
+    FORMAT = "markdown"
+
+    def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
         from mxsync.render.markdown import plan_markdown
 
         self.out(plan_markdown(plan))
+        self.verdict(verdict)
 
     def errors(self, plan: Plan) -> None:
         from mxsync.render.reasons import sentence
@@ -44,12 +58,13 @@ class PlanMarkdown(PlanText):
 
 
 class PlanJson(PlanMarkdown):
-    def show(self, plan: Plan) -> None:
+    def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
         import json
 
+        from mxsync.flows.policy import plan_document_with
         from mxsync.render.json import plan_to_json
 
-        self.out(json.dumps(plan_to_json(plan), indent=2))
+        self.out(json.dumps(plan_document_with(plan_to_json(plan), verdict), indent=2))
 
     def saved(self, path: Path, plan: Plan) -> None:
         """Nothing: stderr of a JSON run stays for errors."""
