@@ -504,6 +504,8 @@ def test_pull_request_plans_once_and_posts_and_uploads_that_plan(repo: Repo) -> 
 
 def test_pull_request_posts_the_policy_verdict_beside_the_plan(repo: Repo) -> None:
     shutil.copytree(ROOT / "examples" / "policies", repo.runner.workdir / "policies")
+    git(repo.runner.workdir, "add", "policies")
+    git(repo.runner.workdir, "commit", "-q", "-m", "house rules")
     job = repo.pull_request()
     assert not job.failed, job.ran
     comment = (repo.runner.gh / "comment").read_text()
@@ -515,9 +517,12 @@ def test_pull_request_posts_the_policy_verdict_beside_the_plan(repo: Repo) -> No
 
 def test_pull_request_with_a_denied_plan_comments_the_deny_and_fails(repo: Repo) -> None:
     shutil.copytree(ROOT / "examples" / "policies", repo.runner.workdir / "policies")
+    git(repo.runner.workdir, "add", "policies")
+    git(repo.runner.workdir, "commit", "-q", "-m", "house rules")
     manifest = repo.runner.workdir / "mxsync.yaml"
     manifest.write_text(manifest.read_text().replace(
         "api_key_env: XAI_KEY_ACME_PRIMARY", "api_key_env: XAI_KEY_ACME_PRIMARY\n      test: false"))
+    git(repo.runner.workdir, "commit", "-q", "-am", "a key stored untested")
     job = repo.pull_request()
     assert job.failed
     assert job.names[-2:] == ["comment the plan on the pull request", "a policy deny fails the run"]

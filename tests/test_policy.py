@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mxsync.errors import MxsyncError
-from mxsync.plan import Plan, save_plan
+from mxsync.plan import Plan
+from mxsync.planfile import save_plan
 from mxsync.policy import conventions
 from mxsync.policy.discovery import case_files, read_policies
 from mxsync.policy.evaluate import evaluate
