@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-
 # The suite starts `python -m mxsync` hundreds of times. A shell that sets
 # PYTHONDONTWRITEBYTECODE makes each of them compile every module from source again
 # (about a third of a second each); an installed mxsync runs from .pyc files, and so do

@@ -118,3 +118,17 @@ def test_a_manifests_management_url_gets_no_management_key(capture: Capture, new
     assert "refusing to send the xAI management key" in run.err
     assert "xai_management.url" in run.err and "XAI_MANAGEMENT_URL" in run.err
     assert capture.seen == []
+
+
+def test_the_operators_management_url_flag_lets_the_manifests_url_through(
+        capture: Capture, new_org: OrgFactory, tmp_path: Path) -> None:
+    org = new_org()
+    manifest = write_manifest(tmp_path / "mxsync.yaml", [{"id": org.id, "xai": {
+        "default": "m", "credentials": [{"name": "m", "mint": {
+            "acls": ["api-key:model:*", "api-key:endpoint:chat"]}}]}}],
+        xai_management={"team_id": "team-x", "url": capture.url})
+    run = mxsync("plan", "-f", manifest, "--management-url", capture.url,
+                 env={"MODULEX_API_KEY": org.token, "MODULEX_BASE_URL": org.url,
+                      "XAI_MANAGEMENT_KEY": "mgmt-canary-0123456789"})
+    assert run.code == 1  # the capturing server answers 500
+    assert capture.seen and capture.seen[0] == "Bearer mgmt-canary-0123456789"

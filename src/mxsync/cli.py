@@ -42,6 +42,7 @@ class Context:
     def __init__(self, debug: bool, color: bool | None) -> None:
         self.debug = debug
         self.color = color
+        self.management_url: str | None = None  # --management-url
 
 
 def _context() -> Context:
@@ -302,10 +303,22 @@ URL_FROM_MANIFEST = ("ModuleX API base URL (else MODULEX_BASE_URL, else the mani
 URL_WITHOUT_MANIFEST = "ModuleX API base URL (else MODULEX_BASE_URL, else https://api.modulex.dev)."
 
 
-def run_options(func: F, url_help: str = URL_FROM_MANIFEST) -> F:
-    """Options of every command that talks to the API."""
+def _on_management_url(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        _context().management_url = value
+
+
+def run_options(func: F, url_help: str = URL_FROM_MANIFEST, management: bool = True) -> F:
+    """Options of every command that talks to the API (and, for those that read a manifest,
+    to xAI's Management API)."""
     options = [
         click.option("--api-url", metavar="URL", help=url_help),
+        *([click.option("--management-url", metavar="URL", expose_value=False,
+                        callback=_on_management_url,
+                        help="xAI Management API base URL for minted keys (else "
+                             "XAI_MANAGEMENT_URL, else the manifest's xai_management.url "
+                             "where allowed, else https://management-api.x.ai).")]
+          if management else []),
         click.option("--parallelism", type=click.IntRange(1, 256), default=10, show_default=True,
                      help="API calls in flight at once."),
         click.option("--timeout", "timeout_s", type=Finite(0.1, 3600), default=30.0,
@@ -318,7 +331,7 @@ def run_options(func: F, url_help: str = URL_FROM_MANIFEST) -> F:
 
 def live_run_options(func: F) -> F:
     """`run_options` for the commands that read no manifest (import, catalog, audit --org)."""
-    return run_options(func, URL_WITHOUT_MANIFEST)
+    return run_options(func, URL_WITHOUT_MANIFEST, management=False)
 
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
@@ -331,7 +344,8 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
     from mxsync.render.progress import reading_progress
 
     progress = reading_progress() if sys.stderr.isatty() else None
-    return RunOptions(api_url=api_url, parallelism=parallelism, timeout_s=timeout_s, prune=prune,
+    return RunOptions(api_url=api_url, management_url=_context().management_url,
+                      parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
                       take_default=take_default, read_progress=progress,
                       call_progress=progress.calls if progress else None,

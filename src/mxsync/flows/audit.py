@@ -67,7 +67,8 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
     if manifest is not None:
         from mxsync.destinations import Operator, resolve_management
 
-        manifest = resolve_management(manifest, Operator.from_environment(options.api_url))
+        operator = Operator.from_environment(options.api_url, options.management_url)
+        manifest = resolve_management(manifest, operator)
     orgs = select_orgs(manifest, options.targets) if manifest else []
     inputs = for_manifest(manifest, orgs) if manifest else None
 

@@ -27,6 +27,7 @@ ReadProgress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class RunOptions:
     api_url: str | None = None
+    management_url: str | None = None  # --management-url (the operator's, like --api-url)
     parallelism: int = 10
     timeout_s: float = 30.0
     prune: bool = False

@@ -92,7 +92,8 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
     from mxsync.minting.plan import check_replace
 
     check_replace(manifest, options.replace)
-    manifest = resolve_management(manifest, Operator.from_environment(options.api_url))
+    operator = Operator.from_environment(options.api_url, options.management_url)
+    manifest = resolve_management(manifest, operator)
     orgs = select_orgs(manifest, options.targets)
     inputs = for_manifest(manifest, orgs)
 
