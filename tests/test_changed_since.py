@@ -10,6 +10,8 @@ import yaml
 
 from mxsync.changed import changed_since
 from mxsync.errors import MxsyncError
+from tests.cli_helpers import mxsync
+from tests.conftest import OrgFactory, fake_key
 
 
 def git(repo: Path, *args: str) -> None:
@@ -73,3 +75,30 @@ def test_a_ref_that_is_not_a_commit_is_a_clear_error(repo: Path, ref: str) -> No
     with pytest.raises(MxsyncError) as caught:
         changed_since(ref, [str(repo / "mxsync.yaml")])
     assert "--changed-since" in str(caught.value)
+
+
+def test_plan_changed_since_reads_only_the_changed_org(new_org: OrgFactory,
+                                                        tmp_path: Path) -> None:
+    a, b = new_org(), new_org()
+    git(tmp_path, "init", "-q", "-b", "main")
+    manifest = tmp_path / "mxsync.yaml"
+
+    def write_orgs(b_names: tuple[str, ...]) -> None:
+        write(manifest, [{"id": a.id, "token_env": "TOKEN_A", "xai": {"credentials": [
+            {"name": "k", "api_key_env": "XAI_KEY_K"}]}},
+            {"id": b.id, "token_env": "TOKEN_B", "xai": {"credentials": [
+                {"name": n, "api_key_env": "XAI_KEY_K"} for n in b_names]}}], owner="team")
+
+    write_orgs(("k",))
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    write_orgs(("k", "k2"))
+    # TOKEN_A is not set: an org that is read would fail, so a clean run proves a is not read.
+    env = {"MODULEX_BASE_URL": b.url, "TOKEN_B": b.token, "XAI_KEY_K": fake_key()}
+    run = mxsync("plan", "-f", str(manifest), "--changed-since", "main", env=env)
+    assert run.code == 0, run.both
+    assert f"Planning only the 1 org changed since main: {b.id}. Left out, unchanged: {a.id}." \
+        in run.err
+    assert f"{b.id}/xai/k2" in run.out and a.id not in run.out
+    run = mxsync("plan", "-f", str(manifest), "--changed-since", "HEAD", "--target", a.id, env=env)
+    assert run.code == 1 and "drop --target" in run.err

@@ -388,13 +388,17 @@ def _require_policy(policies: tuple[str, ...]) -> None:
               help="Save the plan for `mxsync apply FILE` (no secrets; mode 0600).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes, 1 on error or a policy deny.")
+@click.option("--changed-since", metavar="REF",
+              help="Plan only the orgs whose part of the manifest differs from git REF (e.g. "
+                   "origin/main): a pull request reads what it changes, not every org.")
 @policy_options
 @click.pass_obj
 @handle_errors
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
          replace: tuple[str, ...], take_default: bool, fmt: str, out: Path | None,
-         detailed_exitcode: bool, policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
+         detailed_exitcode: bool, changed_since: str | None, policies: tuple[str, ...],
+         namespaces: tuple[str, ...]) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.flows.policy import judge_plan, record
@@ -406,12 +410,26 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     _require_policy(policies)
     with json_diagnostics(_format(fmt, as_json)):
         manifest = load_or_raise(list(files))
-    the_plan = plan_manifest(manifest, _options(
-        api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default, replace))
+    view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    if changed_since is not None:
+        from mxsync.flows.plan import changed_orgs
+
+        if targets:
+            raise click.UsageError("--changed-since chooses the orgs itself; drop --target")
+        found = changed_orgs(manifest, changed_since)
+        view.changed(found)
+        targets = found.changed
+    options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
+                       take_default, replace)
+    if changed_since is not None and not targets:
+        from mxsync.flows.plan import empty_plan
+
+        the_plan = empty_plan(manifest, options)
+    else:
+        the_plan = plan_manifest(manifest, options)
     verdict = judge_plan(the_plan, policies, namespaces)
     if out is not None:
         save_plan(the_plan, out, extra=record(verdict))
-    view = pick(VIEWS, _format(fmt, as_json), obj.color)
     view.show(the_plan, verdict)
     view.errors(the_plan)
     if out is not None:

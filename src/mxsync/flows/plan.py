@@ -15,6 +15,7 @@ from mxsync.planner import make_plan
 
 if TYPE_CHECKING:
     from mxsync.api import ModulexClient
+    from mxsync.changed import ChangedOrgs
     from mxsync.manifest.model import Manifest, OrgEntry
     from mxsync.plan import Plan, Reason
     from mxsync.state import LiveOrg
@@ -102,3 +103,20 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
             return await read_and_plan(client, manifest, orgs, inputs, options)
 
     return asyncio.run(run())
+
+
+def changed_orgs(manifest: Manifest, ref: str) -> ChangedOrgs:
+    """`--changed-since REF`: the orgs whose part of the manifest differs from git REF."""
+    from mxsync.changed import changed_since
+
+    return changed_since(ref, manifest.files)
+
+
+def empty_plan(manifest: Manifest, options: RunOptions) -> Plan:
+    """The plan when no org is to be read (nothing changed since the ref): no call is made,
+    and a saved copy applies as "no changes"."""
+    from mxsync.flows.common import api_url
+    from mxsync.plan import Plan
+
+    return Plan(owner=manifest.owner, manifest_digest=manifest.digest,
+                manifest_files=manifest.files, api_url=api_url(options.api_url, manifest.api_url))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mxsync.views import View
 
 if TYPE_CHECKING:
+    from mxsync.changed import ChangedOrgs
     from mxsync.plan import Plan
     from mxsync.policy.model import PolicyResult
 
@@ -32,6 +33,22 @@ class PlanText(View):
 
     def errors(self, plan: Plan) -> None:
         """Already in the text plan."""
+
+    def changed(self, found: ChangedOrgs) -> None:
+        """What `--changed-since` left out, as Terraform says that targeting is in effect."""
+        from mxsync.render.safe import printable
+        from mxsync.render.words import plural
+
+        if found.everything:
+            self.note(f"Planning every org: `{found.everything}`, which all orgs share, "
+                      f"changed since {found.ref}.")
+        elif not found.changed:
+            self.note(f"No org of the manifest changed since {found.ref}: nothing to plan.")
+        else:
+            left = ", ".join(found.unchanged) or "none"
+            self.note(printable(
+                f"Planning only the {plural(len(found.changed), 'org')} changed since "
+                f"{found.ref}: {', '.join(found.changed)}. Left out, unchanged: {left}."))
 
     def saved(self, path: Path, plan: Plan) -> None:
         if plan.errors:  # apply refuses such a plan: never offer it
