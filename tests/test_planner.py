@@ -129,6 +129,17 @@ def test_field_diff_keeps_label_names_whole() -> None:
     assert change_diff(change) == ('~ labels.chroot: "/" -> "/srv"', '~ labels.root: "1" -> "2"')
 
 
+def test_field_diff_shows_values_in_plain_words_not_python() -> None:
+    """No `None`, no `['...']` reprs: a missing value is `(none)`, a list is shown whole."""
+    from mxsync.render.diff import field_diff
+
+    assert field_diff({"key_fingerprint": None, "acls": ["api-key:endpoint:chat"]},
+                      {"key_fingerprint": "sha256:ab", "acls": ["api-key:endpoint:chat",
+                                                                "api-key:model:*"]}) == (
+        '~ acls: ["api-key:endpoint:chat"] -> ["api-key:endpoint:chat", "api-key:model:*"]',
+        '~ key_fingerprint: (none) -> "sha256:ab"')
+
+
 def test_unmarked_with_matching_masked_key_is_adopted() -> None:
     plan = plan_for([entry("a")], [unmarked("1", "a", "a", default=True)])
     change = only(plan, "adopt")
