@@ -32,7 +32,6 @@ from mxsync.secrets.redaction import (
     looks_like_secret,
     redact,
     register,
-    registered_count,
 )
 from mxsync.secrets.value import Secret, fingerprint, mask_matches
 
@@ -60,5 +59,4 @@ __all__ = [
     "read_token",
     "redact",
     "register",
-    "registered_count",
 ]

@@ -259,10 +259,6 @@ def register(value: str) -> None:
     _registry.add(value)
 
 
-def registered_count() -> int:
-    return len(_registry)
-
-
 @contextmanager
 def isolated_registry() -> Iterator[SecretRegistry]:
     """A fresh, empty registry for the duration (tests and benchmarks), then the old one."""
