@@ -129,6 +129,39 @@ def test_junit_has_a_case_per_org_and_check(world: World) -> None:
     assert root.get("failures") == str(sum(int(s.get("failures", 0)) for s in suites.values()))
 
 
+def _cases(run: Run, world: World, org: str) -> dict[str, ET.Element]:
+    root = ET.fromstring(run.out)
+    suite = next(s for s in root.iter("testsuite") if world.normalize(s.get("name", "")) == org)
+    return {c.get("name", ""): c for c in suite.iter("testcase")}
+
+
+def test_junit_fails_only_what_fails_the_run(world: World) -> None:
+    """`--fail-on never` exits 0, so the CI test report must not show red either; the
+    findings are still there, as skipped cases with their lines in the case's output."""
+    never = world.audit("--fail-on", "never", "--format", "junit")
+    assert never.code == 0
+    root = ET.fromstring(never.out)
+    assert not list(root.iter("failure")) and root.get("failures") == "0"
+    expired = _cases(never, world, "ORG-A")["expired"]
+    skipped = expired.find("skipped")
+    assert skipped is not None and "--fail-on never" in skipped.get("message", "")
+    assert "[error] main (" in (expired.findtext("system-out") or "")
+    assert int(root.get("skipped", "0")) == len(list(root.iter("skipped"))) > 0
+
+    default = world.audit("--format", "junit")  # --fail-on error: warnings do not fail
+    assert default.code == 1
+    cases = _cases(default, world, "ORG-A")
+    assert cases["expired"].find("failure") is not None
+    assert cases["expiring"].find("failure") is None and cases["expiring"].find("skipped") is not None
+    assert "[warning] soon (" in (cases["expiring"].findtext("system-out") or "")
+
+    warning = world.audit("--fail-on", "warning", "--format", "junit")
+    assert warning.code == 1
+    cases = _cases(warning, world, "ORG-A")
+    assert cases["expiring"].find("failure") is not None and cases["expiring"].find("skipped") is None
+    assert not list(ET.fromstring(warning.out).iter("skipped"))
+
+
 @pytest.mark.parametrize(("fmt", "snapshot"), [("markdown", "audit.md"), ("table", "audit.txt")])
 def test_reviewed_snapshots(world: World, fmt: str, snapshot: str, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"

@@ -61,6 +61,36 @@ def test_markdown_plan_lists_the_default_a_create_takes() -> None:
     assert "1 default change" in markdown
 
 
+def test_markdown_plan_has_every_line_the_text_plan_shows_under_a_change() -> None:
+    """#21.3: reviewers read the Markdown; it must not leave out what `plan` shows."""
+    from mxsync.plan import MintSpec
+    from mxsync.secrets.reading import KeySource
+
+    plan = _plan(
+        Change("create", "org-a", "p", Reason("absent"), key=KeySource(env="K_P"),
+               fingerprint="sha256:1", base_url="https://gw.example/v1",
+               expires_at="2027-01-01T00:00:00Z", make_default=True),
+        Change("replace", "org-a", "m", Reason("replace-forced"), credential_id="c-old",
+               mint=MintSpec("team-1", "XAI_MGMT", "https://management-api.x.ai", "k-old",
+                             ("api-key:model:*",), qpm=600), test=True),
+        Change("set-models", "org-a", "settings/models", Reason("models-differ"),
+               before={"models": "all"}, after={"models": ["grok-4-fast"]}),
+        Change("set-assistant", "org-a", "settings/assistant", Reason("assistant-differs"),
+               before={}, after={"model_id": "grok-4-fast", "credential": "p"}),
+        Change("update", "org-a", "u", Reason("attributes-differ"), credential_id="c-u",
+               before={"base_url": "https://a.example"}, after={"base_url": "https://b.example"}),
+        Change("delete", "org-a", "d", Reason("pruned"), credential_id="c-d"))
+    text, markdown = render_plan(plan), plan_markdown(plan)
+    details = [line.strip() for line in text.splitlines() if line.startswith(" " * 8)]
+    assert len(details) >= 12
+    for line in details:
+        as_cell = line.replace("$", "\\$").replace(">", "&gt;")
+        assert as_cell in markdown or f"`{line}`" in markdown, line
+    for line in ("ModuleX token of org org-a: $T -> https://api.modulex.dev",
+                 "xAI management key for org-a/xai/m: $XAI_MGMT -> https://management-api.x.ai"):
+        assert line in text and line.replace("$", "\\$").replace(">", "&gt;") in markdown
+
+
 def test_the_closing_line_counts_unlisted_credentials() -> None:
     plan = _plan(notes=(Reason("orphans-kept", {"owner": "team", "names": ["old", "older"]}),))
     closing = render_plan(plan).splitlines()[-1]

@@ -120,7 +120,8 @@ def test_plan_as_markdown(new_org: OrgFactory, tmp_path: Path) -> None:
     run = mxsync("plan", "-f", path, "--format", "markdown", env=env_for(org, K=fake_key()))
     assert run.code == 0
     assert run.out.startswith("## mxsync plan\n\n**Plan: 1 to create,")
-    assert f"| `+` | create | `{org.id}/xai/p` | not in the live state |" in run.out
+    assert (f"| `+` | create | `{org.id}/xai/p` | not in the live state<br>"
+            "api_key: (sensitive) from \\$K, fingerprint sha256:") in run.out
 
 
 def test_pre_commit_hook_entry(tmp_path: Path) -> None:

@@ -169,12 +169,15 @@ class AuditResult:
         return {"orgs": len(self.orgs), "errors": errors, "warnings": len(self.findings) - errors}
 
     def exit_code(self, fail_on: str) -> int:
-        s = self.summary()
-        if fail_on == "never":
-            return 0
-        if fail_on == "warning":
-            return 1 if s["errors"] or s["warnings"] else 0
-        return 1 if s["errors"] else 0
+        return 1 if any(fails_run(f, fail_on) for f in self.findings) else 0
+
+
+def fails_run(finding: Finding, fail_on: str) -> bool:
+    """Whether this finding makes the run fail under `--fail-on` (error, warning or never): the
+    exit code and JUnit's `<failure>` elements both ask this, so they cannot disagree."""
+    if fail_on == "never":
+        return False
+    return fail_on == "warning" or finding.severity == "error"
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -602,7 +602,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 
     result = audit_findings(done.result, policies, namespaces)  # denies become findings
     view.skipped(done.skipped)
-    view.show(result)
+    view.show(result, fail_on)
     append_step_summary(view.step_summary(result))
     sys.exit(result.exit_code(fail_on))
 

@@ -16,6 +16,7 @@ def details(change: Change) -> Iterator[str]:
         yield (f"api_key: (sensitive) minted at xAI in team {mint.team_id or None} with acls "
                f"{', '.join(mint.acls) or 'none'}{'; ' + limits if limits else ''}; "
                "no one ever sees it")
+        yield f"management key: ${mint.key_env} -> {mint.url}"
         if change.base_url:
             yield f"base_url: {change.base_url}"
         if change.expires_at:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mxsync.plan import Change, Plan
+from mxsync.render.destinations import api_url, destinations, key_source
 from mxsync.render.reasons import sentence
 from mxsync.render.text import change_diff
 
@@ -59,6 +60,13 @@ def _resource(changes: list[Change]) -> dict[str, Any]:
         resource["change"]["key_source"] = {"env": key.env, "file": key.file,
                                             **({"field": key.field} if key.field else {})}
         resource["change"]["test_first"] = any(c.test for c in changes)
+    source = next((key_source(c) for c in changes if key_source(c)), None)
+    if source is not None:
+        resource["change"]["key_from"] = source
+    mint = next((c.mint for c in changes if c.mint and c.action in ("create", "replace")), None)
+    if mint is not None:
+        resource["change"]["minted"] = {"team_id": mint.team_id, "management_url": mint.url,
+                                        "management_key_env": mint.key_env}
     if any(c.action == "adopt" for c in changes):
         resource["change"]["importing"] = {"id": first.credential_id}
     return resource
@@ -73,12 +81,16 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "mxsync_version": plan.mxsync_version,
         "owner": plan.owner,
         "manifest_digest": plan.manifest_digest,
+        "api_url": api_url(plan),
+        "destinations": [{"what": d.what, "variable": d.variable, "url": d.url}
+                         for d in destinations(plan)],
         "resource_changes": [_resource(changes) for changes in grouped.values()],
         "summary": plan.summary(),
         "orgs": [
             {
                 "id": org.org,
                 "name": org.label,
+                "token_env": org.token_env,
                 "live_digest": org.live_digest,
                 "unmanaged": org.unmanaged,
                 "orphans": list(org.orphans),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mxsync.plan import Plan
+from mxsync.plan import Change, Plan
+from mxsync.render.destinations import destination_lines
 from mxsync.render.findings import finding_message
 from mxsync.render.reasons import sentence
 from mxsync.render.safe import printable
-from mxsync.render.text import SYMBOLS, change_diff, default_note, plan_summary
+from mxsync.render.text import SYMBOLS, change_details, change_diff, plan_summary
 from mxsync.render.words import plural
 
 if TYPE_CHECKING:
@@ -17,9 +18,10 @@ if TYPE_CHECKING:
 
 def _cell(text: str) -> str:
     """Text for a table cell or list item: printable, and unable to end the cell, open an
-    HTML tag or a code span (names come from the service; the comment is rendered)."""
-    return (printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|"))
+    HTML tag or a code span (names come from the service; the comment is rendered). A `$`
+    is escaped: GitHub renders the text between two of them (`$VAR ... $OTHER`) as math."""
+    return (printable(text).replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace("|", "\\|").replace("$", "\\$"))
 
 
 def _code(text: str) -> str:
@@ -36,10 +38,8 @@ def plan_markdown(plan: Plan) -> str:
             lines += ["| | Action | Address | Why |", "|---|---|---|---|"]
             for change in org.changes:
                 symbol = SYMBOLS[change.action][0]
-                note = default_note(change)
-                why = (_cell(sentence(change.reason)) + (f"<br>{_cell(note)}" if note else "")
-                       + "".join(f"<br>{_code(d)}" for d in change_diff(change)))
-                lines.append(f"| `{symbol}` | {change.action} | {_code(change.address)} | {why} |")
+                lines.append(f"| `{symbol}` | {_cell(change.label)} | {_code(change.address)} | "
+                             f"{_why(change)} |")
         elif not org.errors:
             lines.append("No changes.")
         lines += [f"- note: {_cell(sentence(n))}" for n in org.notes]
@@ -47,7 +47,20 @@ def plan_markdown(plan: Plan) -> str:
         if org.unmanaged:
             lines.append(f"- {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
         lines.append("")
+    lines += ["#### Where secrets go", "", *(f"- {_cell(line)}" for line in destination_lines(plan)),
+              ""]
     return "\n".join(lines)
+
+
+def _why(change: Change) -> str:
+    """The Why cell: the reason, then every line the text plan shows under the change (the
+    key's source, models, the Assistant's target, tests, defaults), diffs as code."""
+    reason = sentence(change.reason)
+    details = list(change_details(change))
+    diffs = set(change_diff(change))
+    cells = [] if any(reason in d for d in details) else [_cell(reason)]
+    cells += [_code(d) if d in diffs else _cell(d) for d in details]
+    return "<br>".join(cells)
 
 
 def audit_markdown(result: AuditResult) -> str:

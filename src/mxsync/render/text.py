@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mxsync.plan import Change, OrgPlan, Plan
+from mxsync.render.destinations import destination_lines
 from mxsync.render.diff import field_diff
 from mxsync.render.reasons import sentence
 from mxsync.render.safe import printable
@@ -73,7 +74,8 @@ def orphans_line(plan: Plan) -> str:
             f"(--prune deletes {'it' if one else 'them'}).")
 
 
-def _details(change: Change) -> Iterable[str]:
+def change_details(change: Change) -> Iterable[str]:
+    """Everything a plan says about one change under its address (text and Markdown)."""
     if change.mint:
         from mxsync.minting.render import details
 
@@ -91,6 +93,8 @@ def _details(change: Change) -> Iterable[str]:
             yield note
         if change.test:
             yield "the key is tested (test-temporary) before it is stored"
+        else:
+            yield "the key is stored untested (test: false or --skip-tests)"
     if change.action in ("set-models", "set-assistant"):
         yield from _settings_details(change)
         return
@@ -128,7 +132,7 @@ def render_org(org: OrgPlan, color: bool) -> list[str]:
         symbol, colour = SYMBOLS[change.action]
         head = f"  {symbol:>3} {change.label:<11} {printable(change.address)}"
         lines.append(_style(head, color, fg=colour))
-        lines.extend(f"        {printable(line)}" for line in _details(change))
+        lines.extend(f"        {printable(line)}" for line in change_details(change))
     if not org.changes and not org.errors:
         lines.append("    no changes")
     if org.unmanaged:
@@ -168,6 +172,7 @@ def render_plan(plan: Plan, color: bool = False) -> str:
         lines += ["mxsync will perform the following actions:", ""]
     for org in plan.orgs:
         lines += [*render_org(org, color), ""]
+    lines += ["Where secrets go:", *(f"  {printable(line)}" for line in destination_lines(plan)), ""]
     lines.append(_style(plan_summary(plan), color, bold=True))
     return "\n".join(lines)
 

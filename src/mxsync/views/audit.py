@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 
 class AuditText(View):
+    """`show` gets `--fail-on`: a format that marks what fails the run (JUnit) must agree with
+    the exit code."""
+
     def skipped(self, org_ids: Sequence[str]) -> None:
         """`--all-orgs` found orgs the token belongs to but cannot manage."""
         if not org_ids:
@@ -23,7 +26,7 @@ class AuditText(View):
         self.note(f"Skipped {plural(len(org_ids), 'org')} the token belongs to but cannot manage "
                   f"(not owner or admin): {printable(', '.join(org_ids))}")
 
-    def show(self, result: AuditResult) -> None:
+    def show(self, result: AuditResult, fail_on: str = "error") -> None:
         from mxsync.render.text import render_audit
 
         self.colored(lambda color: render_audit(result, color=color))
@@ -34,7 +37,7 @@ class AuditText(View):
 
 
 class AuditJson(AuditText):
-    def show(self, result: AuditResult) -> None:
+    def show(self, result: AuditResult, fail_on: str = "error") -> None:
         import json
 
         from mxsync.render.json import audit_to_json
@@ -43,14 +46,14 @@ class AuditJson(AuditText):
 
 
 class AuditJunit(AuditText):
-    def show(self, result: AuditResult) -> None:
+    def show(self, result: AuditResult, fail_on: str = "error") -> None:
         from mxsync.render.junit import audit_junit
 
-        self.out(audit_junit(result))
+        self.out(audit_junit(result, fail_on))
 
 
 class AuditMarkdown(AuditText):
-    def show(self, result: AuditResult) -> None:
+    def show(self, result: AuditResult, fail_on: str = "error") -> None:
         from mxsync.render.markdown import audit_markdown
 
         self.out(audit_markdown(result))
