@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from mxsync.executor import ApplyReport
     from mxsync.plan import Plan
     from mxsync.policy.model import PolicyResult
-    from mxsync.render.progress import ApplyProgress
+    from mxsync.render.steps import Hooks
 
 
 class ApplyText(View):
@@ -30,17 +30,27 @@ class ApplyText(View):
     def cancelled(self, *, interrupted: bool) -> None:
         self.note(("\n" if interrupted else "") + "Apply cancelled; nothing was changed.")
 
-    def progress(self, plan: Plan) -> ApplyProgress | None:
-        """A line rewritten in place, on a terminal only (a log would fill with it)."""
+    streamed = False  # the steps were written to stdout as they completed
+
+    def progress(self, plan: Plan) -> Hooks | None:
+        """On a terminal's stderr, a line rewritten in place (a log would fill with it);
+        when stdout is not a terminal (CI), each step's line as it completes there."""
         import sys
 
-        if not sys.stderr.isatty():
-            return None
         from mxsync.render.progress import ApplyProgress
+        from mxsync.render.steps import Hooks, StepStream
 
-        return ApplyProgress(len(plan.changes))
+        self.streamed = not sys.stdout.isatty()
+        return Hooks(ApplyProgress(len(plan.changes)) if sys.stderr.isatty() else None,
+                     StepStream() if self.streamed else None)
 
     def report(self, plan: Plan, report: ApplyReport) -> None:
+        if self.streamed:
+            from mxsync.render.steps import report_tail
+
+            shown = any(o.steps for o in report.orgs)
+            self.out(("\n" if shown else "") + report_tail(report))
+            return
         from mxsync.render.text import render_report
 
         self.colored(lambda color: render_report(report, color=color))
@@ -50,7 +60,8 @@ class ApplyJson(ApplyText):
     def plan(self, plan: Plan) -> None:
         """Nothing yet: the plan is part of the one JSON document at the end."""
 
-    def progress(self, plan: Plan) -> ApplyProgress | None:
+    def progress(self, plan: Plan) -> Hooks | None:
+        """Nothing on stdout before the one JSON document."""
         return None
 
     def verdict(self, verdict: PolicyResult | None) -> None:
