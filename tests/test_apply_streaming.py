@@ -89,7 +89,7 @@ def test_a_signal_during_apply_says_what_was_done_and_what_was_not(
     assert held_apply.proc.returncode == code, err
     assert name in err
     done, _, not_done = err.partition("Not done")
-    assert f"{held_apply.quick.id}/xai/fast" in done
+    assert f"{held_apply.quick.id}/xai/fast" in done, err
     assert f"{held_apply.slow.id}/xai/held" in not_done
     assert f"{held_apply.slow.id}/xai/held" not in done
     assert "Traceback" not in err

@@ -522,16 +522,25 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
         if approval in (Approval.DECLINED, Approval.INTERRUPTED):
             view.cancelled(interrupted=approval is Approval.INTERRUPTED)
             sys.exit(ExitCode.INTERRUPTED if approval is Approval.INTERRUPTED else ExitCode.ERROR)
-    progress = view.progress(the_plan)
+    from mxsync.interrupt import StepRecord, Terminated, interrupted_text, sigterm_interrupts
+    from mxsync.render.steps import Hooks
+
+    record = StepRecord()
+    progress = Hooks(record, view.progress(the_plan))  # recorded before it is shown
     try:
         # A saved plan, or one a person took time to approve, is checked against the live
         # state again, org by org: what changed meanwhile is refused, not overwritten.
-        report = apply_plan(the_plan, options,
-                            saved=planfile is not None or approval is Approval.APPROVED,
-                            progress=progress)
+        with sigterm_interrupts():
+            report = apply_plan(the_plan, options,
+                                saved=planfile is not None or approval is Approval.APPROVED,
+                                progress=progress)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM: say what was done and what not
+        progress.close()
+        terminated = isinstance(stop, Terminated)
+        click.echo(interrupted_text(the_plan, record.steps, terminated=terminated), err=True)
+        sys.exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     view.report(the_plan, report)
     sys.exit(ExitCode.ERROR if report.failed else ExitCode.OK)
 
