@@ -40,7 +40,9 @@ class Running:
 
 
 @pytest.fixture
-def held_apply(new_org: OrgFactory, tmp_path: Path) -> Iterator[Running]:
+def held_apply(new_org: OrgFactory, tmp_path: Path, request: pytest.FixtureRequest
+               ) -> Iterator[Running]:
+    """The apply, running; `indirect` parameters add to its environment."""
     quick = new_org()
     slow = new_org(extra_memberships={quick.id: "owner"})
     slow.faults({"timeout": 1.0}, hold_s=60, routes=["POST /credentials"])
@@ -50,7 +52,7 @@ def held_apply(new_org: OrgFactory, tmp_path: Path) -> Iterator[Running]:
     env = {**{k: v for k, v in os.environ.items()
               if not k.startswith(("MODULEX_", "XAI_", "MXSYNC_", "NO_COLOR"))},
            "MODULEX_BASE_URL": slow.url, "MODULEX_API_KEY": slow.token,
-           "K_fast": fake_key(), "K_held": fake_key()}
+           "K_fast": fake_key(), "K_held": fake_key(), **getattr(request, "param", {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mxsync", "apply", "-f", path, "--auto-approve",
          "--skip-tests", "--timeout", "120"],
@@ -72,6 +74,20 @@ def test_each_step_is_printed_while_apply_still_runs(held_apply: Running) -> Non
     assert held_apply.proc.poll() is None
     assert lines[-2].strip() == quick.id  # under its org's name, as in the final report
     assert not any("Apply complete" in line for line in lines)
+
+
+@pytest.mark.parametrize("held_apply", [{"MXSYNC_PROGRESS_INTERVAL_S": "0.2"}], indirect=True)
+def test_a_held_apply_logs_how_many_changes_are_done(held_apply: Running) -> None:
+    """Without a terminal, stderr says every interval how far apply is, while a call is held."""
+    held_apply.line_until("ok", "create", f"{held_apply.quick.id}/xai/fast")
+    assert held_apply.proc.stderr is not None
+    for line in held_apply.proc.stderr:
+        if line == "mxsync: applying: 1/2 changes done\n":
+            break
+        assert line.startswith("mxsync: "), line
+    else:
+        raise AssertionError("no progress line on stderr")
+    assert held_apply.proc.poll() is None
 
 
 def _interrupt(held_apply: Running, sig: signal.Signals) -> tuple[str, str]:

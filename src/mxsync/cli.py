@@ -338,12 +338,12 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
              skip_tests: bool = False, targets: tuple[str, ...] = (),
              take_default: bool = False, replace: tuple[str, ...] = ()) -> Any:
     """The flows' RunOptions; `--replace ORG/xai/NAME` is Terraform's -replace, for minted
-    entries. Reading progress is shown on a terminal only."""
+    entries. Reading progress: a line rewritten in place at a terminal, else one every 10 s."""
     from mxsync.flows.common import RunOptions
     from mxsync.planner import Target
-    from mxsync.render.progress import reading_progress
+    from mxsync.render.progress import ReadingLog, reading_progress
 
-    progress = reading_progress() if sys.stderr.isatty() else None
+    progress = reading_progress() if sys.stderr.isatty() else ReadingLog()
     return RunOptions(api_url=api_url, management_url=_context().management_url,
                       parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),

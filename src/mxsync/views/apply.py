@@ -37,11 +37,12 @@ class ApplyText(View):
         when stdout is not a terminal (CI), each step's line as it completes there."""
         import sys
 
-        from mxsync.render.progress import ApplyProgress
+        from mxsync.render.progress import ApplyLog, ApplyProgress
         from mxsync.render.steps import Hooks, StepStream
 
         self.streamed = not sys.stdout.isatty()
-        return Hooks(ApplyProgress(len(plan.changes)) if sys.stderr.isatty() else None,
+        total = len(plan.changes)
+        return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total),
                      StepStream() if self.streamed else None)
 
     def report(self, plan: Plan, report: ApplyReport) -> None:
@@ -61,8 +62,14 @@ class ApplyJson(ApplyText):
         """Nothing yet: the plan is part of the one JSON document at the end."""
 
     def progress(self, plan: Plan) -> Hooks | None:
-        """Nothing on stdout before the one JSON document."""
-        return None
+        """Nothing on stdout before the one JSON document; on stderr, as for text."""
+        import sys
+
+        from mxsync.render.progress import ApplyLog, ApplyProgress
+        from mxsync.render.steps import Hooks
+
+        total = len(plan.changes)
+        return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total))
 
     def verdict(self, verdict: PolicyResult | None) -> None:
         """Nothing: a deny is refused with an error; stdout holds one JSON document."""
