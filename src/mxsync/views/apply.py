@@ -33,8 +33,9 @@ class ApplyText(View):
     streamed = False  # the steps were written to stdout as they completed
 
     def progress(self, plan: Plan) -> Hooks | None:
-        """On a terminal's stderr, a line rewritten in place (a log would fill with it);
-        when stdout is not a terminal (CI), each step's line as it completes there."""
+        """On stderr, a line rewritten in place at a terminal, else `applying: 3/7 changes
+        done` every interval; when stdout is not a terminal (CI), each step's line there as
+        it completes, so a log is not silent until the end."""
         import sys
 
         from mxsync.render.progress import ApplyLog, ApplyProgress
