@@ -15,5 +15,5 @@ class ExitCode(IntEnum):
     ERROR = 1  # a failure, a refusal, a usage error, a declined approval
     CHANGES = 2  # `plan --detailed-exitcode` only: the plan has changes
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT (128 + 2)
-    TERMINATED = 143  # SIGTERM during apply, as shells report it (128 + 15)
     BROKEN_PIPE = 141  # the reader went away, as shells report SIGPIPE (128 + 13)
+    TERMINATED = 143  # SIGTERM during apply, as shells report it (128 + 15)
