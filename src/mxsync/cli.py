@@ -338,12 +338,12 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
              skip_tests: bool = False, targets: tuple[str, ...] = (),
              take_default: bool = False, replace: tuple[str, ...] = ()) -> Any:
     """The flows' RunOptions; `--replace ORG/xai/NAME` is Terraform's -replace, for minted
-    entries. Reading progress is shown on a terminal only."""
+    entries. Reading progress: a line rewritten in place at a terminal, else one every 10 s."""
     from mxsync.flows.common import RunOptions
     from mxsync.planner import Target
-    from mxsync.render.progress import reading_progress
+    from mxsync.render.progress import ReadingLog, reading_progress
 
-    progress = reading_progress() if sys.stderr.isatty() else None
+    progress = reading_progress() if sys.stderr.isatty() else ReadingLog()
     return RunOptions(api_url=api_url, management_url=_context().management_url,
                       parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
@@ -522,16 +522,25 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
         if approval in (Approval.DECLINED, Approval.INTERRUPTED):
             view.cancelled(interrupted=approval is Approval.INTERRUPTED)
             sys.exit(ExitCode.INTERRUPTED if approval is Approval.INTERRUPTED else ExitCode.ERROR)
-    progress = view.progress(the_plan)
+    from mxsync.interrupt import StepRecord, Terminated, interrupted_text, sigterm_interrupts
+    from mxsync.render.steps import Hooks
+
+    record = StepRecord()
+    progress = Hooks(record, view.progress(the_plan))  # recorded before it is shown
     try:
         # A saved plan, or one a person took time to approve, is checked against the live
         # state again, org by org: what changed meanwhile is refused, not overwritten.
-        report = apply_plan(the_plan, options,
-                            saved=planfile is not None or approval is Approval.APPROVED,
-                            progress=progress)
+        with sigterm_interrupts():
+            report = apply_plan(the_plan, options,
+                                saved=planfile is not None or approval is Approval.APPROVED,
+                                progress=progress)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM: say what was done and what not
+        progress.close()
+        terminated = isinstance(stop, Terminated)
+        click.echo(interrupted_text(the_plan, record.steps, terminated=terminated), err=True)
+        sys.exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     view.report(the_plan, report)
     sys.exit(ExitCode.ERROR if report.failed else ExitCode.OK)
 

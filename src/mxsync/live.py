@@ -120,6 +120,8 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
             if progress:
                 progress(done, len(requests))
 
+    if progress and requests:  # the total from the start: a log's first line can say it
+        progress(0, len(requests))
     results = await asyncio.gather(*(one(r) for r in requests))
     live: dict[str, LiveOrg] = {}
     unread: dict[str, Reason] = {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from mxsync.flows.common import RunOptions, client_for
 from mxsync.inputs import for_plan
+from mxsync.interrupt import run_until_sigterm
 
 if TYPE_CHECKING:
     from mxsync.executor import ApplyReport, Progress
@@ -25,4 +25,4 @@ def apply_plan(plan: Plan, options: RunOptions, *, saved: bool,
                                  settle_s=options.settle_window_s,
                                  xai_timeout_s=options.timeout_s)
 
-    return asyncio.run(run())
+    return run_until_sigterm(run())

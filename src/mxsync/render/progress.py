@@ -1,4 +1,5 @@
-"""Progress on stderr, for people at a terminal: one line rewritten in place.
+"""Progress on stderr: at a terminal, one line rewritten in place; in a log (no terminal),
+a line every interval (`LogHeartbeat`).
 
 While the live state is read the line counts orgs; the API client's call progress rides on
 it: calls done, calls left and, when the token's rate limit (not latency) sets the pace, an
@@ -9,7 +10,12 @@ step lines of an apply are never interleaved with it.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
@@ -136,3 +142,121 @@ class ApplyProgress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
+
+
+# -- without a terminal (CI logs) ------------------------------------------------------------
+# A log cannot rewrite a line; a line per call would flood it. Instead one line every
+# interval, from a timer, so a long rate-limit wait or a held call still shows the run is
+# alive; a run shorter than the interval (and the test suite) prints none.
+_LOG_INTERVAL_S = 10.0
+_log_lock = threading.Lock()
+_last_log_at = float("-inf")  # when any log line was printed: never two within the interval
+
+
+@functools.cache
+def log_interval_s() -> float:
+    """MXSYNC_PROGRESS_INTERVAL_S (read once; for tests and impatient logs), else 10 s."""
+    raw = os.environ.get("MXSYNC_PROGRESS_INTERVAL_S", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return _LOG_INTERVAL_S
+    return value if math.isfinite(value) and value > 0 else _LOG_INTERVAL_S
+
+
+class LogHeartbeat:
+    """Every interval, `mxsync: <text>` on a line of its own, while `text()` has one."""
+
+    def __init__(self, text: Callable[[], str | None], stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.text, self.stream, self.clock = text, stream or sys.stderr, clock
+        self.interval = log_interval_s()
+        self.started = clock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mxsync-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        global _last_log_at
+        since = self.started
+        while True:
+            with _log_lock:
+                due = max(since, _last_log_at) + self.interval
+            if self._stop.wait(max(0.0, due - self.clock())):
+                return
+            with _log_lock:
+                if self.clock() - max(since, _last_log_at) < self.interval:
+                    continue  # another heartbeat spoke meanwhile
+                text = self.text()
+                if text is None:
+                    since = self.clock()  # nothing to say: ask again an interval later
+                    continue
+                from mxsync.render.safe import printable
+
+                try:
+                    self.stream.write(f"mxsync: {printable(text)}\n")
+                    self.stream.flush()
+                except (OSError, ValueError):  # the stream is gone: stop speaking
+                    return
+                _last_log_at = self.clock()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _calls_now(progress: CallProgress, recorded_at: float, now: float) -> str:
+    """`calls_text`, with a rate-limit wait counted down to now."""
+    if progress.waiting_s > 0:
+        progress = dataclasses.replace(
+            progress, waiting_s=max(0.5, progress.waiting_s - (now - recorded_at)))
+    return calls_text(progress)
+
+
+class ReadingLog:
+    """Reading progress for a log: `reading the live state: 40/120 orgs; 52 calls done, 29
+    left, about 1 min 10 s to go at the rate limit` (then `checking: ...` while announced calls
+    remain), every interval."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.orgs: tuple[int, int] | None = None
+        self.last: CallProgress | None = None
+        self.last_at = 0.0
+        self.heartbeat = LogHeartbeat(self.text, stream)
+
+    def __call__(self, done: int, total: int) -> None:
+        self.orgs = (done, total)
+
+    def calls(self, progress: CallProgress) -> None:
+        self.last, self.last_at = progress, time.monotonic()
+
+    def text(self) -> str | None:
+        reading = self.orgs is None or self.orgs[0] < self.orgs[1]
+        if reading:
+            parts = [f"{self.orgs[0]}/{self.orgs[1]} orgs"] if self.orgs else []
+            if self.last is not None and self.last.done:
+                parts.append(_calls_now(self.last, self.last_at, time.monotonic()))
+            return "reading the live state" + (": " + "; ".join(parts) if parts else "")
+        if self.last is not None and self.last.expected and self.last.done < self.last.expected:
+            return "checking: " + _calls_now(self.last, self.last_at, time.monotonic())
+        return None
+
+    def close(self) -> None:
+        self.heartbeat.close()
+
+
+class ApplyLog:
+    """Apply's progress for a log: `applying: 3/7 changes done`, every interval."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.done = total, 0
+        self.heartbeat = LogHeartbeat(self.text, stream)
+
+    def __call__(self, step: Step) -> None:
+        if step.concludes:
+            self.done = min(self.done + 1, self.total)
+
+    def text(self) -> str:
+        return f"applying: {self.done}/{self.total} changes done"
+
+    def close(self) -> None:
+        self.heartbeat.close()

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from mxsync.executor import ApplyReport
     from mxsync.plan import Plan
     from mxsync.policy.model import PolicyResult
-    from mxsync.render.progress import ApplyProgress
+    from mxsync.render.steps import Hooks
 
 
 class ApplyText(View):
@@ -30,17 +30,29 @@ class ApplyText(View):
     def cancelled(self, *, interrupted: bool) -> None:
         self.note(("\n" if interrupted else "") + "Apply cancelled; nothing was changed.")
 
-    def progress(self, plan: Plan) -> ApplyProgress | None:
-        """A line rewritten in place, on a terminal only (a log would fill with it)."""
+    streamed = False  # the steps were written to stdout as they completed
+
+    def progress(self, plan: Plan) -> Hooks | None:
+        """On stderr, a line rewritten in place at a terminal, else `applying: 3/7 changes
+        done` every interval; when stdout is not a terminal (CI), each step's line there as
+        it completes, so a log is not silent until the end."""
         import sys
 
-        if not sys.stderr.isatty():
-            return None
-        from mxsync.render.progress import ApplyProgress
+        from mxsync.render.progress import ApplyLog, ApplyProgress
+        from mxsync.render.steps import Hooks, StepStream
 
-        return ApplyProgress(len(plan.changes))
+        self.streamed = not sys.stdout.isatty()
+        total = len(plan.changes)
+        return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total),
+                     StepStream() if self.streamed else None)
 
     def report(self, plan: Plan, report: ApplyReport) -> None:
+        if self.streamed:
+            from mxsync.render.steps import report_tail
+
+            shown = any(o.steps for o in report.orgs)
+            self.out(("\n" if shown else "") + report_tail(report))
+            return
         from mxsync.render.text import render_report
 
         self.colored(lambda color: render_report(report, color=color))
@@ -50,8 +62,15 @@ class ApplyJson(ApplyText):
     def plan(self, plan: Plan) -> None:
         """Nothing yet: the plan is part of the one JSON document at the end."""
 
-    def progress(self, plan: Plan) -> ApplyProgress | None:
-        return None
+    def progress(self, plan: Plan) -> Hooks | None:
+        """Nothing on stdout before the one JSON document; on stderr, as for text."""
+        import sys
+
+        from mxsync.render.progress import ApplyLog, ApplyProgress
+        from mxsync.render.steps import Hooks
+
+        total = len(plan.changes)
+        return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total))
 
     def verdict(self, verdict: PolicyResult | None) -> None:
         """Nothing: a deny is refused with an error; stdout holds one JSON document."""
