@@ -131,3 +131,38 @@ def test_an_adoption_rereads_and_leaves_a_credential_another_owner_took() -> Non
     assert step.status == "failed" and step.code == StepCode.TAKEN_BY_OWNER
     assert step.params == {"owner": "rival"} and "owner 'rival'" in step_message(step)
     assert world.credentials["c1"].metadata[ownership.OWNER] == "rival"
+
+
+def test_apply_never_changes_another_owners_credential_whatever_the_plan_says() -> None:
+    """A plan (say, an edited file) that deletes or relabels another owner's credential, or
+    writes another owner's name into the metadata: the executor checks the live record and
+    computes ownership itself."""
+    from mxsync.plan import Action, Change, OrgPlan, Plan, Reason, ReasonCode
+
+    world = World()
+    world.merge_fixture({
+        "users": [{"token": TOKEN, "memberships": {"org": "owner"}}],
+        "orgs": [{"id": "org", "credentials": [
+            {"integration_name": "xai", "display_name": "theirs", "api_key": OTHER,
+             "is_default": True,
+             "metadata": ownership.managed_metadata({}, "other", "theirs", fingerprint(OTHER),
+                                                    None)}]}]})
+    api = MemoryApi(world, TOKEN)
+    (theirs,) = world.credentials
+    why = Reason(ReasonCode.PRUNED)
+    plan = Plan(owner="t", orgs=(OrgPlan(org="org", token_env="T", changes=(
+        Change(action=Action.DELETE, org="org", name="theirs", reason=why, credential_id=theirs),
+        Change(action=Action.UPDATE, org="org", name="theirs", reason=why, credential_id=theirs,
+               metadata={"managed_by": "mxsync", "mxsync_owner": "t"}),
+        Change(action=Action.CREATE, org="org", name="mine", reason=why, key=KeySource(env="M"),
+               fingerprint=fingerprint(NEW),
+               metadata={"managed_by": "mxsync", "mxsync_owner": "other", "mxsync_name": "x"}),
+    )),))
+    secrets = Inputs({"org": Secret(TOKEN)}, {("org", "mine"): Secret(NEW)})
+    report = asyncio.run(execute(api, plan, secrets, check_stale=False))  # type: ignore[arg-type]
+    steps = {s.action: s for s in report.orgs[0].steps}
+    assert steps["delete"].code == StepCode.NOT_OURS and steps["update"].code == StepCode.NOT_OURS
+    assert world.credentials[theirs].metadata["mxsync_owner"] == "other"
+    created = [c for c in world.credentials.values() if c.api_key == NEW]
+    assert [(c.metadata["mxsync_owner"], c.metadata["mxsync_name"]) for c in created] == [
+        ("t", "mine")]

@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from mxsync.api import OutcomeUnknown
+from mxsync import ownership
+from mxsync.api import ApiError, OutcomeUnknown
 from mxsync.errors import MxsyncError
 from mxsync.inputs import Inputs
 from mxsync.keytest import KeyTestResult
@@ -260,7 +261,7 @@ class _OrgRun:
                 created = await self.api.create_credential(
                     self.token, self.org.org, key=key, base_url=change.base_url,
                     display_name=change.display_name or change.name,
-                    metadata=dict(change.metadata or {}),
+                    metadata=self.ownership_metadata(change),
                     make_default=change.make_default, expires_at=change.expires_at)
                 break
             except OutcomeUnknown:
@@ -317,8 +318,33 @@ class _OrgRun:
         self.finish(index, "ok", StepCode.ASSISTANT_MOVED, {"credential_id": credential_id},
                     credential_id=credential_id)
 
+    def ownership_metadata(self, change: Change) -> dict[str, Any]:
+        """The metadata to write, with who owns it computed here, from the plan's owner and
+        the entry's name, never taken from the plan as written."""
+        return {**(change.metadata or {}), ownership.MANAGED_BY: ownership.MARKER,
+                ownership.OWNER: self.owner, ownership.NAME: change.name}
+
+    async def ours(self, index: int) -> bool:
+        """Before an update or a delete: the live record, read now, is this owner's. Whatever
+        a plan file says, apply never changes another owner's or an unmanaged credential."""
+        change = self.org.changes[index]
+        try:
+            record = LiveCredential.from_api(await self.api.get_credential(
+                self.token, self.org.org, _target(change)))
+        except ApiError as exc:
+            if exc.status == 404:
+                return True  # gone already: the delete says so, the update fails on its own
+            raise
+        owner, _ = record.claim()
+        if owner == self.owner:
+            return True
+        self.finish(index, "failed", StepCode.NOT_OURS, {"owner": owner})
+        return False
+
     async def update(self, index: int) -> None:
         change = self.org.changes[index]
+        if change.action == Action.UPDATE and not await self.ours(index):
+            return
         if change.action == Action.ADOPT:
             # Another owner may have adopted it since the plan (or while a person read it):
             # adopt only what is still unmarked, right before writing.
@@ -329,13 +355,16 @@ class _OrgRun:
                 self.finish(index, "failed", StepCode.TAKEN_BY_OWNER, {"owner": owner})
                 return
         await self.api.update_credential(self.token, self.org.org, _target(change),
-                                         display_name=change.display_name, metadata=change.metadata)
+                                         display_name=change.display_name,
+                                         metadata=self.ownership_metadata(change))
         self.finish(index, "ok")
 
     async def delete(self, index: int) -> None:
         change = self.org.changes[index]
         if change.mint and change.credential_id is None:
             await self.minting.delete_orphan(index)  # a key at xAI that no credential holds
+            return
+        if not await self.ours(index):
             return
         gone_now = await self.api.delete_credential(self.token, self.org.org, _target(change))
         self.finish(index, "ok", StepCode.DONE if gone_now else StepCode.ALREADY_GONE)

@@ -51,6 +51,7 @@ class StepCode(StrEnum):
     DUPLICATE_REMOVED = "duplicate-removed"
     ASSISTANT_MOVED = "assistant-moved"  # credential_id
     TAKEN_BY_OWNER = "taken-by-owner"  # owner
+    NOT_OURS = "not-ours"  # owner: a credential this owner does not manage, left alone
     REPLACED = "replaced"  # new_id
     KEPT_OLD_DEFAULT = "kept-old-default"  # new_id: the default could not be moved
     KEPT_OLD_PINNED = "kept-old-pinned"  # new_id: the Assistant could not be moved

@@ -34,6 +34,10 @@ _WORDS: dict[StepCode, Callable[[dict[str, Any]], str]] = {
     StepCode.TAKEN_BY_OWNER: lambda p: (
         f"owner '{p.get('owner')}' took this credential under management since the plan; "
         "nothing was changed. Run plan again"),
+    StepCode.NOT_OURS: lambda p: (
+        f"the credential is not this manifest's (it is {p.get('owner') or 'unmanaged'}'s); "
+        "apply changes only what its owner manages, whatever the plan says, so nothing was "
+        "changed"),
     StepCode.REPLACED: lambda p: f"new credential {p.get('new_id')}",
     StepCode.KEPT_OLD_DEFAULT: lambda p: _replaced_but(
         p, "it holds the default, which could not be moved"),
