@@ -69,7 +69,7 @@ def load_plan(path: Path) -> Plan:
             f"plan file {path} has format {data['mxsync_plan_file']!r} (written by mxsync "
             f"{data.get('mxsync_version') or 'unknown'}); this mxsync reads format {PLAN_FILE_FORMAT}",
             hint=f"{again} with this version")
-    unknown = _raw_problem(data)
+    unknown = _raw_problem(data) or _schema_problem(data)
     if unknown:
         raise MxsyncError(f"plan file {path} is damaged ({unknown})", hint=again)
     try:
@@ -128,6 +128,23 @@ def _raw_problem(data: dict[str, Any]) -> str | None:
     return None
 
 
+def _schema_problem(data: dict[str, Any]) -> str | None:
+    """Every field against the published schema of the plan file, so a damaged file is an
+    error that names the field (`orgs[0].changes[1].depends_on: 5 is not of type 'array'`)."""
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("mxsync").joinpath("schemas/planfile.schema.json")
+                        .read_text("utf-8"))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"{where.lstrip('.') or 'the top level'}: {error.message[:200]}"
+
+
 def _wrong_types(value: object, types: dict[str, tuple[type, ...]]) -> str | None:
     for name, allowed in types.items():
         got = getattr(value, name, None)
@@ -158,5 +175,5 @@ def _shape_problem(data: dict[str, Any], plan: Plan) -> str | None:
                     return f"change {index} of org {org_plan.org}: mint {wrong}"
             if any(not isinstance(d, int) or not 0 <= d < len(org_plan.changes) or d == index
                    for d in change.depends_on):
-                return f"{change.address} depends on a change that is not in the plan"
+                return f"{change.address}: depends_on names a change that is not in the plan"
     return None
