@@ -68,8 +68,8 @@ def test_every_field_with_every_json_type_loads_or_is_a_clear_error(tmp_path: Pa
             try:
                 load_plan(damaged)
             except MxsyncError as exc:
-                if "damaged" not in str(exc) or str(path[-1]) not in str(exc) and not isinstance(
-                        path[-1], int):
+                if "damaged" not in str(exc) or (str(path[-1]) not in str(exc) and not isinstance(
+                        path[-1], int)):
                     unclear.append((path, value, str(exc)))
             except Exception as exc:  # an internal error: the bug this test is for
                 unclear.append((path, value, f"{type(exc).__name__}: {exc}"))
