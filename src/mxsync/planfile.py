@@ -130,19 +130,45 @@ def _raw_problem(data: dict[str, Any]) -> str | None:
 
 def _schema_problem(data: dict[str, Any]) -> str | None:
     """Every field against the published schema of the plan file, so a damaged file is an
-    error that names the field (`orgs[0].changes[1].depends_on: 5 is not of type 'array'`)."""
-    from importlib import resources
+    error that names the field (`orgs[0].changes[1].depends_on: 5 is not of type 'array'`).
 
+    fastjsonschema compiles the schema once per run: a 10,000-change plan is checked in a
+    fraction of a second (jsonschema took ~7 s)."""
+    import fastjsonschema
+
+    try:
+        _validator()(data)
+    except fastjsonschema.JsonSchemaValueException:
+        pass
+    else:
+        return None
+    # Damaged: jsonschema (slower, only now) names the innermost field at fault.
     import jsonschema
 
-    schema = json.loads(resources.files("mxsync").joinpath("schemas/planfile.schema.json")
-                        .read_text("utf-8"))
     error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if error is None:
-        return None
+        jsonschema.Draft202012Validator(_schema()).iter_errors(data))
+    if error is None:  # the two validators disagree: say what the fast one saw
+        return "it does not follow the plan file's schema"
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     return f"{where.lstrip('.') or 'the top level'}: {error.message[:200]}"
+
+
+_VALIDATOR: list[Any] = []
+
+
+def _schema() -> dict[str, Any]:
+    from importlib import resources
+
+    return dict(json.loads(resources.files("mxsync").joinpath("schemas/planfile.schema.json")
+                           .read_text("utf-8")))
+
+
+def _validator() -> Any:
+    if not _VALIDATOR:
+        import fastjsonschema
+
+        _VALIDATOR.append(fastjsonschema.compile(_schema()))
+    return _VALIDATOR[0]
 
 
 def _wrong_types(value: object, types: dict[str, tuple[type, ...]]) -> str | None:
