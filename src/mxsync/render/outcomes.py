@@ -35,7 +35,9 @@ _WORDS: dict[StepCode, Callable[[dict[str, Any]], str]] = {
         f"owner '{p.get('owner')}' took this credential under management since the plan; "
         "nothing was changed. Run plan again"),
     StepCode.NOT_OURS: lambda p: (
-        f"the credential is not this manifest's (it is {p.get('owner') or 'unmanaged'}'s); "
+        "the credential is not this manifest's ("
+        + (f"owner '{p.get('owner')}' manages it" if p.get("owner") else "it is unmanaged")
+        + "); "
         "apply changes only what its owner manages, whatever the plan says, so nothing was "
         "changed"),
     StepCode.REPLACED: lambda p: f"new credential {p.get('new_id')}",
