@@ -34,8 +34,10 @@ class MintWorld:
         return {self.token_env: self.org.token, self.key_env: self.team.token,
                 "MODULEX_BASE_URL": self.org.url, "XAI_MANAGEMENT_URL": self.team.url}
 
-    def write(self, qpm: int = 600, rotate_after: str | None = None, **entry: Any) -> None:
-        minted: dict[str, Any] = {"name": "minted", "mint": {"acls": MINT_ACLS, "qpm": qpm}, **entry}
+    def write(self, qpm: int = 600, rotate_after: str | None = None,
+              acls: list[str] | None = None, **entry: Any) -> None:
+        minted: dict[str, Any] = {"name": "minted", "mint": {"acls": acls or MINT_ACLS, "qpm": qpm},
+                                  **entry}
         if rotate_after:
             minted["rotate_after"] = rotate_after
         write_manifest(self.manifest, [{

@@ -34,6 +34,7 @@ def validate(tmp_path: Path, acls: str) -> tuple[str, int, str]:
 @pytest.mark.parametrize("acls", [
     '["api-key:model:grok-4-fast", "api-key:endpoint:chat"]',
     '["api-key:model:*", "api-key:endpoint:*"]',
+    '["api-key:model:*", "api-key:endpoint:chat", "api-key:endpoint:responses"]',
     '["api-key:model:grok-4-fast", "api-key:endpoint:image", "api-key:endpoint:chat"]',
 ])
 def test_acls_the_key_test_can_use_pass_quietly(tmp_path: Path, acls: str) -> None:

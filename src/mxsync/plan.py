@@ -78,6 +78,7 @@ class ReasonCode(StrEnum):
     REPLACE_FORCED = "replace-forced"
     XAI_ORPHAN = "xai-orphan"
     XAI_UNREAD = "xai-unread"
+    ACL_ENDPOINT_UNKNOWN = "acl-endpoint-unknown"
     # apply's own outcomes for a whole org
     PLAN_STALE = "plan-stale"
     PLAN_DIFFERS = "plan-differs"  # planned again from the manifest at hand: not the saved plan

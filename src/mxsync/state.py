@@ -113,6 +113,9 @@ class LiveOrg:
     models: tuple[str, ...] | None = None  # None: the catalog was not read
     # The keys of the xAI team this org mints in (None: not read, the org mints nothing).
     xai_keys: tuple[XaiKeyView, ...] | None = None
+    # The endpoints that team offers, read only when an entry's ACL names one past
+    # `minting.live.COMMON_ENDPOINTS` (None: not read).
+    xai_endpoints: tuple[str, ...] | None = None
     settings: OrgSettings | None = None  # None: the settings were not read
 
     @property

@@ -59,9 +59,10 @@ def _kind(value: Any) -> str:
             float: "a number"}.get(type(value), type(value).__name__)
 
 
-ACL_FORMS = ("api-key:model:<model id>", "api-key:model:*", "api-key:endpoint:chat",
-             "api-key:endpoint:image", "api-key:endpoint:*")
-_ACL_EXAMPLES = ("api-key:model:*", "api-key:endpoint:chat", "api-key:endpoint:image", "api-key:endpoint:*")
+ACL_FORMS = ("api-key:model:<model id>", "api-key:model:*",
+             "api-key:endpoint:<name> (chat, image, responses, ...)", "api-key:endpoint:*")
+_ACL_EXAMPLES = ("api-key:model:*", "api-key:endpoint:chat", "api-key:endpoint:image",
+                 "api-key:endpoint:responses", "api-key:endpoint:*")
 
 
 def _acl_message(value: Any) -> str:

@@ -8,13 +8,13 @@ nothing past this module sees a key object from the wire.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mxsync.errors import MxsyncError
-from mxsync.minting.state import XaiKeyView
+from mxsync.minting.state import XaiKeyView, uncommon_endpoints
 from mxsync.plan import Reason, ReasonCode
 
 if TYPE_CHECKING:
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from mxsync.secrets import Secret
     from mxsync.state import LiveOrg
     from mxsync.xai_management import XaiApiKey, XaiManagementClient
+
+
+T = TypeVar("T")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -70,14 +73,20 @@ def mints(org: OrgEntry) -> bool:
     return org.xai_management is not None and any(e.minted for e in org.credentials)
 
 
-async def read_teams(clients: Clients, settings: Sequence[XaiManagement]
-                     ) -> dict[tuple[str, str], tuple[XaiKeyView, ...] | MxsyncError]:
-    """Each distinct (URL, team) once, concurrently; a failure is that team's alone."""
+def endpoints_named(org: OrgEntry) -> bool:
+    """Whether an ACL of this org's minted entries names an endpoint past the common ones."""
+    return any(uncommon_endpoints(e.mint.acls) for e in org.credentials if e.mint is not None)
+
+
+async def per_team(clients: Clients, settings: Sequence[XaiManagement],
+                   read: Callable[[XaiManagementClient, str], Awaitable[T]]
+                   ) -> dict[tuple[str, str], T | MxsyncError]:
+    """`read` for each distinct (URL, team) once, concurrently; a failure is that team's alone."""
     wanted = {(s.url, s.team_id): s for s in settings}
 
-    async def one(s: XaiManagement) -> tuple[XaiKeyView, ...] | MxsyncError:
+    async def one(s: XaiManagement) -> T | MxsyncError:
         try:
-            return tuple(view(k) for k in await clients.get(s.url, s.key_env).list_keys(s.team_id))
+            return await read(clients.get(s.url, s.key_env), s.team_id)
         except MxsyncError as exc:
             return exc
 
@@ -85,21 +94,35 @@ async def read_teams(clients: Clients, settings: Sequence[XaiManagement]
     return dict(zip(wanted, results, strict=True))
 
 
+async def _keys(client: XaiManagementClient, team_id: str) -> tuple[XaiKeyView, ...]:
+    return tuple(view(k) for k in await client.list_keys(team_id))
+
+
+async def _endpoints(client: XaiManagementClient, team_id: str) -> tuple[str, ...]:
+    return tuple(await client.team_endpoints(team_id))
+
+
 async def attach(clients: Clients, orgs: Sequence[OrgEntry], live: dict[str, LiveOrg],
                  unread: dict[str, Reason]) -> None:
     """Give every read org that mints its team's keys; an org whose team cannot be read is
     unread (planning it blind could mint a second key or miss a deleted one)."""
     minting = [o for o in orgs if mints(o) and o.id in live]
-    teams = await read_teams(clients, [o.xai_management for o in minting
-                                       if o.xai_management is not None])
+    teams, offered = await asyncio.gather(
+        per_team(clients, [o.xai_management for o in minting if o.xai_management is not None],
+                 _keys),
+        per_team(clients, [o.xai_management for o in minting
+                           if o.xai_management is not None and endpoints_named(o)], _endpoints))
     for org in minting:
         mgmt = org.xai_management
         if mgmt is None:
             continue
         got = teams[(mgmt.url, mgmt.team_id)]
-        if isinstance(got, MxsyncError):
+        endpoints = offered.get((mgmt.url, mgmt.team_id))
+        if isinstance(got, MxsyncError) or isinstance(endpoints, MxsyncError):
+            failed = got if isinstance(got, MxsyncError) else endpoints
             del live[org.id]
+            message = failed.message if isinstance(failed, MxsyncError) else ""
             unread[org.id] = Reason(ReasonCode.XAI_UNREAD, {"team_id": mgmt.team_id,
-                                                   "message": got.message})
+                                                   "message": message})
         else:
-            live[org.id] = replace(live[org.id], xai_keys=got)
+            live[org.id] = replace(live[org.id], xai_keys=got, xai_endpoints=endpoints)

@@ -24,7 +24,7 @@ from mxsync.display import shown_labels, view_live
 from mxsync.kinds import PlanContext, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, parse_instant
 from mxsync.minting import names
-from mxsync.minting.state import XaiKeyView
+from mxsync.minting.state import XaiKeyView, uncommon_endpoints
 from mxsync.plan import Action, Change, MintSpec, Reason
 from mxsync.plan import ReasonCode as R
 
@@ -117,6 +117,8 @@ def plan_entry(p: PlanContext, entry: CredentialEntry, mine: list[LiveCredential
         p.claim(mine)
         return
     keys = {k.api_key_id: k for k in p.live.xai_keys}
+    if _endpoints_not_offered(p, entry, mine):
+        return
     if not mine:
         unmarked = [c for c in p.live.credentials if not ownership.has_marker(c.metadata)
                     and c.display_name == entry.name]
@@ -146,6 +148,25 @@ def plan_entry(p: PlanContext, entry: CredentialEntry, mine: list[LiveCredential
         extras = [c for c in mine if c.id != old.id]
     for extra in extras:
         p.delete(extra, entry.name, Reason(R.DUPLICATE, {"entry": entry.name}))
+
+
+def _endpoints_not_offered(p: PlanContext, entry: CredentialEntry,
+                           mine: list[LiveCredential]) -> bool:
+    """An ACL naming an endpoint the team does not offer is the entry's error at plan time,
+    not a mint that xAI refuses half-way through apply. The team's list is read only when an
+    ACL names an endpoint past the common ones (see `minting.state.uncommon_endpoints`)."""
+    offered = p.live.xai_endpoints
+    if offered is None or entry.mint is None:
+        return False
+    missing = sorted(uncommon_endpoints(entry.mint.acls) - set(offered))
+    if not missing:
+        return False
+    p.error(Reason(R.ACL_ENDPOINT_UNKNOWN, {
+        "entry": entry.name, "where": str(entry.where or ""), "endpoints": missing,
+        "offered": sorted(offered),
+        "team_id": p.org.xai_management.team_id if p.org.xai_management else None}))
+    p.claim(mine)
+    return True
 
 
 def _mint_change(p: PlanContext, entry: CredentialEntry, action: Action, reason: Reason,

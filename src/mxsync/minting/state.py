@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+ENDPOINT_ACL = "api-key:endpoint:"
+# Endpoints every xAI team offers: an ACL naming only these needs no read of the team's list.
+COMMON_ENDPOINTS = frozenset({"*", "chat", "image"})
+
+
+def uncommon_endpoints(acls: Iterable[str]) -> set[str]:
+    """The endpoints these ACLs grant past the common ones: only these make planning ask the
+    team which endpoints it offers (one call per team, and none for most manifests)."""
+    return {a[len(ENDPOINT_ACL):] for a in acls if a.startswith(ENDPOINT_ACL)} - COMMON_ENDPOINTS
 
 
 @dataclass(frozen=True)

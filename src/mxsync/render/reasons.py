@@ -67,6 +67,10 @@ _MINT_SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         "and no credential holds it (a lost mint answer, or an interrupted apply): delete it"),
     "xai-unread": lambda p: (
         f"the keys of xAI team {p.get('team_id')} could not be read: {p.get('message')}"),
+    "acl-endpoint-unknown": lambda p: (
+        f"{_entry(p)}: xAI team {p.get('team_id')} offers no endpoint "
+        f"{_names(p.get('endpoints'))} (it offers {_names(p.get('offered'))}), so the key could "
+        "not be minted; fix the ACL in mint.acls"),
 }
 
 
