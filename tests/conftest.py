@@ -12,12 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 
 # The suite starts `python -m mxsync` hundreds of times. A shell that sets
 # PYTHONDONTWRITEBYTECODE makes each of them compile every module from source again
 # (about a third of a second each); an installed mxsync runs from .pyc files, and so do
 # the tests' subprocesses.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+# No test asserts a time: hypothesis's per-example deadline is one, and it failed a
+# rendering test whose first example paid for the lazy imports on a busy CI machine.
+settings.register_profile("mxsync", deadline=None)
+settings.load_profile("mxsync")
 
 
 @dataclass
