@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
 # Each fault at a rate that makes a rotation meet it more than once, so retries, lost
 # answers and replays all happen; `timeout` holds an answer past the client's timeout.
 RATE = 0.5
-TIMEOUT_S = 1.5
-HOLD_S = 3.0
+TIMEOUT_S = 0.75
+HOLD_S = 1.5
 
 
 @pytest.fixture
