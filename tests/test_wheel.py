@@ -23,7 +23,10 @@ import pytest
 from mxsync import __version__
 from mxsync.demo import DEMO_ENV
 
-pytestmark = pytest.mark.slow  # `pytest -m "not slow"` is the quick tier
+# One worker builds the wheel and its venvs once (`--dist loadgroup` in pyproject.toml):
+# split over two workers, each built its own (about 20 s of a 2-core run).
+pytestmark = [pytest.mark.slow,  # `pytest -m "not slow"` is the quick tier
+              pytest.mark.xdist_group("wheel")]
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a fresh clone does not have; the rest of the tree is copied as it is.
