@@ -41,28 +41,31 @@ def plan_markdown(plan: Plan) -> str:
     lines = ["## mxsync plan", "", f"**{plan_summary(plan)}**", ""]
     if plan.options.changed_since is not None:
         lines += [*_left_out(plan.options.changed_since, plan.options.left_out), ""]
-    quiet = [org for org in plan.orgs if _foldable(org)]
     for org in plan.orgs:
-        if _foldable(org):
-            continue
-        lines += [f"### {_cell(_title(org))}", ""]
-        if org.changes:
-            lines += ["| | Action | Address | Why |", "|---|---|---|---|"]
-            for change in org.changes:
-                symbol = SYMBOLS[change.action][0]
-                lines.append(f"| `{symbol}` | {_cell(change.label)} | {_code(change.address)} | "
-                             f"{_why(change)} |")
-        elif not org.errors:
-            lines.append("No changes.")
-        lines += [f"- note: {_cell(sentence(n))}" for n in org.notes]
-        lines += [f"- **error**: {_cell(sentence(e))}" for e in org.errors]
-        if org.unmanaged:
-            lines.append(f"- {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
-        lines.append("")
+        if not _foldable(org):
+            lines += [*_org_block(org), ""]
+    quiet = [org for org in plan.orgs if _foldable(org)]
     if quiet:
         lines += [*_quiet(quiet), ""]
     lines += ["#### Where secrets go", "", *_destinations(plan), ""]
     return "\n".join(lines)
+
+
+def _org_block(org: OrgPlan) -> list[str]:
+    lines = [f"### {_cell(_title(org))}", ""]
+    if org.changes:
+        lines += ["| | Action | Address | Why |", "|---|---|---|---|"]
+        for change in org.changes:
+            symbol = SYMBOLS[change.action][0]
+            lines.append(f"| `{symbol}` | {_cell(change.label)} | {_code(change.address)} | "
+                         f"{_why(change)} |")
+    elif not org.errors:
+        lines.append("No changes.")  # a note only: never folded
+    lines += [f"- note: {_cell(sentence(n))}" for n in org.notes]
+    lines += [f"- **error**: {_cell(sentence(e))}" for e in org.errors]
+    if org.unmanaged:
+        lines.append(f"- {plural(org.unmanaged, 'unmanaged xai credential')} left alone")
+    return lines
 
 
 def _destinations(plan: Plan) -> list[str]:
