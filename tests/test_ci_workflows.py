@@ -415,9 +415,11 @@ def test_the_apply_jobs_wait_for_approval_and_share_one_lock_that_never_cancels(
 
 @dataclass
 class Repo:
-    """A git repository (branch `main`) with a manifest for one org of its own, and the
-    secrets GitHub would pass. Edit `runner.workdir / "mxsync.yaml"`, then `pull_request()`
-    commits the edit on a branch of its own and `merge()` merges that into `main`."""
+    """A git repository (branch `main`) and the secrets GitHub would pass; its manifest, for
+    one org of its own, is not on `main` yet: the first pull request adds it (the pull-request
+    job plans what a pull request changes, `--changed-since` its base). Edit
+    `runner.workdir / "mxsync.yaml"`, then `pull_request()` commits the edit on a branch of
+    its own and `merge()` merges that into `main`."""
 
     runner: Runner
     org: TestOrg
@@ -431,13 +433,14 @@ class Repo:
         return Context(self.secrets if secrets else {}, {
             "event_name": event, "token": "ghs_fake", "repository": "acme/infra", "sha": sha or self.main,
             "run_id": run_id, "workflow_ref": "acme/infra/.github/workflows/mxsync.yml@refs/heads/main",
-            "event.pull_request.number": "7", "action_path": str(ROOT),
+            "event.pull_request.number": "7", "action_path": str(ROOT), "base_ref": "main",
         })
 
     def pull_request(self, secrets: bool = True, run_id: str = "1001") -> Job:
         work = self.runner.workdir
         git(work, "checkout", "-q", "-B", "pull-request")
-        git(work, "commit", "-q", "--allow-empty", "-am", "the pull request's change")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "--allow-empty", "-m", "the pull request's change")
         head = git(work, "rev-parse", "HEAD")
         git(work, "checkout", "-q", "main")
         return self.runner.run_job(PLAN_APPLY, "plan", self.context("pull_request", run_id, secrets, head))
@@ -472,8 +475,7 @@ def repo(new_org: OrgFactory, emulator_url: str, tmp_path: Path) -> Repo:
         "id": org.id, "xai": {"default": "primary", "credentials": [
             {"name": "primary", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}}])
     git(workdir, "init", "-q", "-b", "main")
-    git(workdir, "add", "mxsync.yaml")
-    git(workdir, "commit", "-q", "-m", "the manifest")
+    git(workdir, "commit", "-q", "--allow-empty", "-m", "the repository, before mxsync")
     pinned = {"MODULEX_BASE_URL": emulator_url, "XAI_MANAGEMENT_URL": f"{emulator_url}/xai-management"}
     return Repo(Runner(tmp_path, workdir, pinned), org,
                 {"MODULEX_API_KEY": org.token, "XAI_KEY_ACME_PRIMARY": fake_key("ci")})
@@ -502,6 +504,47 @@ def test_pull_request_plans_once_and_posts_and_uploads_that_plan(repo: Repo) -> 
         assert secret not in comment + plan_file.read_text() + "".join(s.out for s in job.ran)
 
 
+def test_pull_request_plans_only_the_org_it_changes_and_merge_applies_that(
+        repo: Repo, new_org: OrgFactory) -> None:
+    """`--changed-since origin/<base>`: on a manifest of three orgs, a pull request that
+    changes one reads and plans that one; the comment names the two it left out, and the
+    apply after the merge re-derives the plan for that org only. The other two orgs are not
+    readable with the workflow's token: reading them would fail the plan or the apply."""
+    others = [new_org(), new_org()]
+    manifest = repo.runner.workdir / "mxsync.yaml"
+
+    def orgs(*names: str) -> list[dict[str, Any]]:
+        return [{"id": repo.org.id, "xai": {"default": "primary", "credentials": [
+            {"name": n, "api_key_env": "XAI_KEY_ACME_PRIMARY"} for n in ("primary", *names)]}},
+            *({"id": o.id, "xai": {"credentials": [
+                {"name": "k", "api_key_env": "XAI_KEY_ACME_PRIMARY"}]}} for o in others)]
+
+    write_manifest(manifest, orgs())
+    git(repo.runner.workdir, "add", "mxsync.yaml")
+    git(repo.runner.workdir, "commit", "-q", "-m", "the base: three orgs")
+    write_manifest(manifest, orgs("k2"))  # the pull request adds k2 to one org
+    job = repo.pull_request()
+    assert not job.failed, job.ran
+    left_out = ", ".join(o.id for o in others)
+    assert (f"Planning only the 1 org changed since origin/main: {repo.org.id}. Left out, "
+            f"unchanged: {left_out}.") in job.step("plan").out
+    comment = (repo.runner.gh / "comment").read_text()
+    assert [line for line in comment.splitlines() if line.startswith("### ")] == [
+        f"### {repo.org.id}"]
+    assert (f"Planned only the orgs changed since `origin/main`; 2 orgs unchanged since then "
+            f"were left out (not read, not in this plan): {left_out}.") in comment
+    assert f"`{repo.org.id}/xai/k2`" in comment and "No changes." not in comment
+    saved = json.loads((repo.runner.gh / "artifacts" / "1001" / "mxsync-plan" / "plan.json")
+                       .read_text())
+    assert saved["options"]["targets"] == [repo.org.id]
+
+    applied = repo.merge()
+    assert not applied.failed, applied.ran
+    assert "Apply complete: 2 created" in applied.step("apply exactly that plan").out
+    assert sorted(c["display_name"] for c in repo.org.xai()) == ["k2", "primary"]
+    assert [o.xai() for o in others] == [[], []]
+
+
 def test_pull_request_posts_the_policy_verdict_beside_the_plan(repo: Repo) -> None:
     shutil.copytree(ROOT / "examples" / "policies", repo.runner.workdir / "policies")
     git(repo.runner.workdir, "add", "policies")
@@ -522,7 +565,6 @@ def test_pull_request_with_a_denied_plan_comments_the_deny_and_fails(repo: Repo)
     manifest = repo.runner.workdir / "mxsync.yaml"
     manifest.write_text(manifest.read_text().replace(
         "api_key_env: XAI_KEY_ACME_PRIMARY", "api_key_env: XAI_KEY_ACME_PRIMARY\n      test: false"))
-    git(repo.runner.workdir, "commit", "-q", "-am", "a key stored untested")
     job = repo.pull_request()
     assert job.failed
     assert job.names[-2:] == ["comment the plan on the pull request", "a policy deny fails the run"]

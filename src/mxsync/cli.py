@@ -421,10 +421,11 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
         targets = found.changed
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
                        take_default, replace)
-    if changed_since is not None and not targets:
-        from mxsync.flows.plan import empty_plan
+    if changed_since is not None:
+        from mxsync.flows.plan import empty_plan, left_out
 
-        the_plan = empty_plan(manifest, options)
+        the_plan = left_out(plan_manifest(manifest, options) if targets
+                            else empty_plan(manifest, options), found)
     else:
         the_plan = plan_manifest(manifest, options)
     verdict = judge_plan(the_plan, policies, namespaces)

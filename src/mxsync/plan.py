@@ -252,20 +252,30 @@ class PlanOptions:
     take_default: bool = False
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
+    # `--changed-since REF`: the ref, and the orgs it left out (unchanged since REF, not
+    # read), so that a pull-request comment rendered from the saved file can say so.
+    changed_since: str | None = None
+    left_out: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"prune": self.prune, "skip_tests": self.skip_tests,
                                 "take_default": self.take_default, "targets": list(self.targets)}
         if self.replace:
             data["replace"] = list(self.replace)
+        if self.changed_since is not None:
+            data["changed_since"] = {"ref": self.changed_since, "left_out": list(self.left_out)}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlanOptions:
+        changed = data.get("changed_since")
+        changed = changed if isinstance(changed, dict) else {}
         return cls(prune=bool(data.get("prune")), skip_tests=bool(data.get("skip_tests")),
                    take_default=bool(data.get("take_default")),
                    targets=tuple(data.get("targets") or ()),
-                   replace=tuple(data.get("replace") or ()))
+                   replace=tuple(data.get("replace") or ()),
+                   changed_since=changed.get("ref"),
+                   left_out=tuple(changed.get("left_out") or ()))
 
 
 @dataclass(frozen=True)

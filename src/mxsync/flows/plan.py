@@ -120,3 +120,12 @@ def empty_plan(manifest: Manifest, options: RunOptions) -> Plan:
 
     return Plan(owner=manifest.owner, manifest_digest=manifest.digest,
                 manifest_files=manifest.files, api_url=api_url(options.api_url, manifest.api_url))
+
+
+def left_out(plan: Plan, found: ChangedOrgs) -> Plan:
+    """The plan, saying which orgs `--changed-since` left out: a comment rendered from the
+    saved file (`show --format markdown`) tells reviewers what was not planned."""
+    from dataclasses import replace
+
+    return replace(plan, options=replace(plan.options, changed_since=found.ref,
+                                         left_out=found.unchanged))

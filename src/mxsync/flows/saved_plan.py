@@ -139,7 +139,8 @@ def rederive(plan: Plan, planfile: Path, options: RunOptions) -> Plan:
         take_default=plan.options.take_default,
         targets=tuple(Target.parse(t) for t in plan.options.targets),
         replace=tuple(Target.parse(r) for r in plan.options.replace), read_progress=None)
-    fresh = {o.org: o for o in plan_manifest(manifest, saved_options).orgs}
+    # A plan of no org (`--changed-since` found none changed) has nothing to check: no call.
+    fresh = {o.org: o for o in plan_manifest(manifest, saved_options).orgs} if plan.orgs else {}
     orgs: list[OrgPlan] = []
     for saved in plan.orgs:
         now = fresh.get(saved.org)

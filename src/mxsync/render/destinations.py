@@ -43,13 +43,17 @@ def destinations(plan: Plan) -> list[Destination]:
     management key to its xAI Management API (one line per variable and URL)."""
     out = [Destination(f"ModuleX token of org {org.org}", org.token_env, api_url(plan))
            for org in plan.orgs]
+    return out + minted_destinations(plan)
+
+
+def minted_destinations(plan: Plan) -> list[Destination]:
+    """Each management key a minted change sends, with its xAI Management API URL."""
     minted: dict[tuple[str, str], list[str]] = {}
     for change in plan.changes:
         if change.mint:
             minted.setdefault((change.mint.key_env, change.mint.url), []).append(change.address)
-    out += [Destination(f"xAI management key for {', '.join(addresses)}", env, url)
+    return [Destination(f"xAI management key for {', '.join(addresses)}", env, url)
             for (env, url), addresses in minted.items()]
-    return out
 
 
 def destination_lines(plan: Plan) -> list[str]:
