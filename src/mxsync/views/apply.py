@@ -40,7 +40,6 @@ class ApplyText(View):
 
         from mxsync.render.progress import ApplyLog, ApplyProgress
         from mxsync.render.steps import Hooks, StepStream
-
         from mxsync.render.summary import progress_total
 
         self.streamed = not sys.stdout.isatty()
