@@ -227,7 +227,8 @@ def test_progress_lines_and_json_report_hold_no_secret(new_org: OrgFactory, tmp_
     assert proc.returncode == 0, (out, shown)
     # The progress really was shown on the terminal (one status line), and each step once:
     # in the report on stdout, not again on the terminal.
-    assert "Applying: 2/2 changes done" in shown, shown
+    # 2 to create and 1 default to change: the plan summary's items, each a report line.
+    assert "Applying: 3/3 changes done" in shown, shown
     for line in (f"ok      test        {first.id}/xai/p",
                  f"ok      create      {first.id}/xai/q",
                  f"ok      default     {first.id}/xai/p"):
@@ -242,5 +243,5 @@ def test_progress_lines_and_json_report_hold_no_secret(new_org: OrgFactory, tmp_
                  env=env_for(second, K=canary_key("j")))
     assert run.code == 0, run.both
     report: dict[str, Any] = json.loads(run.out)["apply"]
-    assert report["ok"] and report["summary"]["created"] == 1
+    assert report["ok"] and report["summary"]["create"] == 1
     assert "CANARY" not in run.both and second.token not in run.both

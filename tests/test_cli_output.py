@@ -58,7 +58,7 @@ def test_markdown_plan_lists_the_default_a_create_takes() -> None:
     markdown = plan_markdown(plan)
     row = next(line for line in markdown.splitlines() if "`org-a/xai/p`" in line)
     assert "made the org's default on create" in row
-    assert "1 default change" in markdown
+    assert "1 default to change" in markdown
 
 
 def test_markdown_plan_has_every_line_the_text_plan_shows_under_a_change() -> None:

@@ -31,7 +31,7 @@ def test_demo_runs_validate_plan_apply_plan() -> None:
     assert run.code == 0, run.both
     steps = [line for line in run.out.splitlines() if line.startswith("== mxsync ")]
     assert [s.split()[2] for s in steps] == ["validate", "plan", "apply", "plan"]
-    assert "Plan: 3 to create, 0 to replace, 0 to delete, 1 default change." in run.out
+    assert "Plan: 3 to create, 0 to replace, 0 to delete, 1 default to change." in run.out
     assert "Apply complete: 3 created, 0 replaced, 0 deleted, 1 default changed." in run.out
     assert "No changes. Live state matches the manifest." in run.out
     for secret in DEMO_ENV.values():
@@ -52,7 +52,7 @@ def test_examples_folder_overrides_the_packaged_files(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text(manifest[:manifest.index("  - id: org-beta")])
     run = mxsync("demo", "--examples", str(tmp_path), env={})
     assert run.code == 0, run.both
-    assert "Plan: 2 to create, 0 to replace, 0 to delete, 1 default change." in run.out
+    assert "Plan: 2 to create, 0 to replace, 0 to delete, 1 default to change." in run.out
     assert str(tmp_path / "demo.yaml") in run.out
     assert "XAI_KEY_BETA_SHARED" not in run.out  # only the variables this manifest names are set
 
@@ -120,7 +120,7 @@ def test_the_commands_the_demo_prints_repeat_it_by_hand(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 orgs, 3 credentials, valid." in proc.stdout
-    assert "Plan: 3 to create, 0 to replace, 0 to delete, 1 default change." in proc.stdout
+    assert "Plan: 3 to create, 0 to replace, 0 to delete, 1 default to change." in proc.stdout
     assert "Apply complete: 3 created, 0 replaced, 0 deleted, 1 default changed." in proc.stdout
     assert proc.stdout.rstrip().endswith("No changes. Live state matches the manifest.")
     assert (tmp_path / "plan.json").is_file()

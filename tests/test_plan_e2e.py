@@ -40,7 +40,7 @@ def test_plan_shows_creates_and_the_folded_default(new_org: OrgFactory, tmp_path
     assert f"+ create      {org.id}/xai/primary" in run.out
     assert "made the org's default on create" in run.out
     assert "1 unmanaged xai credential left alone" in run.out
-    assert run.out.strip().endswith("Plan: 2 to create, 0 to replace, 0 to delete, 1 default change.")
+    assert run.out.strip().endswith("Plan: 2 to create, 0 to replace, 0 to delete, 1 default to change.")
     assert "\x1b[" not in run.out  # no colour when not a terminal
     assert len(org.xai()) == 1  # plan changes nothing
 

@@ -95,8 +95,12 @@ class _OrgRun:
     def _step(self, change: Change, status: Status, code: StepCode,
               params: dict[str, Any] | None, action: StepAction | None,
               credential_id: str | None, concludes: bool) -> Step:
+        if credential_id is None and change.action != Action.REPLACE:
+            # A replace's steps name its new credential, or none until it exists: never
+            # the old one's, which the plan names.
+            credential_id = change.credential_id
         return Step(self.org.org, change.address, action or StepAction(change.action), status,
-                    code, params or {}, credential_id or change.credential_id, concludes)
+                    code, params or {}, credential_id, concludes)
 
     def record(self, change: Change, status: Status, code: StepCode = StepCode.DONE,
                params: dict[str, Any] | None = None, *, action: StepAction | None = None,
@@ -379,20 +383,22 @@ class _OrgRun:
                       if c.action == Action.SET_DEFAULT or c.make_default]
             if not movers or any(self.outcome.get(i) != "ok" and i not in self.created_ids
                                  for i in movers):
-                self.finish(index, "failed", StepCode.KEPT_OLD_DEFAULT, {"new_id": new_id})
+                self.finish(index, "failed", StepCode.KEPT_OLD_DEFAULT, {"new_id": new_id},
+                            credential_id=new_id)
                 return
         if change.old_was_pinned:
             # The Assistant runs on the old credential: it goes only once the pin has moved.
             movers = [i for i, c in enumerate(self.org.changes)
                       if c.action == Action.SET_ASSISTANT]
             if not movers or any(self.outcome.get(i) != "ok" for i in movers):
-                self.finish(index, "failed", StepCode.KEPT_OLD_PINNED, {"new_id": new_id})
+                self.finish(index, "failed", StepCode.KEPT_OLD_PINNED, {"new_id": new_id},
+                            credential_id=new_id)
                 return
         try:
             await self.api.delete_credential(self.token, self.org.org, _target(change))
         except MxsyncError as exc:
             self.finish(index, "failed", StepCode.OLD_NOT_DELETED,
-                        {"new_id": new_id, "message": exc.message})
+                        {"new_id": new_id, "message": exc.message}, credential_id=new_id)
             return
         self.finish(index, "ok", StepCode.REPLACED, {"new_id": new_id}, credential_id=new_id)
         if change.make_default and not change.old_was_default:

@@ -106,12 +106,15 @@ class ApplyReport:
         def n(action: StepAction) -> int:
             return sum(1 for s in done if s.action == action)
 
-        return {"created": n(StepAction.CREATE), "replaced": n(StepAction.REPLACE),
-                "updated": n(StepAction.UPDATE), "adopted": n(StepAction.ADOPT),
-                "deleted": n(StepAction.DELETE),
-                "default_changed": n(StepAction.SET_DEFAULT) + n(StepAction.DEFAULT),
-                "deduplicated": n(StepAction.DEDUPE),
-                "settings_changed": n(StepAction.SET_MODELS) + n(StepAction.SET_ASSISTANT)}
+        # The keys and order of `Plan.summary`: a plan's count and what its apply did
+        # compare key by key. A create or replace that took the default is a default change.
+        return {"create": n(StepAction.CREATE), "replace": n(StepAction.REPLACE),
+                "update": n(StepAction.UPDATE), "adopt": n(StepAction.ADOPT),
+                "delete": n(StepAction.DELETE),
+                "set_default": n(StepAction.SET_DEFAULT) + n(StepAction.DEFAULT),
+                "set_models": n(StepAction.SET_MODELS),
+                "set_assistant": n(StepAction.SET_ASSISTANT),
+                "deduplicated": n(StepAction.DEDUPE)}
 
 
 Progress = Callable[[Step], None]

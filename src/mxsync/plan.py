@@ -305,6 +305,8 @@ class Plan:
         return bool(self.changes)
 
     def summary(self) -> dict[str, int]:
+        """The plan's counts; `ApplyReport.counts` has the same keys in the same order, and
+        `render.summary` words both alike."""
         counts = Counter(c.action for c in self.changes)
         # A default change is one the user sees: a set-default, or a create/replace that takes
         # the default (a replace of the default credential keeps it on the same entry).
@@ -314,8 +316,8 @@ class Plan:
             "create": counts[Action.CREATE],
             "replace": counts[Action.REPLACE],
             "update": counts[Action.UPDATE],
-            "delete": counts[Action.DELETE],
             "adopt": counts[Action.ADOPT],
+            "delete": counts[Action.DELETE],
             "set_default": counts[Action.SET_DEFAULT] + moves,
             "set_models": counts[Action.SET_MODELS],
             "set_assistant": counts[Action.SET_ASSISTANT],

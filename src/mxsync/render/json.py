@@ -36,6 +36,11 @@ def _resource(changes: list[Change]) -> dict[str, Any]:
         if change.action == "delete":
             continue
         after = {**(before or {}), **(after or {}), **(change.after or {})}
+    if after is not None and any(c.action == "replace" or c.credential_from is not None
+                                 for c in changes):
+        # The credential after a replace (or the Assistant's, once it follows one) is a new
+        # one: its id is unknown until apply creates it, and is never the old one's.
+        after["credential_id"] = None
     sensitive = any(c.action in ("create", "replace") for c in changes)
     resource: dict[str, Any] = {
         "address": first.address,
@@ -102,6 +107,22 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "errors": [f"org {org}: {sentence(e)}" for org, e in plan.errors],
     }
+
+
+def known_after_apply(plan_json: dict[str, Any], report: ApplyReport) -> dict[str, Any]:
+    """The plan's JSON with what only apply could know: the new credential's id where the
+    plan had null (a replace, the Assistant following it), once apply has created it."""
+    made: dict[str, str] = {}
+    for step in (s for o in report.orgs for s in o.steps):
+        new_id = step.params.get("new_id") if step.action == "replace" else (
+            step.credential_id if step.action == "set-assistant" and step.status == "ok" else None)
+        if new_id:
+            made[step.address] = str(new_id)
+    for resource in plan_json["resource_changes"]:
+        after = resource["change"]["after"]
+        if isinstance(after, dict) and "credential_id" in after and after["credential_id"] is None:
+            after["credential_id"] = made.get(resource["address"])
+    return plan_json
 
 
 def report_to_json(report: ApplyReport) -> dict[str, Any]:

@@ -89,13 +89,10 @@ def report_summary(report: ApplyReport) -> str:
     if report.failed:
         total = len(report.orgs)
         return f"Apply failed for {len(report.failed)} of {total} org{'s' if total != 1 else ''}."
+    from mxsync.render.summary import summary_parts
+
     c = report.counts()
-    parts = [f"{c['created']} created", f"{c['replaced']} replaced"]
-    parts += [f"{c[k]} {k}" for k in ("updated", "adopted") if c[k]]
-    if c["settings_changed"]:
-        parts.append(plural(c["settings_changed"], "setting") + " changed")
-    if c["deduplicated"]:
-        parts.append(f"{c['deduplicated']} late duplicate(s) removed")
-    parts += [f"{c['deleted']} deleted",
-              f"{c['default_changed']} default{'s' if c['default_changed'] != 1 else ''} changed"]
+    parts = summary_parts(c, "apply")  # the plan summary's words, in its order
+    if c["deduplicated"]:  # apply's own: no plan counts these
+        parts.append(plural(c["deduplicated"], "late duplicate") + " removed")
     return "Apply complete: " + ", ".join(parts) + "."

@@ -28,6 +28,14 @@ _CLEAR_TO_END = "\x1b[K"
 _MIN_INTERVAL_S = 0.1  # a redraw per call would cost more than the call at L = 0
 
 
+def counts_as_item(step: Step) -> bool:
+    """A step that is one of the items a summary counts: the outcome of a change, or the
+    default a create or replace took (its own line in the report, and in the summary)."""
+    from mxsync.outcomes import StepAction
+
+    return step.concludes or step.action == StepAction.DEFAULT
+
+
 def reading_progress(stream: TextIO | None = None) -> ReadingProgress:
     return ReadingProgress(stream or sys.stderr)
 
@@ -112,9 +120,11 @@ class ApplyProgress:
 
     Every step is shown once, in the report printed at the end; while apply runs, the user
     only needs to see that it moves. Writing each step as it happens *and* in the report
-    showed everything twice on a terminal. The count is of the plan's changes: only the step
-    that concludes a change moves it (a mint, a wait for propagation, a key test, a revoke
-    are steps besides a change, not changes), so it never passes the total."""
+    showed everything twice on a terminal. The count is of what the plan's summary counts
+    (`render.summary.progress_total`: its changes, and each default a create or replace
+    takes), so `Plan: 1 to create, 0 to replace, 0 to delete, 1 default to change.` runs to
+    `2/2`; each such item is one line of the report. A mint, a wait for propagation, a key
+    test, a revoke are steps besides them and move nothing, so it never passes the total."""
 
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
@@ -123,7 +133,7 @@ class ApplyProgress:
         self.width = 0  # of the line on screen, to wipe it
 
     def __call__(self, step: Step) -> None:
-        if not step.concludes:
+        if not counts_as_item(step):
             return
         self.done = min(self.done + 1, self.total)
         self._show(f"Applying: {self.done}/{self.total} changes done ({step.org})")
@@ -252,7 +262,7 @@ class ApplyLog:
         self.heartbeat = LogHeartbeat(self.text, stream)
 
     def __call__(self, step: Step) -> None:
-        if step.concludes:
+        if counts_as_item(step):
             self.done = min(self.done + 1, self.total)
 
     def text(self) -> str:

@@ -125,12 +125,23 @@ def _settings_details(change: Change) -> Iterable[str]:
     yield sentence(change.reason)
 
 
-def render_org(org: OrgPlan, color: bool) -> list[str]:
+LABEL_WIDTH = 11  # "create", "replace", "set-default": the usual labels, and the column
+
+
+def label_width(changes: Iterable[Change]) -> int:
+    """The action column's width: wide enough for every label shown (`set-assistant`,
+    `create (minted)`), so every address starts at the same column."""
+    return max((len(c.label) for c in changes), default=LABEL_WIDTH)
+
+
+def render_org(org: OrgPlan, color: bool, width: int | None = None) -> list[str]:
+    """`width`: of the action column, the same for every org of a plan."""
     title = printable(f"{org.org} ({org.label})" if org.label else org.org)
     lines = [_style(title, color, bold=True)]
+    width = max(LABEL_WIDTH, width if width is not None else label_width(org.changes))
     for change in org.changes:
         symbol, colour = SYMBOLS[change.action]
-        head = f"  {symbol:>3} {change.label:<11} {printable(change.address)}"
+        head = f"  {symbol:>3} {change.label:<{width}} {printable(change.address)}"
         lines.append(_style(head, color, fg=colour))
         lines.extend(f"        {printable(line)}" for line in change_details(change))
     if not org.changes and not org.errors:
@@ -153,25 +164,18 @@ def _changes_summary(plan: Plan) -> str:
         return f"No changes planned; {plural(len(plan.errors), 'error')}."
     if not plan.has_changes:
         return "No changes. Live state matches the manifest."
-    s = plan.summary()
-    parts = [f"{s['create']} to create", f"{s['replace']} to replace"]
-    if s["update"]:
-        parts.append(f"{s['update']} to update")
-    if s["adopt"]:
-        parts.append(f"{s['adopt']} to adopt")
-    parts.append(f"{s['delete']} to delete")
-    parts.append(plural(s["set_default"], "default change"))
-    if s["set_models"] + s["set_assistant"]:
-        parts.append(plural(s["set_models"] + s["set_assistant"], "setting change"))
-    return "Plan: " + ", ".join(parts) + "."
+    from mxsync.render.summary import summary_parts
+
+    return "Plan: " + ", ".join(summary_parts(plan.summary(), "plan")) + "."
 
 
 def render_plan(plan: Plan, color: bool = False) -> str:
     lines: list[str] = []
     if plan.has_changes:
         lines += ["mxsync will perform the following actions:", ""]
+    width = label_width(plan.changes)
     for org in plan.orgs:
-        lines += [*render_org(org, color), ""]
+        lines += [*render_org(org, color, width), ""]
     lines += ["Where secrets go:", *(f"  {printable(line)}" for line in destination_lines(plan)), ""]
     lines.append(_style(plan_summary(plan), color, bold=True))
     return "\n".join(lines)

@@ -40,9 +40,10 @@ class ApplyText(View):
 
         from mxsync.render.progress import ApplyLog, ApplyProgress
         from mxsync.render.steps import Hooks, StepStream
+        from mxsync.render.summary import progress_total
 
         self.streamed = not sys.stdout.isatty()
-        total = len(plan.changes)
+        total = progress_total(plan)
         return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total),
                      StepStream() if self.streamed else None)
 
@@ -68,8 +69,9 @@ class ApplyJson(ApplyText):
 
         from mxsync.render.progress import ApplyLog, ApplyProgress
         from mxsync.render.steps import Hooks
+        from mxsync.render.summary import progress_total
 
-        total = len(plan.changes)
+        total = progress_total(plan)
         return Hooks(ApplyProgress(total) if sys.stderr.isatty() else ApplyLog(total))
 
     def verdict(self, verdict: PolicyResult | None) -> None:
@@ -78,10 +80,10 @@ class ApplyJson(ApplyText):
     def report(self, plan: Plan, report: ApplyReport) -> None:
         import json
 
-        from mxsync.render.json import plan_to_json, report_to_json
+        from mxsync.render.json import known_after_apply, plan_to_json, report_to_json
 
-        self.out(json.dumps({"plan": plan_to_json(plan), "apply": report_to_json(report)},
-                            indent=2))
+        self.out(json.dumps({"plan": known_after_apply(plan_to_json(plan), report),
+                             "apply": report_to_json(report)}, indent=2))
 
 
 VIEWS: dict[str, type[ApplyText]] = {"text": ApplyText, "json": ApplyJson}
