@@ -137,15 +137,16 @@ class OrgDirectory:
     async def refusal(self, token: Secret, token_env: str, org_id: str) -> Reason | None:
         """None when the token is owner or admin of the org; otherwise why it cannot manage it."""
         from mxsync.api import ApiError
+        from mxsync.live import unread_reason
 
         try:
             roles = await self.roles(token)
         except ApiError as exc:
             if exc.status == 401:
                 return Reason(ReasonCode.TOKEN_REJECTED, {"env": token_env, "detail": exc.detail})
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         except MxsyncError as exc:
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         role = roles.get(org_id)
         if role in MANAGE_ROLES:
             return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.inputs import Inputs, for_manifest
-from mxsync.live import OrgRequest, read_orgs, read_settings
+from mxsync.live import OrgRequest, read_orgs, read_settings, unread_reason
 from mxsync.planner import make_plan
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
                                   return_exceptions=True)
     for org_id, state in zip(at_risk, states, strict=True):
         if isinstance(state, MxsyncError):
-            unread[org_id] = Reason(ReasonCode.UNREAD, {"message": state.message})
+            unread[org_id] = unread_reason(state)
             del live[org_id]
         elif isinstance(state, BaseException):
             raise state
