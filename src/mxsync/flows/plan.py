@@ -95,7 +95,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
     check_replace(manifest, options.replace)
     operator = Operator.from_environment(options.api_url, options.management_url)
     manifest = resolve_management(manifest, operator)
-    orgs = select_orgs(manifest, options.targets)
+    orgs = select_orgs(manifest, options.targets, options.prune)
     inputs = for_manifest(manifest, orgs)
 
     async def run() -> Plan:
@@ -103,6 +103,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
             return await read_and_plan(client, manifest, orgs, inputs, options)
 
     return asyncio.run(run())
+
 
 
 def changed_orgs(manifest: Manifest, ref: str) -> ChangedOrgs:

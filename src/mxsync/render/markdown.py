@@ -29,8 +29,13 @@ def _code(text: str) -> str:
     return "`" + printable(text).replace("`", "'").replace("|", "\\|") + "`"
 
 
-def plan_markdown(plan: Plan) -> str:
+def plan_markdown(plan: Plan, changed_since: str | None = None) -> str:
+    from mxsync.render.targeting import targeting_warning
+
     lines = ["## mxsync plan", "", f"**{plan_summary(plan)}**", ""]
+    warning = targeting_warning(plan, changed_since)
+    if warning:
+        lines += [f"> **Warning:** {_cell(warning)}", ""]
     for org in plan.orgs:
         title = f"{org.org} ({org.label})" if org.label else org.org
         lines += [f"### {_cell(title)}", ""]

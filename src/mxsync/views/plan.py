@@ -17,12 +17,17 @@ if TYPE_CHECKING:
 
 class PlanText(View):
     FORMAT = "text"
+    changed_since: str | None = None  # the ref, when `--changed-since` chose the orgs
 
     def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
+        from mxsync.render.targeting import targeting_warning
         from mxsync.render.text import render_plan
 
         self.colored(lambda color: render_plan(plan, color=color))
         self.verdict(verdict)
+        warning = targeting_warning(plan, self.changed_since)
+        if warning:
+            self.note(f"\nWarning: {warning}")
 
     def verdict(self, verdict: PolicyResult | None) -> None:
         """The policies' verdict follows the plan, in the plan's format."""
@@ -39,6 +44,7 @@ class PlanText(View):
         from mxsync.render.safe import printable
         from mxsync.render.words import plural
 
+        self.changed_since = found.ref
         if found.everything:
             self.note(f"Planning every org: `{found.everything}`, which all orgs share, "
                       f"changed since {found.ref}.")
@@ -64,7 +70,7 @@ class PlanMarkdown(PlanText):
     def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
         from mxsync.render.markdown import plan_markdown
 
-        self.out(plan_markdown(plan))
+        self.out(plan_markdown(plan, self.changed_since))
         self.verdict(verdict)
 
     def errors(self, plan: Plan) -> None:
