@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -100,5 +101,15 @@ def test_plan_changed_since_reads_only_the_changed_org(new_org: OrgFactory,
     assert f"Planning only the 1 org changed since main: {b.id}. Left out, unchanged: {a.id}." \
         in run.err
     assert f"{b.id}/xai/k2" in run.out and a.id not in run.out
+    assert f"Targeting is in effect (--changed-since main: {b.id}), so this plan may be " \
+           "incomplete: drift in the orgs left out is not shown" in run.err
     run = mxsync("plan", "-f", str(manifest), "--changed-since", "HEAD", "--target", a.id, env=env)
     assert run.code == 1 and "drop --target" in run.err
+    # A shared setting changed: every org is planned, and that is no targeting.
+    text = manifest.read_text()
+    manifest.write_text(text.replace("owner: team", "owner: team-2"))
+    run = mxsync("plan", "-f", str(manifest), "--changed-since", "main", "--json",
+                 env={**env, "TOKEN_A": a.token})
+    assert run.code == 0, run.both
+    assert "Planning every org" in run.err and "Targeting" not in run.both
+    assert json.loads(run.out)["targeted"] == []

@@ -27,6 +27,7 @@ import httpx
 
 from mxsync import __version__, answers, keytest
 from mxsync._http.core import Answer, CallFailed, ClientStats, HttpCore
+from mxsync._http.error_text import reach_hint
 from mxsync._http.guard import check_url
 from mxsync._http.paging import PageGuard, PagingError
 from mxsync._http.pool import POOL_SIZE
@@ -236,11 +237,14 @@ class ModulexClient:
                                      "later (a re-run picks up where this one stopped)")
             return ApiError(status, failed.detail, method, path, org)
         if got.failure is Failure.NOT_SENT:
-            proxy = f", {self._core.describe_proxy()}" if self.proxy else ""
+            proxy = f"; through {self._core.describe_proxy()}" if self.proxy else ""
             return Unreachable(f"cannot reach the ModuleX API at {self.base_url} "
                                f"({got.failure_text}{proxy})",
-                               hint="check --api-url / MODULEX_BASE_URL, the network and "
-                                    "HTTPS_PROXY/NO_PROXY")
+                               hint=reach_hint(got.failure_kind, self.base_url,
+                                               "--api-url / MODULEX_BASE_URL",
+                                               "the ModuleX API (or `mxsync emulator`)",
+                                               "check --api-url / MODULEX_BASE_URL, the network "
+                                               "and HTTPS_PROXY/NO_PROXY"))
         return Unreachable(f"{where}: gave up after {failed.attempts} tries ({got.failure_text})",
                            hint="the API is failing or slow; re-run later, or raise --timeout "
                                 "(a re-run picks up where this one stopped)")

@@ -411,6 +411,8 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     with json_diagnostics(_format(fmt, as_json)):
         manifest = load_or_raise(list(files))
     view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    nothing_changed = False
+    found = None
     if changed_since is not None:
         from mxsync.flows.plan import changed_orgs
 
@@ -418,16 +420,20 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
             raise click.UsageError("--changed-since chooses the orgs itself; drop --target")
         found = changed_orgs(manifest, changed_since)
         view.changed(found)
-        targets = found.changed
+        targets = () if found.everything else found.changed  # every org: no targeting
+        nothing_changed = not found.changed
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
                        take_default, replace)
-    if changed_since is not None:
-        from mxsync.flows.plan import empty_plan, left_out
+    if nothing_changed:
+        from mxsync.flows.plan import empty_plan
 
-        the_plan = left_out(plan_manifest(manifest, options) if targets
-                            else empty_plan(manifest, options), found)
+        the_plan = empty_plan(manifest, options)
     else:
         the_plan = plan_manifest(manifest, options)
+    if found is not None:
+        from mxsync.flows.plan import left_out
+
+        the_plan = left_out(the_plan, found)
     verdict = judge_plan(the_plan, policies, namespaces)
     if out is not None:
         save_plan(the_plan, out, extra=record(verdict))

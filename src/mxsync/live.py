@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from mxsync.flows.common import OrgDirectory, ReadProgress
 
 
+def unread_reason(exc: MxsyncError) -> Reason:
+    """Why an org's live state was not read: the error's words, and its advice (what to
+    check when nothing answered), which the plan shows under the org."""
+    params: dict[str, str] = {"message": exc.message}
+    if exc.hint:
+        params["hint"] = exc.hint
+    return Reason(ReasonCode.UNREAD, params)
+
+
 @dataclass(frozen=True)
 class OrgRequest:
     """What to read for one org."""
@@ -110,9 +119,9 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
             if exc.status == 403:
                 return Reason(ReasonCode.FORBIDDEN, {"org": req.org_id, "env": req.token_env,
                                             "detail": exc.detail})
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         except MxsyncError as exc:
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         finally:
             if not reading.done():
                 reading.cancel()

@@ -587,7 +587,9 @@ def make_plan(
                            site=site_of(api_url))
         names = {t.name for t in targets if t.org == org.id}
         if names and None not in names:  # a bare `--target ORG` keeps the whole org
-            planned = _only(planned, {n for n in names if n is not None})
+            wanted = {n for n in names if n is not None}
+            _check_targets(org, manifest.owner, planned, wanted)
+            planned = _only(planned, wanted)
         orgs.append(planned)
     return Plan(
         owner=manifest.owner,
@@ -600,6 +602,28 @@ def make_plan(
                                           for t in targets),
                             replace=tuple(f"{t.org}/{t.name}" for t in replace_targets)),
     )
+
+
+def _check_targets(org: OrgEntry, owner: str, planned: OrgPlan, names: set[str]) -> None:
+    """`--target ORG/xai/NAME --prune` may name a credential of this owner that the manifest
+    no longer lists (the plan then holds its delete): that is known only once the org is
+    read. A name that is neither an entry nor such a credential is an error, as an unknown
+    entry is before anything is read (mxsync.flows.common.select_orgs)."""
+    import difflib
+
+    from mxsync.errors import MxsyncError
+
+    entries = [e.name for e in org.credentials]
+    pruned = sorted({c.name for c in planned.changes if c.action == Action.DELETE
+                     and c.reason.code == R.PRUNED})
+    for name in sorted(names - set(entries) - set(pruned)):
+        close = difflib.get_close_matches(name, entries + pruned, n=1)
+        raise MxsyncError(
+            f"--target {org.id}/xai/{name}: org {org.id} has no entry '{name}', and no "
+            f"credential of owner '{owner}' by that name for --prune to delete",
+            hint=(f"Did you mean {close[0]}? " if close else "")
+            + f"entries: {', '.join(entries) or 'none'}; credentials --prune would delete: "
+              f"{', '.join(pruned) or 'none'}")
 
 
 def _only(plan: OrgPlan, names: set[str]) -> OrgPlan:

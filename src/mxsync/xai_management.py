@@ -35,6 +35,7 @@ import httpx
 from mxsync import __version__, answers
 from mxsync._http import error_text
 from mxsync._http.core import Answer, CallFailed, HttpCore
+from mxsync._http.error_text import reach_hint
 from mxsync._http.guard import check_url
 from mxsync._http.paging import PageGuard, PagingError
 from mxsync._http.retry import Failure, Raise, RetryPolicy, is_replay_safe
@@ -322,8 +323,13 @@ class XaiManagementClient:
         if got.failure is Failure.NOT_SENT:
             return Unreachable(f"cannot reach xAI's Management API at {self.base_url} "
                                f"({method} {path}: {got.failure_text}"
-                               f"{', ' + self._core.describe_proxy() if self.proxy else ''})",
-                               hint="check xai_management.url, the network and HTTPS_PROXY/NO_PROXY")
+                               f"{'; through ' + self._core.describe_proxy() if self.proxy else ''})",
+                               hint=reach_hint(got.failure_kind, self.base_url,
+                                               "xai_management.url / --management-url",
+                                               "xAI's Management API (or `mxsync emulator`, "
+                                               "which serves it under /xai-management)",
+                                               "check xai_management.url, the network and "
+                                               "HTTPS_PROXY/NO_PROXY"))
         return Unreachable(f"{where}: gave up after {failed.attempts} tries ({got.failure_text})",
                            hint="xAI's Management API is failing or slow; re-run later")
 

@@ -58,7 +58,8 @@ class Exchange:
     headers: httpx.Headers | None = None
     body: bytes = b""
     failure: Failure | None = None
-    failure_text: str = ""
+    failure_text: str = ""  # in plain words ("connection refused"), for messages and the log
+    failure_kind: str = ""  # error_text.NoAnswer.kind: which advice fits
     refused: str | None = None  # the body was not read: too large or unknown encoding
 
 
@@ -201,12 +202,11 @@ class HttpCore:
             got.refused = str(exc)
         except TimeoutError:
             got.status = None
-            got.failure, got.failure_text = Failure.LOST, (
-                f"no complete answer within {self.timeout_s:g} s")
-        except _NOT_SENT_ERRORS as exc:
+            got.failure, got.failure_text, got.failure_kind = Failure.LOST, (
+                f"no complete answer: timed out after {self.timeout_s:g} s"), "timeout"
+        except httpx.TransportError as exc:  # refused, DNS, TLS, time-outs, resets, protocol
             got.status = None
-            got.failure, got.failure_text = Failure.NOT_SENT, type(exc).__name__
-        except httpx.TransportError as exc:  # read time-outs, resets, protocol errors
-            got.status = None
-            got.failure, got.failure_text = Failure.LOST, type(exc).__name__
+            words = error_text.no_answer(exc, self.timeout_s)
+            got.failure = Failure.NOT_SENT if isinstance(exc, _NOT_SENT_ERRORS) else Failure.LOST
+            got.failure_text, got.failure_kind = words.words, words.kind
         return got

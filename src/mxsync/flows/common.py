@@ -74,7 +74,10 @@ def did_you_mean(wanted: str, known: Sequence[str]) -> str:
     return f"Did you mean {close[0]}? " if close else ""
 
 
-def select_orgs(manifest: Manifest, targets: Sequence[Target]) -> list[OrgEntry]:
+def select_orgs(manifest: Manifest, targets: Sequence[Target], prune: bool = False
+                ) -> list[OrgEntry]:
+    """The orgs `--target` names. With prune, a name no entry has may be a credential prune
+    would delete: that is known only once the org is read (`check_prune_targets`)."""
     if not targets:
         return list(manifest.orgs)
     known = {o.id: o for o in manifest.orgs}
@@ -84,11 +87,13 @@ def select_orgs(manifest: Manifest, targets: Sequence[Target]) -> list[OrgEntry]
             raise MxsyncError(f"--target {target.org}: no such org in the manifest",
                               hint=f"{did_you_mean(target.org, list(known))}"
                                    f"orgs: {', '.join(known) or 'none'}")
-        if target.name and org.entry(target.name) is None:
+        if target.name and org.entry(target.name) is None and not (prune or org.prune):
             raise MxsyncError(f"--target {target.org}/{target.name}: org {target.org} has no entry "
                               f"'{target.name}'",
                               hint=f"{did_you_mean(target.name, [e.name for e in org.credentials])}"
-                                   f"entries: {', '.join(e.name for e in org.credentials) or 'none'}")
+                                   f"entries: {', '.join(e.name for e in org.credentials) or 'none'}"
+                                   "; a credential the manifest no longer lists is targeted with "
+                                   "--prune")
     wanted = {t.org for t in targets}
     return [o for o in manifest.orgs if o.id in wanted]
 
@@ -137,15 +142,16 @@ class OrgDirectory:
     async def refusal(self, token: Secret, token_env: str, org_id: str) -> Reason | None:
         """None when the token is owner or admin of the org; otherwise why it cannot manage it."""
         from mxsync.api import ApiError
+        from mxsync.live import unread_reason
 
         try:
             roles = await self.roles(token)
         except ApiError as exc:
             if exc.status == 401:
                 return Reason(ReasonCode.TOKEN_REJECTED, {"env": token_env, "detail": exc.detail})
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         except MxsyncError as exc:
-            return Reason(ReasonCode.UNREAD, {"message": exc.message})
+            return unread_reason(exc)
         role = roles.get(org_id)
         if role in MANAGE_ROLES:
             return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.inputs import Inputs, for_manifest
-from mxsync.live import OrgRequest, read_orgs, read_settings
+from mxsync.live import OrgRequest, read_orgs, read_settings, unread_reason
 from mxsync.planner import make_plan
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ async def read_and_plan(client: ModulexClient, manifest: Manifest, orgs: Sequenc
                                   return_exceptions=True)
     for org_id, state in zip(at_risk, states, strict=True):
         if isinstance(state, MxsyncError):
-            unread[org_id] = Reason(ReasonCode.UNREAD, {"message": state.message})
+            unread[org_id] = unread_reason(state)
             del live[org_id]
         elif isinstance(state, BaseException):
             raise state
@@ -95,7 +95,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
     check_replace(manifest, options.replace)
     operator = Operator.from_environment(options.api_url, options.management_url)
     manifest = resolve_management(manifest, operator)
-    orgs = select_orgs(manifest, options.targets)
+    orgs = select_orgs(manifest, options.targets, options.prune)
     inputs = for_manifest(manifest, orgs)
 
     async def run() -> Plan:
@@ -103,6 +103,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
             return await read_and_plan(client, manifest, orgs, inputs, options)
 
     return asyncio.run(run())
+
 
 
 def changed_orgs(manifest: Manifest, ref: str) -> ChangedOrgs:

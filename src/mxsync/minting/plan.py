@@ -250,11 +250,27 @@ def check_replace(manifest: Manifest, wanted: Sequence[Target]) -> None:
         org = next((o for o in manifest.orgs if o.id == target.org), None)
         entry = org.entry(target.name) if org is not None and target.name else None
         if entry is None:
-            raise MxsyncError(f"--replace {target.org}/xai/{target.name or ''}: no such entry in the "
-                              "manifest", hint="name one entry as ORG/xai/NAME")
+            typed = f"{target.org}/xai/{target.name or ''}"
+            raise MxsyncError(f"--replace {typed}: no such entry in the manifest",
+                              hint=_could_mean(typed, manifest))
         if not entry.minted:
             raise MxsyncError(
                 f"--replace {target.org}/xai/{target.name}: the entry's key comes from "
                 f"{entry.describe_source()}, which mxsync cannot renew",
                 hint="--replace mints a new key for a `mint:` entry; to rotate an env or file "
                      "key, put the new key there and run plan")
+
+
+def _could_mean(typed: str, manifest: Manifest, shown: int = 5) -> str:
+    """The entries a mistyped `--replace` could mean, closest first: the minted ones (the
+    only ones --replace renews), or every entry when the manifest mints none."""
+    import difflib
+
+    minted = [f"{o.id}/xai/{e.name}" for o in manifest.orgs for e in o.credentials if e.minted]
+    if not minted:
+        return ("the manifest has no minted entry (`mint:`), and --replace only renews those; "
+                "name one as ORG/xai/NAME")
+    ranked = sorted(minted, key=lambda a: -difflib.SequenceMatcher(None, typed, a).ratio())
+    more = f" (and {len(ranked) - shown} more)" if len(ranked) > shown else ""
+    return (f"did you mean {', '.join(ranked[:shown])}{more}? --replace names one minted "
+            "entry as ORG/xai/NAME")

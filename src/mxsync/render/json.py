@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mxsync.plan import Change, Plan
 from mxsync.render.destinations import api_url, destinations, key_source
 from mxsync.render.reasons import sentence
+from mxsync.render.targeting import targeting_warning
 from mxsync.render.text import change_diff
 
 if TYPE_CHECKING:
@@ -106,6 +107,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             for org in plan.orgs
         ],
         "errors": [f"org {org}: {sentence(e)}" for org, e in plan.errors],
+        # --target / --changed-since: what was planned; empty for a plan of everything.
+        "targeted": list(plan.options.targets),
+        "warnings": [w for w in (targeting_warning(plan),) if w],
     }
 
 

@@ -38,7 +38,12 @@ def plan_markdown(plan: Plan) -> str:
     """The plan as a pull-request comment: one block per org with something to review (a
     change, an error or a note); the orgs with nothing to do are one line, as are the
     orgs `--changed-since` left out. Reviewers read what changes, not 119 "No changes."."""
+    from mxsync.render.targeting import targeting_warning
+
     lines = ["## mxsync plan", "", f"**{plan_summary(plan)}**", ""]
+    warning = targeting_warning(plan)
+    if warning:
+        lines += [f"> **Warning:** {_cell(warning)}", ""]
     if plan.options.changed_since is not None:
         lines += [*_left_out(plan.options.changed_since, plan.options.left_out), ""]
     for org in plan.orgs:

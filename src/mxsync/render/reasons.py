@@ -134,7 +134,8 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
         "in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
-    "unread": lambda p: str(p.get("message") or "the live state was not read"),
+    "unread": lambda p: str(p.get("message") or "the live state was not read") + (
+        f"; {p['hint']}" if p.get("hint") else ""),
     "default-held-by-other-owner": lambda p: (
         f"the manifest makes '{p.get('entry')}' the org's default, but the default is "
         f"'{p.get('credential')}' ({p.get('id')}), managed by owner '{p.get('owner')}': two "

@@ -16,9 +16,23 @@ if TYPE_CHECKING:
 
 class ApplyText(View):
     def plan(self, plan: Plan) -> None:
+        from mxsync.render.targeting import targeting_warning
         from mxsync.render.text import render_plan
 
         self.colored(lambda color: render_plan(plan, color=color))
+        warning = targeting_warning(plan)
+        if warning:
+            self.note(f"\nWarning: {warning}")
+
+    def targeted(self, plan: Plan) -> None:
+        """After the report, as Terraform does: what was applied may be incomplete."""
+        if plan.options.targets:
+            from mxsync.render.safe import printable
+
+            self.note(printable(
+                f"\nWarning: targeting was in effect ({', '.join(plan.options.targets)}): "
+                "changes the manifest calls for elsewhere were not applied; run a full plan "
+                "to see what remains."))
 
     def verdict(self, verdict: PolicyResult | None) -> None:
         """The policies' verdict, after the plan and before the prompt."""
@@ -53,10 +67,11 @@ class ApplyText(View):
 
             shown = any(o.steps for o in report.orgs)
             self.out(("\n" if shown else "") + report_tail(report))
-            return
-        from mxsync.render.text import render_report
+        else:
+            from mxsync.render.text import render_report
 
-        self.colored(lambda color: render_report(report, color=color))
+            self.colored(lambda color: render_report(report, color=color))
+        self.targeted(plan)
 
 
 class ApplyJson(ApplyText):

@@ -19,10 +19,14 @@ class PlanText(View):
     FORMAT = "text"
 
     def show(self, plan: Plan, verdict: PolicyResult | None = None) -> None:
+        from mxsync.render.targeting import targeting_warning
         from mxsync.render.text import render_plan
 
         self.colored(lambda color: render_plan(plan, color=color))
         self.verdict(verdict)
+        warning = targeting_warning(plan)
+        if warning:
+            self.note(f"\nWarning: {warning}")
 
     def verdict(self, verdict: PolicyResult | None) -> None:
         """The policies' verdict follows the plan, in the plan's format."""
