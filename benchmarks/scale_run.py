@@ -127,7 +127,8 @@ class Session:
         return env
 
     def run(self, name: str, floor: int, args: list[str], *, keys: str | None = None,
-            expect: frozenset[int] | set[int] = frozenset({0}), cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+            expect: frozenset[int] | set[int] = frozenset({0}),
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         before = api_calls(self.url)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "mxsync", *args], env=self.env(keys),
