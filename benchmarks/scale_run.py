@@ -54,8 +54,13 @@ from benchmarks.scale_world import World, generate  # noqa: E402
 
 KEYS_ENV = "XAI_KEYS"  # the one key document every entry reads its key from (#24.5)
 OWNER = "platform"
-START = "<!-- scale:start -->"
-END = "<!-- scale:end -->"
+
+
+def markers(n: int) -> tuple[str, str]:
+    """Where the section of an N-org run sits in RESULTS.md: each N replaces its own."""
+    return f"<!-- scale-{n}:start -->", f"<!-- scale-{n}:end -->"
+
+
 TARGET = 1.05
 
 
@@ -115,6 +120,10 @@ class Session:
     folder: Path
     steps: list[Step] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # correctness the issue demands
+    verbose: bool = False  # a line on stderr per step, for a run of many minutes
+    # Waited before each step, uncounted: the token's window empties, as between runs hours
+    # apart, so that no step pays for the calls of the one before it.
+    settle_s: float = 0.0
 
     def env(self, keys: str | None = None) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items()
@@ -129,6 +138,7 @@ class Session:
     def run(self, name: str, floor: int, args: list[str], *, keys: str | None = None,
             expect: frozenset[int] | set[int] = frozenset({0}),
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        time.sleep(self.settle_s)
         before = api_calls(self.url)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "mxsync", *args], env=self.env(keys),
@@ -141,6 +151,9 @@ class Session:
         step = Step(name, floor, sum(routes.values()), wall, done.returncode, routes,
                     after["429"] - before["429"])
         self.steps.append(step)
+        if self.verbose:
+            print(f"{name}: {step.calls:,} calls (floor {floor:,}), {wall:.1f} s, "
+                  f"exit {done.returncode}", file=sys.stderr, flush=True)
         if done.returncode not in expect:
             self.failures.append(f"{name}: exit {done.returncode}, expected {sorted(expect)}: "
                                  f"{(done.stderr or done.stdout)[-1500:]}")
@@ -298,9 +311,10 @@ def run_world(world: World, folder: Path, *, rate: int, window_s: float, latency
     """Every step on `world`: the manifest steps on one emulator, `import --adopt` on a
     second, fresh one (the same fixture), so it adopts what the first run adopted by apply."""
     fixture = world.write(folder / "fixture.json")
+    settle = window_s + 0.5 if rate else 0.0
     first = start(fixture, rate, window_s, latency_ms)
     try:
-        s = Session(world, first.url, folder)
+        s = Session(world, first.url, folder, verbose=True, settle_s=settle)
         manifest_steps(s)
     finally:
         first.stop()
@@ -308,7 +322,7 @@ def run_world(world: World, folder: Path, *, rate: int, window_s: float, latency
     if path.exists():
         second = start(fixture, rate, window_s, latency_ms)
         try:
-            s2 = Session(world, second.url, folder)
+            s2 = Session(world, second.url, folder, verbose=True, settle_s=settle)
             # The first import's manifest names each field: the same world, the same names.
             original = yaml.safe_load(path.read_text())
             adopt_step(s2, key_document(original, world))
@@ -335,7 +349,8 @@ def section(world: World, steps: list[Step], failures: list[str], rate: int, win
     scale = rate / window_s  # real seconds per measured second, at 60 calls a minute
     n, c = len(world.orgs), world.credentials
     k = world.counts
-    lines = [START, f"## Issue #24 at scale: {n:,} orgs of hand-made keys "
+    start, end = markers(n)
+    lines = [start, f"## Issue #24 at scale: {n:,} orgs of hand-made keys "
              f"({datetime.now(UTC):%Y-%m-%d})", "",
              f"`python -m benchmarks.scale_run --orgs {n} --rate {rate} --window-s {window_s:g}`. "
              f"Machine: {machine}.", "",
@@ -345,7 +360,9 @@ def section(world: World, steps: list[Step], failures: list[str], rate: int, win
              f"{k['prod_case']}, `Ünïcødé kéy` in {k['unicode']}, a blank name in {k['blank']}, "
              f"a 300-character name in {k['long']}. One admin token at {rate} calls per "
              f"{window_s:g} s (the service's 60 a minute, {scale:g}x faster); wall times are "
-             f"scaled back by {scale:g}. Every key comes from one dotenv document (`{KEYS_ENV}`).",
+             f"scaled back by {scale:g}. Every key comes from one dotenv document (`{KEYS_ENV}`). "
+             "Each step starts with the token's window empty (the run waits one window between "
+             "steps, not counted), as for runs hours apart.",
              "",
              "| step | calls | floor | calls/floor | 429s | exit | wall measured | "
              "wall at 60/min | rate floor at 60/min |",
@@ -366,7 +383,7 @@ def section(world: World, steps: list[Step], failures: list[str], rate: int, win
               "Correctness (the imported manifest plans only adopts; apply and `import --adopt` "
               "rename nothing and re-create nothing; every credential adopted): "
               + ("**held**" if not failures else "**failed**: " + " / ".join(failures)),
-              "", FLOORS.strip(), END]
+              "", FLOORS.strip(), end]
     return "\n".join(lines) + "\n"
 
 
@@ -390,11 +407,12 @@ part by the compression.
 """
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, n: int) -> None:
+    start, end = markers(n)
     old = path.read_text() if path.exists() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        _, tail = rest.split(END, 1)
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
         path.write_text(head + text.rstrip("\n") + tail)
     else:
         path.write_text(old.rstrip("\n") + "\n\n" + text)
@@ -418,7 +436,7 @@ def main() -> None:
                                 latency_ms=args.latency_ms)
     text = section(world, steps, failures, args.rate, args.window_s, machine())
     if args.out != "-":
-        write_section(Path(args.out), text)
+        write_section(Path(args.out), text, args.orgs)
     print(text)
     sys.exit(1 if failures else 0)
 
