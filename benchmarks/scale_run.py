@@ -1,8 +1,8 @@
 """Issue #24 at scale: import, plan, apply, audit and pull-request plans of the generated world,
 each step's calls against its floor, and its wall time at the real 60 calls a minute.
 
-    python -m benchmarks.scale_run                  # 120 orgs, 60 calls per 10 s: ~8 minutes
-    python -m benchmarks.scale_run --orgs 1000 --rate 600 --window-s 10   # ~12 minutes
+    python -m benchmarks.scale_run                  # 120 orgs, 60 calls per 10 s: ~12 minutes
+    python -m benchmarks.scale_run --orgs 1000 --rate 600 --window-s 10   # ~25 minutes
 
 The world is `benchmarks.scale_world` (the issue's 120 orgs of hand-made keys, or any N).
 mxsync runs as a user would, a fresh process per step, against `mxsync emulator` with the
