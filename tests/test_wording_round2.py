@@ -73,3 +73,32 @@ def test_an_owner_no_manifest_can_carry_gets_no_command(new_org: OrgFactory,
     (finding,) = _findings(audit.out, "unmanaged")
     assert "`mxsync" not in finding["message"]
     assert "delete it if nobody needs it" in finding["message"]
+
+
+# -- 17a: a missing token, said once ---------------------------------------------------------
+def test_a_missing_token_shared_by_three_orgs_is_said_once(new_org: OrgFactory,
+                                                          tmp_path: Path) -> None:
+    orgs = [new_org(), new_org(), new_org()]
+    path = write_manifest(tmp_path / "m.yaml", [
+        {"id": o.id, "xai": {"credentials": [{"name": "p", "api_key_env": "K1"}]}} for o in orgs])
+    env = {"MODULEX_BASE_URL": orgs[0].url, "K1": fake_key()}
+    ids = [a for o in orgs for a in ("--org", o.id)]
+    for args in (("plan", "-f", path), ("apply", "-f", path, "--auto-approve"),
+                 ("audit", "-f", path), ("audit", *ids), ("import", *ids)):
+        run = mxsync(*args, env=env)
+        assert run.code == 1, (args, run.both)
+        assert run.both.count("MODULEX_API_KEY is not set") == 1, (args, run.both)
+
+
+def test_orgs_with_tokens_of_their_own_still_each_say_theirs(new_org: OrgFactory,
+                                                            tmp_path: Path) -> None:
+    """Only a variable every org shares is the run's problem; an org's own one is its own,
+    and the org whose token is there is planned."""
+    a, b = new_org(), new_org()
+    path = write_manifest(tmp_path / "m.yaml", [
+        {"id": a.id, "token_env": "TOKEN_A"},
+        {"id": b.id, "token_env": "TOKEN_B"}])
+    run = mxsync("plan", "-f", path, env={"MODULEX_BASE_URL": a.url, "TOKEN_B": b.token})
+    assert run.code == 1
+    assert run.out.count("TOKEN_A is not set") == 1 and "TOKEN_B is not set" not in run.both
+    assert f"{b.id}\n    no changes" in run.out
