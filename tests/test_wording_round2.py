@@ -102,3 +102,18 @@ def test_orgs_with_tokens_of_their_own_still_each_say_theirs(new_org: OrgFactory
     assert run.code == 1
     assert run.out.count("TOKEN_A is not set") == 1 and "TOKEN_B is not set" not in run.both
     assert f"{b.id}\n    no changes" in run.out
+
+
+# -- 17b: a token that is not a member of the org ----------------------------------------------
+def test_an_org_the_token_is_not_a_member_of_is_worded_so(new_org: OrgFactory,
+                                                          tmp_path: Path) -> None:
+    org = new_org()
+    stranger = new_org()  # exists, but the token of `org` is not one of its members
+    path = write_manifest(tmp_path / "m.yaml", [{"id": stranger.id}])
+    for command in ("plan", "audit"):
+        run = mxsync(command, "-f", path, env=env_for(org))
+        assert run.code == 1, run.both
+        assert (f"the token in $MODULEX_API_KEY is not a member of org '{stranger.id}'. "
+                in run.out), run.out
+        assert "Check the org id, or use a token of one of its owners or admins" in run.out
+        assert "is not a member in org" not in run.out

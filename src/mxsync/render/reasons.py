@@ -167,10 +167,12 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"the ModuleX API rejected the token in ${p.get('env')} (401: {p.get('detail')}); check "
         "that it is a current mx_live_ key"),
     "not-manageable": lambda p: (
-        f"the token in ${p.get('env')} "
-        f"{'has the role ' + repr(p['role']) if p.get('role') else 'is not a member'} in org "
-        f"{p.get('org')}; managing credentials needs owner or admin. {p.get('suggestion') or ''}"
-        "Use an owner/admin token (org token_env), or remove the org from the manifest"),
+        f"the token in ${p.get('env')} has the role {p['role']!r} in org {p.get('org')}; "
+        "managing credentials needs owner or admin. Use an owner/admin token (org token_env), "
+        "or remove the org from the manifest") if p.get("role") else (
+        f"the token in ${p.get('env')} is not a member of org '{p.get('org')}'. "
+        f"{p.get('suggestion') or ''}Check the org id, or use a token of one of its owners or "
+        "admins (an org may take its own from token_env)"),
     "already-applied": lambda p: (
         "plan already applied: the live state already holds every change it lists; nothing was "
         "changed"),
