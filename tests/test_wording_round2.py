@@ -10,6 +10,10 @@ import re
 import shlex
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mxsync.model_ids import closest_model
 from tests.cli_helpers import mxsync, write_manifest
 from tests.conftest import OrgFactory, TestOrg, fake_key
 
@@ -117,3 +121,43 @@ def test_an_org_the_token_is_not_a_member_of_is_worded_so(new_org: OrgFactory,
                 in run.out), run.out
         assert "Check the org id, or use a token of one of its owners or admins" in run.out
         assert "is not a member in org" not in run.out
+
+
+# -- 17c: did-you-mean for model ids ---------------------------------------------------------
+CATALOG = ["grok-4-0709", "grok-code-fast-1", "grok-4-fast"]
+
+
+def test_a_short_id_means_the_dated_model_not_a_variant() -> None:
+    assert closest_model("grok-4", CATALOG) == "grok-4-0709"
+    assert closest_model("grok-4", list(reversed(CATALOG))) == "grok-4-0709"
+    assert closest_model("grok-code", CATALOG) == "grok-code-fast-1"
+
+
+def test_display_names_and_near_misses() -> None:
+    names = {"Grok 4": "grok-4-0709", "Grok 4 Fast": "grok-4-fast"}
+    assert closest_model("grok-4-Fast", CATALOG, names) == "grok-4-fast"
+    assert closest_model("grok 4", CATALOG, names) == "grok-4-0709"
+    assert closest_model("grok-4-fast-reasoning", CATALOG) == "grok-4-fast"
+    assert closest_model("grok-4-fsat", CATALOG) == "grok-4-fast"
+    assert closest_model("llama-3", CATALOG) is None
+
+
+@given(wanted=st.text(), ids=st.lists(st.text(max_size=20), max_size=6),
+       names=st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=4))
+def test_the_suggestion_is_always_another_catalog_id(wanted: str, ids: list[str],
+                                                     names: dict[str, str]) -> None:
+    got = closest_model(wanted, ids, names)
+    assert got is None or (got in ids and got != wanted)
+
+
+def test_plan_and_audit_suggest_the_closest_model(new_org: OrgFactory, tmp_path: Path) -> None:
+    org = new_org()
+    path = write_manifest(tmp_path / "m.yaml", [{"id": org.id, "xai": {
+        "models": ["grok-4"], "require_models": ["grok-4"]}}])
+    plan = mxsync("plan", "-f", path, env=env_for(org))
+    assert plan.code == 1
+    assert "xai.assistant: grok-4 (did you mean grok-4-0709?)" in plan.out, plan.out
+    assert "required model grok-4 (did you mean grok-4-0709?) is not" in plan.out
+    audit = mxsync("audit", "-f", path, "--format", "json", env=env_for(org))
+    (finding,) = _findings(audit.out, "model-missing")
+    assert "grok-4 (did you mean grok-4-0709?)" in finding["message"]

@@ -38,6 +38,7 @@ from mxsync import ownership
 from mxsync.display import shown_labels, view_live
 from mxsync.kinds import PlanKind, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
+from mxsync.model_ids import closest_model
 from mxsync.minting.names import site_of
 from mxsync.minting.plan import MintedPlanKind
 from mxsync.plan import ACTION_ORDER, Action, Change, OrgPlan, Plan, PlanOptions, Reason
@@ -412,7 +413,9 @@ class _OrgPlanner:
             return
         missing = [m for m in self.org.require_models if m not in self.live.models]
         if missing:
-            self.errors.append(Reason(R.MODELS_MISSING, {"missing": missing,
+            closest = {m: closest_model(m, self.live.models, dict(self.live.model_names))
+                       for m in missing}
+            self.errors.append(Reason(R.MODELS_MISSING, {"missing": missing, "closest": closest,
                                                          "available": list(self.live.models)}))
 
     # -- org settings: visible models and the Assistant's pin -----------------------------
@@ -442,9 +445,7 @@ class _OrgPlanner:
             return False
         unknown = [m for m in wanted if m not in catalog]
         if unknown:
-            import difflib
-
-            closest = {m: next(iter(difflib.get_close_matches(m, list(catalog), n=1)), None)
+            closest = {m: closest_model(m, catalog, dict(self.live.model_names))
                        for m in unknown}
             self.errors.append(Reason(R.MODELS_UNKNOWN, {"unknown": unknown, "closest": closest,
                                                          "available": list(catalog)}))

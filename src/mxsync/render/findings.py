@@ -100,7 +100,9 @@ _WORDS: dict[str, Callable[[Finding], str]] = {
         f"the manifest's default is '{f.params.get('wanted')}' but the org's default is "
         f"{f.params.get('current') or 'none'}; `mxsync apply` sets it"),
     "model-missing": lambda f: (
-        f"required model {f.params.get('model')} is not in the org's xAI catalog (it has: "
+        f"required model {f.params.get('model')} "
+        f"{'(did you mean ' + str(f.params['closest']) + '?) ' if f.params.get('closest') else ''}"
+        "is not in the org's xAI catalog (it has: "
         f"{', '.join(map(str, f.params.get('available') or ())) or 'none'}); update "
         "xai.require_models"),
     "unlisted": lambda f: (

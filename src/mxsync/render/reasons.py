@@ -51,6 +51,13 @@ def _mint_changed(p: dict[str, Any]) -> str:
     return "mint settings changed (" + "; ".join(parts) + "); a key's limits are set when minted"
 
 
+def _meant(ids: Any, closest: Any) -> str:
+    """Model ids, each with the catalog's id it most likely means (`mxsync.model_ids`)."""
+    near = closest if isinstance(closest, dict) else {}
+    return ", ".join(f"{m} (did you mean {near[m]}?)" if near.get(m) else str(m)
+                     for m in ids or ())
+
+
 # Minted keys (mxsync.minting): why a rotation, and what is wrong at xAI.
 _MINT_SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "rotation-due": lambda p: (
@@ -127,7 +134,8 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         "alone and a new credential is created"),
     "models-missing": lambda p: (
         f"required {'model' if len(p.get('missing') or ()) == 1 else 'models'} "
-        f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
+        f"{_meant(p.get('missing'), p.get('closest'))} "
+        f"{'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
         "in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
     "unread": lambda p: str(p.get("message") or "the live state was not read"),
@@ -139,9 +147,8 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         "on purpose with --take-default"),
     "models-differ": lambda p: "the Grok models members see differ from the manifest's xai.models",
     "models-unknown": lambda p: (
-        "unknown model id(s) in xai.models or xai.assistant: " + ", ".join(
-            f"{m} (did you mean {c}?)" if c else m
-            for m, c in (p.get("closest") or {}).items())
+        "unknown model id(s) in xai.models or xai.assistant: "
+        + _meant(p.get("unknown") or list(p.get("closest") or {}), p.get("closest"))
         + f"; the org's xAI catalog has: {_names(p.get('available'))}"),
     "assistant-differs": lambda p: "the Assistant's model or credential differs from xai.assistant",
     "assistant-to-new-credential": lambda p: (
