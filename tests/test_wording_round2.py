@@ -161,3 +161,28 @@ def test_plan_and_audit_suggest_the_closest_model(new_org: OrgFactory, tmp_path:
     audit = mxsync("audit", "-f", path, "--format", "json", env=env_for(org))
     (finding,) = _findings(audit.out, "model-missing")
     assert "grok-4 (did you mean grok-4-0709?)" in finding["message"]
+
+
+# -- 17d: deleting an org's last credential, or its default ---------------------------------
+def test_pruning_every_credential_says_the_org_is_left_with_none(new_org: OrgFactory,
+                                                                 tmp_path: Path) -> None:
+    org = new_org()
+    env = env_for(org, K1=fake_key(), K2=fake_key())
+    both = write_manifest(tmp_path / "both.yaml", [{"id": org.id, "xai": {"default": "a",
+        "credentials": [{"name": "a", "api_key_env": "K1"}, {"name": "b", "api_key_env": "K2"}]}}])
+    assert mxsync("apply", "-f", both, "--auto-approve", env=env).code == 0
+    none = write_manifest(tmp_path / "none.yaml", [{"id": org.id, "prune": True}])
+    run = mxsync("plan", "-f", none, env=env)
+    assert run.code == 0, run.both
+    assert run.out.count("note:") == 1, run.out
+    assert (f"note: org '{org.id}' will have no xAI credential once 'a', 'b' are deleted: its "
+            "workflows that use xAI will fail; add an entry for a new key, or keep one of them"
+            in run.out), run.out
+    assert "set xai.default" not in run.out  # no entry is left to be the default
+
+    only_b = write_manifest(tmp_path / "b.yaml", [{"id": org.id, "prune": True, "xai": {
+        "credentials": [{"name": "b", "api_key_env": "K2"}]}}])
+    run = mxsync("plan", "-f", only_b, env=env)
+    assert ("note: deleting 'a', the org's default, leaves the org without a default xAI "
+            "credential: workflows that name no credential will fail" in run.out), run.out
+    assert "will have no xAI credential" not in run.out

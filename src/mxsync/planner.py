@@ -399,13 +399,24 @@ class _OrgPlanner:
                         after={"is_default": True, "credential_id": cred.id}))
 
     def guard_default_deletes(self) -> None:
-        """Deleting the default waits for whatever hands the default on to succeed."""
+        """Deleting the default waits for whatever hands the default on to succeed. A plan
+        that leaves the org no xAI credential at all says so (`credentials_left: 0`), which
+        is worse than having no default, and needs other advice."""
         movers = tuple(i for i, c in enumerate(self.changes)
                        if c.action == Action.SET_DEFAULT or c.make_default)
+        live_ids = {c.id for c in self.live.credentials}
+        deletes = [c.name for c in self.changes
+                   if c.action == Action.DELETE and c.credential_id in live_ids]
+        creates = sum(c.action == Action.CREATE for c in self.changes)
+        emptied = bool(deletes) and len(live_ids) - len(deletes) + creates <= 0
+        if emptied:
+            self.notes.append(Reason(R.DEFAULT_LEFT_EMPTY, {
+                "entry": deletes[-1], "entries": deletes, "org": self.org.id,
+                "credentials_left": 0}))
         for i, change in enumerate(self.changes):
             if change.action == Action.DELETE and change.old_was_default:
                 self.changes[i] = replace(change, depends_on=movers)
-                if not movers:
+                if not movers and not emptied:
                     self.notes.append(Reason(R.DEFAULT_LEFT_EMPTY, {"entry": change.name}))
 
     def check_models(self) -> None:

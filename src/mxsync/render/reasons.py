@@ -20,6 +20,10 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values or ()) or "none"
 
 
+def _quoted(values: Any) -> str:
+    return ", ".join(f"'{v}'" for v in values or ())
+
+
 def _entry(p: dict[str, Any]) -> str:
     """`entry 'NAME' (FILE:LINE:COL)`, or `entry 'NAME'` for an entry not read from a file."""
     return f"entry '{p.get('entry')}'" + (f" ({p['where']})" if p.get("where") else "")
@@ -98,8 +102,15 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"{'is' if len(p.get('names') or ()) == 1 else 'are'} kept: {_names(p.get('names'))} "
         "(set prune: true or use --prune)"),
     "default-left-empty": lambda p: (
-        f"deleting '{p.get('entry')}' leaves the org without a default xAI credential; set "
-        "xai.default to choose one"),
+        f"org '{p.get('org')}' will have no xAI credential once "
+        f"{_quoted(p.get('entries') or [p.get('entry')])} "
+        f"{'is' if len(p.get('entries') or ()) < 2 else 'are'} deleted: its workflows that use "
+        "xAI will fail; add an entry for a new key, or keep "
+        f"{'this one' if len(p.get('entries') or ()) < 2 else 'one of them'} (list its entry "
+        "again, or turn prune off)") if p.get("credentials_left") == 0 else (
+        f"deleting '{p.get('entry')}', the org's default, leaves the org without a default xAI "
+        "credential: workflows that name no credential will fail; set xai.default to one of "
+        "the entries that stay"),
     "name-taken": lambda p: (
         f"{_entry(p)}: the org already has an xai credential named "
         f"'{p.get('display_name') or p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does "
