@@ -38,9 +38,9 @@ from mxsync import ownership
 from mxsync.display import shown_labels, view_live
 from mxsync.kinds import PlanKind, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
-from mxsync.model_ids import closest_model
 from mxsync.minting.names import site_of
 from mxsync.minting.plan import MintedPlanKind
+from mxsync.model_ids import closest_model
 from mxsync.plan import ACTION_ORDER, Action, Change, OrgPlan, Plan, PlanOptions, Reason
 from mxsync.plan import ReasonCode as R
 from mxsync.secrets import SENSITIVE, Secret
