@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mxsync import ownership
 from mxsync.manifest.model import OrgEntry, parse_instant
+from mxsync.model_ids import closest_model
 from mxsync.outcomes import key_test_params
 from mxsync.plan import Action, ReasonCode
 
@@ -251,7 +252,9 @@ def manifest_findings(entry: OrgEntry, owner: str, live: LiveOrg, plan: OrgPlan,
     if entry.require_models and live.models is not None:
         for model in entry.require_models:
             if model not in live.models:
-                out.append(MODEL_MISSING.found(live.id, model=model, available=list(live.models)))
+                out.append(MODEL_MISSING.found(
+                    live.id, model=model, available=list(live.models),
+                    closest=closest_model(model, live.models, dict(live.model_names))))
     for name in plan.orphans:
         out.append(UNLISTED.found(live.id, name=name, owner=owner))
     pinned = live.pinned_id()

@@ -73,6 +73,17 @@ def _management(inputs: Inputs, env: str, environ: Mapping[str, str] | None) -> 
     return None
 
 
+def require_shared_token(manifest: Manifest, orgs: Sequence[OrgEntry],
+                         environ: Mapping[str, str] | None = None) -> None:
+    """When every org of the run takes its token from one variable (the manifest's
+    `api.token_env`, say), a token that cannot be read there is the run's problem, not each
+    org's: raised once (`SecretError`), before anything is read, instead of the same line
+    under every org. Orgs with tokens of their own still each report their own."""
+    names = {manifest.token_env_for(org) for org in orgs}
+    if len(names) == 1:
+        read_token(names.pop(), _env(environ))
+
+
 def for_manifest(manifest: Manifest, orgs: Sequence[OrgEntry],
                  environ: Mapping[str, str] | None = None) -> Inputs:
     """Every token and key of these orgs; every problem is kept, none stops the others."""

@@ -71,13 +71,18 @@ async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
     creds = [LiveCredential(**{**c.__dict__, "masked": masked[c.id]}) if c.id in masked else c
              for c in creds]
     models = None
+    names: tuple[tuple[str, str], ...] = ()
     if catalog_task is not None:
         detail = await catalog_task
-        models = tuple(str(m.get("id")) for m in detail.get("models") or [] if isinstance(m, dict))
+        listed = [m for m in detail.get("models") or [] if isinstance(m, dict)]
+        models = tuple(str(m.get("id")) for m in listed)
+        names = tuple((str(m[field]), str(m.get("id"))) for m in listed
+                      for field in ("display_name", "name") if isinstance(m.get(field), str))
     settings = None
     if settings_task is not None:
         settings = OrgSettings.from_api(await settings_task)
-    return LiveOrg(id=req.org_id, credentials=tuple(creds), models=models, settings=settings)
+    return LiveOrg(id=req.org_id, credentials=tuple(creds), models=models, model_names=names,
+                   settings=settings)
 
 
 async def read_settings(client: ModulexClient, req: OrgRequest, state: LiveOrg) -> LiveOrg:

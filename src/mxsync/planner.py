@@ -40,6 +40,7 @@ from mxsync.kinds import PlanKind, pick
 from mxsync.manifest.model import CredentialEntry, Manifest, OrgEntry, entry_name_for
 from mxsync.minting.names import site_of
 from mxsync.minting.plan import MintedPlanKind
+from mxsync.model_ids import closest_model
 from mxsync.plan import ACTION_ORDER, Action, Change, OrgPlan, Plan, PlanOptions, Reason
 from mxsync.plan import ReasonCode as R
 from mxsync.secrets import SENSITIVE, Secret
@@ -398,13 +399,24 @@ class _OrgPlanner:
                         after={"is_default": True, "credential_id": cred.id}))
 
     def guard_default_deletes(self) -> None:
-        """Deleting the default waits for whatever hands the default on to succeed."""
+        """Deleting the default waits for whatever hands the default on to succeed. A plan
+        that leaves the org no xAI credential at all says so (`credentials_left: 0`), which
+        is worse than having no default, and needs other advice."""
         movers = tuple(i for i, c in enumerate(self.changes)
                        if c.action == Action.SET_DEFAULT or c.make_default)
+        live_ids = {c.id for c in self.live.credentials}
+        deletes = [c.name for c in self.changes
+                   if c.action == Action.DELETE and c.credential_id in live_ids]
+        creates = sum(c.action == Action.CREATE for c in self.changes)
+        emptied = bool(deletes) and len(live_ids) - len(deletes) + creates <= 0
+        if emptied:
+            self.notes.append(Reason(R.DEFAULT_LEFT_EMPTY, {
+                "entry": deletes[-1], "entries": deletes, "org": self.org.id,
+                "credentials_left": 0}))
         for i, change in enumerate(self.changes):
             if change.action == Action.DELETE and change.old_was_default:
                 self.changes[i] = replace(change, depends_on=movers)
-                if not movers:
+                if not movers and not emptied:
                     self.notes.append(Reason(R.DEFAULT_LEFT_EMPTY, {"entry": change.name}))
 
     def check_models(self) -> None:
@@ -412,7 +424,9 @@ class _OrgPlanner:
             return
         missing = [m for m in self.org.require_models if m not in self.live.models]
         if missing:
-            self.errors.append(Reason(R.MODELS_MISSING, {"missing": missing,
+            closest = {m: closest_model(m, self.live.models, dict(self.live.model_names))
+                       for m in missing}
+            self.errors.append(Reason(R.MODELS_MISSING, {"missing": missing, "closest": closest,
                                                          "available": list(self.live.models)}))
 
     # -- org settings: visible models and the Assistant's pin -----------------------------
@@ -442,9 +456,7 @@ class _OrgPlanner:
             return False
         unknown = [m for m in wanted if m not in catalog]
         if unknown:
-            import difflib
-
-            closest = {m: next(iter(difflib.get_close_matches(m, list(catalog), n=1)), None)
+            closest = {m: closest_model(m, catalog, dict(self.live.model_names))
                        for m in unknown}
             self.errors.append(Reason(R.MODELS_UNKNOWN, {"unknown": unknown, "closest": closest,
                                                          "available": list(catalog)}))

@@ -111,6 +111,8 @@ class LiveOrg:
     id: str
     credentials: tuple[LiveCredential, ...] = ()
     models: tuple[str, ...] | None = None  # None: the catalog was not read
+    # The catalog's display names, each with the id it names (for did-you-mean).
+    model_names: tuple[tuple[str, str], ...] = ()
     # The keys of the xAI team this org mints in (None: not read, the org mints nothing).
     xai_keys: tuple[XaiKeyView, ...] | None = None
     # The endpoints that team offers, read only when an entry's ACL names one past

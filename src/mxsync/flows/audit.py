@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.flows.plan import org_requests
-from mxsync.inputs import for_manifest
+from mxsync.inputs import for_manifest, require_shared_token
 from mxsync.live import OrgRequest, read_orgs
 from mxsync.manifest.model import DEFAULT_TOKEN_ENV
 from mxsync.minting.audit import MINT_CHECKS, REPORTED_REASONS, mint_findings
@@ -70,6 +70,8 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
         operator = Operator.from_environment(options.api_url, options.management_url)
         manifest = resolve_management(manifest, operator)
     orgs = select_orgs(manifest, options.targets) if manifest else []
+    if manifest is not None:
+        require_shared_token(manifest, orgs)
     inputs = for_manifest(manifest, orgs) if manifest else None
 
     async def run() -> AuditRun:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
-from mxsync.inputs import Inputs, for_manifest
+from mxsync.inputs import Inputs, for_manifest, require_shared_token
 from mxsync.live import OrgRequest, read_orgs, read_settings, unread_reason
 from mxsync.planner import make_plan
 
@@ -96,6 +96,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
     operator = Operator.from_environment(options.api_url, options.management_url)
     manifest = resolve_management(manifest, operator)
     orgs = select_orgs(manifest, options.targets, options.prune)
+    require_shared_token(manifest, orgs)
     inputs = for_manifest(manifest, orgs)
 
     async def run() -> Plan:

@@ -4,6 +4,8 @@ The checks (`mxsync.audit`, `mxsync.minting.audit`) record codes and values only
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +22,33 @@ def _days(seconds: Any) -> str:
     return f"{s // 86_400}d" if s >= 86_400 else f"{s // 3_600}h"
 
 
+# An owner a manifest can carry (the manifest schema's `owner` pattern): only such a name
+# goes into a command people may paste.
+_OWNER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
 def _unmanaged(f: Finding) -> str:
     p = f.params
-    whose = (f"managed by another owner ('{p['other_owner']}')" if p.get("other_owner")
-             else "not managed by mxsync")
-    return (f"{whose}; bring it under management (`mxsync import --org {f.org} --owner "
-            f"{p.get('owner') or 'OWNER'} --adopt -o imported.yaml`, then merge its entries into "
-            "your manifest) or delete it if nobody needs it")
+    other = p.get("other_owner")
+    if other:
+        return _other_owners(f, str(other))
+    return (f"not managed by mxsync; bring it under management (`mxsync import --org {f.org} "
+            f"--owner {p.get('owner') or 'OWNER'} --adopt -o imported.yaml`, then merge its "
+            "entries into your manifest) or delete it if nobody needs it")
+
+
+def _other_owners(f: Finding, other: str) -> str:
+    """Another owner's credential: import for this manifest's owner leaves it out, and an
+    `adopt_id` may not take it (the planner's `adopt-taken`), so what works is the manifest
+    of that owner: an import with *its* owner holds it."""
+    if not _OWNER_NAME.fullmatch(other):
+        return (f"managed by another owner ('{other}'), a name no manifest can carry; delete it "
+                "if nobody needs it")
+    return (f"managed by another owner ('{other}'): that owner's manifest keeps it in line "
+            f"(`mxsync audit -f` that manifest); if no manifest has owner '{other}' any more, "
+            f"write one: `mxsync import --org {shlex.quote(f.org)} --owner {other} "
+            f"-o mxsync-{other}.yaml`, set the key variable it lists, and `mxsync plan -f "
+            f"mxsync-{other}.yaml` shows no changes; or delete it if nobody needs it")
 
 
 def _unused(f: Finding) -> str:
@@ -78,7 +100,9 @@ _WORDS: dict[str, Callable[[Finding], str]] = {
         f"the manifest's default is '{f.params.get('wanted')}' but the org's default is "
         f"{f.params.get('current') or 'none'}; `mxsync apply` sets it"),
     "model-missing": lambda f: (
-        f"required model {f.params.get('model')} is not in the org's xAI catalog (it has: "
+        f"required model {f.params.get('model')} "
+        f"{'(did you mean ' + str(f.params['closest']) + '?) ' if f.params.get('closest') else ''}"
+        "is not in the org's xAI catalog (it has: "
         f"{', '.join(map(str, f.params.get('available') or ())) or 'none'}); update "
         "xai.require_models"),
     "unlisted": lambda f: (

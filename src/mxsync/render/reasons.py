@@ -20,6 +20,10 @@ def _names(values: Any) -> str:
     return ", ".join(str(v) for v in values or ()) or "none"
 
 
+def _quoted(values: Any) -> str:
+    return ", ".join(f"'{v}'" for v in values or ())
+
+
 def _entry(p: dict[str, Any]) -> str:
     """`entry 'NAME' (FILE:LINE:COL)`, or `entry 'NAME'` for an entry not read from a file."""
     return f"entry '{p.get('entry')}'" + (f" ({p['where']})" if p.get("where") else "")
@@ -49,6 +53,13 @@ def _mint_changed(p: dict[str, Any]) -> str:
              f"{new if new not in (None, []) else 'unset'}"
              for name, (old, new) in (p.get("fields") or {}).items()]
     return "mint settings changed (" + "; ".join(parts) + "); a key's limits are set when minted"
+
+
+def _meant(ids: Any, closest: Any) -> str:
+    """Model ids, each with the catalog's id it most likely means (`mxsync.model_ids`)."""
+    near = closest if isinstance(closest, dict) else {}
+    return ", ".join(f"{m} (did you mean {near[m]}?)" if near.get(m) else str(m)
+                     for m in ids or ())
 
 
 # Minted keys (mxsync.minting): why a rotation, and what is wrong at xAI.
@@ -95,8 +106,15 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"{'is' if len(p.get('names') or ()) == 1 else 'are'} kept: {_names(p.get('names'))} "
         "(set prune: true or use --prune)"),
     "default-left-empty": lambda p: (
-        f"deleting '{p.get('entry')}' leaves the org without a default xAI credential; set "
-        "xai.default to choose one"),
+        f"org '{p.get('org')}' will have no xAI credential once "
+        f"{_quoted(p.get('entries') or [p.get('entry')])} "
+        f"{'is' if len(p.get('entries') or ()) < 2 else 'are'} deleted: its workflows that use "
+        "xAI will fail; add an entry for a new key, or keep "
+        f"{'this one' if len(p.get('entries') or ()) < 2 else 'one of them'} (list its entry "
+        "again, or turn prune off)") if p.get("credentials_left") == 0 else (
+        f"deleting '{p.get('entry')}', the org's default, leaves the org without a default xAI "
+        "credential: workflows that name no credential will fail; set xai.default to one of "
+        "the entries that stay"),
     "name-taken": lambda p: (
         f"{_entry(p)}: the org already has an xai credential named "
         f"'{p.get('display_name') or p.get('entry')}' (id {_names(p.get('ids'))}) that mxsync does "
@@ -131,7 +149,8 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         "alone and a new credential is created"),
     "models-missing": lambda p: (
         f"required {'model' if len(p.get('missing') or ()) == 1 else 'models'} "
-        f"{_names(p.get('missing'))} {'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
+        f"{_meant(p.get('missing'), p.get('closest'))} "
+        f"{'is' if len(p.get('missing') or ()) == 1 else 'are'} not "
         "in the org's xAI catalog (it has: "
         f"{_names(p.get('available'))}); fix xai.require_models"),
     "unread": lambda p: str(p.get("message") or "the live state was not read") + (
@@ -144,9 +163,8 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         "on purpose with --take-default"),
     "models-differ": lambda p: "the Grok models members see differ from the manifest's xai.models",
     "models-unknown": lambda p: (
-        "unknown model id(s) in xai.models or xai.assistant: " + ", ".join(
-            f"{m} (did you mean {c}?)" if c else m
-            for m, c in (p.get("closest") or {}).items())
+        "unknown model id(s) in xai.models or xai.assistant: "
+        + _meant(p.get("unknown") or list(p.get("closest") or {}), p.get("closest"))
         + f"; the org's xAI catalog has: {_names(p.get('available'))}"),
     "assistant-differs": lambda p: "the Assistant's model or credential differs from xai.assistant",
     "assistant-to-new-credential": lambda p: (
@@ -172,10 +190,12 @@ _SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"the ModuleX API rejected the token in ${p.get('env')} (401: {p.get('detail')}); check "
         "that it is a current mx_live_ key"),
     "not-manageable": lambda p: (
-        f"the token in ${p.get('env')} "
-        f"{'has the role ' + repr(p['role']) if p.get('role') else 'is not a member'} in org "
-        f"{p.get('org')}; managing credentials needs owner or admin. {p.get('suggestion') or ''}"
-        "Use an owner/admin token (org token_env), or remove the org from the manifest"),
+        f"the token in ${p.get('env')} has the role {p['role']!r} in org {p.get('org')}; "
+        "managing credentials needs owner or admin. Use an owner/admin token (org token_env), "
+        "or remove the org from the manifest") if p.get("role") else (
+        f"the token in ${p.get('env')} is not a member of org '{p.get('org')}'. "
+        f"{p.get('suggestion') or ''}Check the org id, or use a token of one of its owners or "
+        "admins (an org may take its own from token_env)"),
     "already-applied": lambda p: (
         "plan already applied: the live state already holds every change it lists; nothing was "
         "changed"),
