@@ -41,5 +41,5 @@ def closest_model(wanted: str, ids: Sequence[str], names: Mapping[str, str] | No
     shorter = [i for i in ids if _words(i) and key.startswith(_words(i) + "-")]
     if shorter:
         return max(shorter, key=lambda i: (len(i), i))
-    close = difflib.get_close_matches(wanted, ids, n=1)
+    close = difflib.get_close_matches(wanted, ids, n=1, cutoff=0.75)  # not grok-9 -> grok-4-0709
     return close[0] if close else None
