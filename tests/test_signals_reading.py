@@ -1,6 +1,6 @@
-"""plan, audit and import stopped by SIGTERM (CI cancelling a job) or Ctrl-C: they say how
-many orgs were read and what was not written, exit 143 or 130, print no traceback and leave
-no half-written file (issue #24).
+"""plan, audit and import (and apply while it plans) stopped by SIGTERM (CI cancelling a job)
+or Ctrl-C: they say how many orgs were read and what was not written, exit 143 or 130, print
+no traceback and leave no half-written file (issue #24).
 
 The world: two orgs on one token; org `slow`'s credential list is held by the emulator (its
 answer never comes while the test runs), org `quick`'s is answered at once. So while the
@@ -107,6 +107,8 @@ def command(name: str, world: World, folder: Path) -> tuple[list[str], str]:
     if name == "plan":
         return ["plan", "-f", manifest(world, folder), "--out", str(folder / "plan.json")], \
             "; no plan was saved."
+    if name == "apply":  # its planning half: nothing changed yet
+        return ["apply", "-f", manifest(world, folder), "--auto-approve"], "."
     if name == "audit":
         return ["audit", "-f", manifest(world, folder)], "; no findings were reported."
     (folder / "imported.yaml").write_text(OLD_MANIFEST)
@@ -115,7 +117,7 @@ def command(name: str, world: World, folder: Path) -> tuple[list[str], str]:
         f"; {folder / 'imported.yaml'} is as it was."
 
 
-@pytest.mark.parametrize("name", ["plan", "audit", "import"])
+@pytest.mark.parametrize("name", ["plan", "audit", "import", "apply"])
 def test_sigterm_while_reading_says_what_was_read_and_writes_nothing(
         world: World, tmp_path: Path, running: list[Running], name: str) -> None:
     held_read(world)

@@ -366,27 +366,36 @@ def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: boo
                       replace=tuple(Target.parse(r) for r in replace))
 
 
+@contextmanager
+def stops_said(stopped: ReadingStopped) -> Iterator[ReadingStopped]:
+    """Within the block, Ctrl-C or SIGTERM (CI cancelling the job) ends the command with
+    what `stopped` says (how many orgs were read, what was not written), exit 130 or 143,
+    no traceback."""
+    from mxsync.interrupt import Terminated, sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():
+            yield stopped
+    except KeyboardInterrupt as stop:
+        if stopped.record is not None:
+            stopped.record.close()  # no progress line after what is said here
+        terminated = isinstance(stop, Terminated)
+        click.echo(stopped.text(terminated=terminated), err=True)
+        sys.exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
+
+
 def said_when_stopped(command: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """plan, audit and import (until `import --adopt` adopts) change nothing on the server:
-    stopped by Ctrl-C or SIGTERM (CI cancelling the job), they say how many orgs were read
-    and what was not written, then exit 130 or 143, with no traceback. The command is given
-    a `ReadingStopped` (as `stopped`) to keep up to date as it goes."""
+    """plan, audit and import change nothing on the server (until `import --adopt` adopts):
+    stopped at any point, they say so (`stops_said`). The command is given the
+    `ReadingStopped` (as `stopped`) to keep up to date as it goes."""
 
     def decorate(func: Callable[..., R]) -> Callable[..., R]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> R:
-            from mxsync.interrupt import ReadingStopped, Terminated, sigterm_interrupts
+            from mxsync.interrupt import ReadingStopped
 
-            stopped = ReadingStopped(command)
-            try:
-                with sigterm_interrupts():
-                    return func(*args, stopped=stopped, **kwargs)
-            except KeyboardInterrupt as stop:
-                if stopped.record is not None:
-                    stopped.record.close()  # no progress line after what is said here
-                terminated = isinstance(stop, Terminated)
-                click.echo(stopped.text(terminated=terminated), err=True)
-                sys.exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
+            with stops_said(ReadingStopped(command)) as stopped:
+                return func(*args, stopped=stopped, **kwargs)
 
         return wrapper
 
@@ -531,12 +540,14 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.approval import Approval, approve
     from mxsync.flows.policy import judge_plan, recorded, refuse_denied
+    from mxsync.interrupt import ReadingStopped
     from mxsync.views import pick
     from mxsync.views.apply import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), _context().color)
+    reading = ReadingStopped("apply")  # what to say if stopped before anything is changed
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default,
-                       replace)
+                       replace, reading)
     _require_policy(policies)
     if planfile is not None:
         from mxsync.flows.saved_plan import PlanOptionsGiven, load_saved_plan
@@ -559,7 +570,8 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 
         with json_diagnostics(_format(fmt, as_json)):
             manifest = load_or_raise(list(files))
-        the_plan = plan_manifest(manifest, options)
+        with stops_said(reading):
+            the_plan = plan_manifest(manifest, options)
         view.plan(the_plan)
         verdict = judge_plan(the_plan, policies, namespaces)
         view.verdict(verdict)
