@@ -180,3 +180,22 @@ def test_sigterm_while_adopting_says_what_was_adopted(
     marked = {o.id: ownership.has_marker(o.xai()[0]["credentials_metadata"])
               for o in (world.quick, world.slow)}
     assert marked == {world.quick.id: True, world.slow.id: False}
+
+
+def test_ctrl_c_at_a_terminal_is_said_on_a_line_of_its_own(world: World, tmp_path: Path) -> None:
+    """At a terminal the progress line is open (rewritten in place, no newline yet): what
+    is said when Ctrl-C stops the run starts on a line of its own, not glued to it."""
+    from tests.test_cli_terminal import CTRL_C, on_terminal
+
+    held_read(world)
+    path = write_manifest(tmp_path / "m.yaml", [{"id": world.slow.id, "xai": {"credentials": []}}])
+    term = on_terminal("plan", "-f", path, "--timeout", "120", "--no-color",
+                       env={"MODULEX_BASE_URL": world.slow.url,
+                            "MODULEX_API_KEY": world.slow.token})
+    term.read_until(b"Reading the live state: 0/1 orgs")
+    term.type(CTRL_C)
+    code, shown = term.finish()
+    assert code == 130, shown
+    assert "\r\nInterrupted (SIGINT) during plan: read 0 of 1 org; nothing was changed.\r\n" \
+        in shown, repr(shown)
+    assert "Traceback" not in shown
