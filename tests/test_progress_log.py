@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import Run, mxsync, write_manifest
-from tests.conftest import OrgFactory, TestOrg
+from tests.conftest import OrgFactory, TestOrg, fake_key
 
 HOLD_S = 1.5  # the credential list's answer is this late; the interval below is far shorter
 
@@ -51,3 +51,20 @@ def test_a_run_shorter_than_the_interval_logs_nothing(slow_org: TestOrg, tmp_pat
     result = run(slow_org, "plan", tmp_path)  # the default interval, 10 s, is never reached
     assert result.code == 0, result.both
     assert "mxsync: " not in result.err
+
+
+def test_an_audit_held_after_reading_logs_its_checks(new_org: OrgFactory) -> None:
+    """Reading done, the usage reads still under way: the line goes on, saying what is left
+    (a nightly audit spent most of its minutes there, with nothing on stderr)."""
+    org = new_org(credentials=[{"integration_name": "xai", "display_name": "k",
+                                "api_key": fake_key()}])
+    org.faults({"timeout": 1.0}, hold_s=HOLD_S, routes=["GET /credentials/{credential_id}/usage"])
+    try:
+        result = mxsync("audit", "--org", org.id, env={
+            "MODULEX_BASE_URL": org.url, "MODULEX_API_KEY": org.token,
+            "MXSYNC_PROGRESS_INTERVAL_S": "0.2"})
+    finally:
+        org.faults({})
+    assert result.code in (0, 1), result.both
+    lines = [line for line in result.err.splitlines() if line.startswith("mxsync: ")]
+    assert "mxsync: checking: 3 calls done, 1 left" in lines, result.err

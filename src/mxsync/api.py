@@ -149,6 +149,11 @@ class ModulexClient:
             self._expected[token] = (self._done.get(token, 0) if token is not None
                                      else self._untracked_done())
         self._expected[token] += max(0, calls)
+        if calls > 0 and self._done:
+            # News for the progress line: calls announced after others were made (an
+            # audit's usage reads) may all be held a long time, and a log must say so
+            # before the first of them is answered.
+            self._report()
 
     def _untracked_done(self) -> int:
         return sum(n for t, n in self._done.items() if t not in self._expected)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -22,6 +22,9 @@ from click.core import ParameterSource
 from mxsync import __version__
 from mxsync.exit_codes import ExitCode
 from mxsync.flows import DEFAULT_MANIFEST
+
+if TYPE_CHECKING:
+    from mxsync.interrupt import ReadingStopped
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -183,7 +186,12 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except BrokenPipeError:
             quiet_broken_pipe()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            from mxsync.interrupt import Terminated
+
+            if isinstance(stop, Terminated):
+                click.echo("Terminated (SIGTERM).", err=True)
+                sys.exit(ExitCode.TERMINATED)
             click.echo("Interrupted.", err=True)
             sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
@@ -336,20 +344,62 @@ def live_run_options(func: F) -> F:
 
 def _options(api_url: str | None, parallelism: int, timeout_s: float, prune: bool = False,
              skip_tests: bool = False, targets: tuple[str, ...] = (),
-             take_default: bool = False, replace: tuple[str, ...] = ()) -> Any:
+             take_default: bool = False, replace: tuple[str, ...] = (),
+             stopped: ReadingStopped | None = None) -> Any:
     """The flows' RunOptions; `--replace ORG/xai/NAME` is Terraform's -replace, for minted
-    entries. Reading progress: a line rewritten in place at a terminal, else one every 10 s."""
+    entries. Reading progress: a line rewritten in place at a terminal, else one every 10 s;
+    the count of orgs read is also kept for `stopped` (see `said_when_stopped`)."""
     from mxsync.flows.common import RunOptions
+    from mxsync.interrupt import ReadRecord
     from mxsync.planner import Target
     from mxsync.render.progress import ReadingLog, reading_progress
 
     progress = reading_progress() if sys.stderr.isatty() else ReadingLog()
+    record = ReadRecord(progress)
+    if stopped is not None:
+        stopped.record = record
     return RunOptions(api_url=api_url, management_url=_context().management_url,
                       parallelism=parallelism, timeout_s=timeout_s, prune=prune,
                       skip_tests=skip_tests, targets=tuple(Target.parse(t) for t in targets),
-                      take_default=take_default, read_progress=progress,
-                      call_progress=progress.calls if progress else None,
+                      take_default=take_default, read_progress=record,
+                      call_progress=progress.calls,
                       replace=tuple(Target.parse(r) for r in replace))
+
+
+@contextmanager
+def stops_said(stopped: ReadingStopped) -> Iterator[ReadingStopped]:
+    """Within the block, Ctrl-C or SIGTERM (CI cancelling the job) ends the command with
+    what `stopped` says (how many orgs were read, what was not written), exit 130 or 143,
+    no traceback."""
+    from mxsync.interrupt import Terminated, sigterm_interrupts
+
+    try:
+        with sigterm_interrupts():
+            yield stopped
+    except KeyboardInterrupt as stop:
+        if stopped.record is not None:
+            stopped.record.close()  # no progress line after what is said here
+        terminated = isinstance(stop, Terminated)
+        click.echo(stopped.text(terminated=terminated), err=True)
+        sys.exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
+
+
+def said_when_stopped(command: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """plan, audit and import change nothing on the server (until `import --adopt` adopts):
+    stopped at any point, they say so (`stops_said`). The command is given the
+    `ReadingStopped` (as `stopped`) to keep up to date as it goes."""
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> R:
+            from mxsync.interrupt import ReadingStopped
+
+            with stops_said(ReadingStopped(command)) as stopped:
+                return func(*args, stopped=stopped, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def policy_options(func: F) -> F:
@@ -394,11 +444,12 @@ def _require_policy(policies: tuple[str, ...]) -> None:
 @policy_options
 @click.pass_obj
 @handle_errors
+@said_when_stopped("plan")
 def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism: int,
          timeout_s: float, prune: bool, skip_tests: bool, targets: tuple[str, ...], as_json: bool,
          replace: tuple[str, ...], take_default: bool, fmt: str, out: Path | None,
          detailed_exitcode: bool, changed_since: str | None, policies: tuple[str, ...],
-         namespaces: tuple[str, ...]) -> None:
+         namespaces: tuple[str, ...], stopped: ReadingStopped) -> None:
     """Show what apply would change: the live state against the manifest."""
     from mxsync.flows.plan import plan_manifest
     from mxsync.flows.policy import judge_plan, record
@@ -407,6 +458,9 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     from mxsync.views import pick
     from mxsync.views.plan import VIEWS
 
+    if out is not None:
+        stopped.unwritten = "no plan was saved" + (f" ({out} is as it was)" if out.exists()
+                                                   else "")
     _require_policy(policies)
     with json_diagnostics(_format(fmt, as_json)):
         manifest = load_or_raise(list(files))
@@ -423,7 +477,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
         targets = () if found.everything else found.changed  # every org: no targeting
         nothing_changed = not found.changed
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets,
-                       take_default, replace)
+                       take_default, replace, stopped)
     if nothing_changed:
         from mxsync.flows.plan import empty_plan
 
@@ -437,6 +491,7 @@ def plan(obj: Context, files: tuple[str, ...], api_url: str | None, parallelism:
     verdict = judge_plan(the_plan, policies, namespaces)
     if out is not None:
         save_plan(the_plan, out, extra=record(verdict))
+        stopped.written = f"the plan was saved to {out}"
     view.show(the_plan, verdict)
     view.errors(the_plan)
     if out is not None:
@@ -492,12 +547,14 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
     from mxsync.flows.apply import apply_plan
     from mxsync.flows.approval import Approval, approve
     from mxsync.flows.policy import judge_plan, recorded, refuse_denied
+    from mxsync.interrupt import ReadingStopped
     from mxsync.views import pick
     from mxsync.views.apply import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), _context().color)
+    reading = ReadingStopped("apply")  # what to say if stopped before anything is changed
     options = _options(api_url, parallelism, timeout_s, prune, skip_tests, targets, take_default,
-                       replace)
+                       replace, reading)
     _require_policy(policies)
     if planfile is not None:
         from mxsync.flows.saved_plan import PlanOptionsGiven, load_saved_plan
@@ -520,7 +577,8 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 
         with json_diagnostics(_format(fmt, as_json)):
             manifest = load_or_raise(list(files))
-        the_plan = plan_manifest(manifest, options)
+        with stops_said(reading):
+            the_plan = plan_manifest(manifest, options)
         view.plan(the_plan)
         verdict = judge_plan(the_plan, policies, namespaces)
         view.verdict(verdict)
@@ -583,11 +641,13 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 @policy_options
 @click.pass_obj
 @handle_errors
+@said_when_stopped("audit")
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
           fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
           failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None,
-          policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
+          policies: tuple[str, ...], namespaces: tuple[str, ...], stopped: ReadingStopped
+          ) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
@@ -603,6 +663,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     from mxsync.views.audit import VIEWS
 
     view = pick(VIEWS, _format(fmt, as_json), obj.color)
+    stopped.unwritten = "no findings were reported"
     _require_policy(policies)
     with json_diagnostics(_format(fmt, as_json)):
         manifest = audit_manifest(files, org_ids, all_orgs)
@@ -613,7 +674,7 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
     done = run_audit(manifest, org_ids, all_orgs,
                      AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
                                   failing_ratio, failing_min_calls),
-                     _options(api_url, parallelism, timeout_s))
+                     _options(api_url, parallelism, timeout_s, stopped=stopped))
     from mxsync.flows.policy import audit_findings
 
     result = audit_findings(done.result, policies, namespaces)  # denies become findings
@@ -640,9 +701,11 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
 @live_run_options
 @click.pass_obj
 @handle_errors
+@said_when_stopped("import")
 def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path | None,
             force: bool, owner: str, adopt: bool, key_document_env: str | None,
-            api_url: str | None, parallelism: int, timeout_s: float) -> None:
+            api_url: str | None, parallelism: int, timeout_s: float,
+            stopped: ReadingStopped) -> None:
     """Write a manifest from the live state, to bring existing orgs under management."""
     import re
 
@@ -659,16 +722,24 @@ def import_(obj: Context, org_ids: tuple[str, ...], all_orgs: bool, output: Path
     if output is not None and output.exists() and output.is_file() and not force:
         raise MxsyncError(f"{output} exists; nothing was imported",
                           hint="pass --force to replace it, or give another path with -o")
-    options = _options(api_url, parallelism, timeout_s)
+    stopped.unwritten = ("no manifest was written" if output is None or not output.exists()
+                         else f"{output} is as it was")
+    options = _options(api_url, parallelism, timeout_s, stopped=stopped)
     run = import_manifest(org_ids, all_orgs, owner, options, key_document=key_document_env)
     view.read(run)
     if output is not None:
         write_manifest(output, run.text, replace=force)
+        stopped.written = f"the manifest was written to {output}"
     view.manifest(run, output)
+    if output is None:
+        stopped.written = "the manifest was printed"
     if key_document_env is not None:
         view.key_document(run, key_document_env, output)
     if adopt and run.read.states:
-        adoption = adopt_imported(run, options)
+        from mxsync.interrupt import StepRecord
+
+        stopped.adopting = StepRecord()
+        adoption = adopt_imported(run, options, progress=stopped.adopting)
         view.adopted(adoption)
         if adoption.plan.errors or adoption.report.failed:
             raise MxsyncError("some credentials were not adopted (see above)")

@@ -16,4 +16,4 @@ class ExitCode(IntEnum):
     CHANGES = 2  # `plan --detailed-exitcode` only: the plan has changes
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT (128 + 2)
     BROKEN_PIPE = 141  # the reader went away, as shells report SIGPIPE (128 + 13)
-    TERMINATED = 143  # SIGTERM during apply, as shells report it (128 + 15)
+    TERMINATED = 143  # SIGTERM (CI cancelling a job), as shells report it (128 + 15)

@@ -1,5 +1,7 @@
-"""Stopping an apply by a signal: SIGTERM (CI cancelling a job, `kill`) handled like Ctrl-C,
-and what to say then: the steps taken so far and the plan's changes not done.
+"""Stopping a command by a signal: SIGTERM (CI cancelling a job, `kill`) handled like Ctrl-C,
+and what to say then: for an apply, the steps taken so far and the plan's changes not done;
+for the commands that read (plan, audit, import), how many orgs were read and what was not
+written.
 
 Python turns SIGINT into KeyboardInterrupt, but SIGTERM's default ends the process at once,
 silently, in the middle of whatever call was under way. During an apply the user must learn
@@ -13,6 +15,7 @@ import signal
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ def run_until_sigterm(main: Coroutine[Any, Any, T]) -> T:
             if task is not None:
                 task.cancel()
 
+        previous = signal.getsignal(signal.SIGTERM)
         try:
             loop.add_signal_handler(signal.SIGTERM, stop)
         except (NotImplementedError, RuntimeError, ValueError):  # no signals here
@@ -71,7 +75,12 @@ def run_until_sigterm(main: Coroutine[Any, Any, T]) -> T:
         try:
             return await main
         finally:
+            # asyncio leaves SIG_DFL behind: put back what was there (`sigterm_interrupts`'
+            # handler), so a SIGTERM between two runs, or while the result is written or
+            # shown, is still said rather than ending the process silently.
             loop.remove_signal_handler(signal.SIGTERM)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     try:
         return asyncio.run(guarded())
@@ -120,3 +129,63 @@ def interrupted_text(plan: Plan, steps: list[Step], *, terminated: bool) -> str:
         lines.append("Run plan to see what is left now (a change under way may have landed); "
                      "apply again converges.")
     return "\n".join(lines)
+
+
+class ReadRecord:
+    """The reading-progress hook (`flows.common.ReadProgress`) that keeps how many orgs have
+    been read, and passes each count on to what shows it (`show`, if any)."""
+
+    def __init__(self, show: Any = None) -> None:
+        self.show = show
+        self.orgs: tuple[int, int] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.orgs = (done, total)
+        if self.show is not None:
+            self.show(done, total)
+
+    def close(self) -> None:
+        """End what shows the count: its timer, or its line left open at a terminal."""
+        close = getattr(self.show, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
+class ReadingStopped:
+    """What a command that reads (plan, audit, import) has done when a signal stops it, kept
+    up to date as it goes: the command fills in `written` once it has written its result, and
+    `adopting` while `import --adopt` changes the server."""
+
+    command: str
+    record: ReadRecord | None = None
+    unwritten: str = ""  # what is not there when stopped now: "no plan was saved"
+    written: str = ""  # what is there: "the plan was saved to plan.json"
+    adopting: StepRecord | None = None
+
+    def text(self, *, terminated: bool) -> str:
+        """`Terminated (SIGTERM) during plan: read 37 of 120 orgs; nothing was changed; no
+        plan was saved.`, and for an adoption under way, what it adopted."""
+        from mxsync.render.outcomes import step_line
+        from mxsync.render.safe import printable
+
+        signal_name = "Terminated (SIGTERM)" if terminated else "Interrupted (SIGINT)"
+        orgs = self.record.orgs if self.record is not None else None
+        parts = ["no org was read yet" if orgs is None
+                 else f"read {orgs[0]} of {orgs[1]} org{'s' if orgs[1] != 1 else ''}"]
+        if self.adopting is None:
+            parts.append("nothing was changed")
+        if self.written:
+            parts.append(self.written)
+        elif self.unwritten:
+            parts.append(self.unwritten)
+        lines = [printable(f"{signal_name} during {self.command}: " + "; ".join(parts) + ".")]
+        if self.adopting is not None:
+            adopted = [s for s in self.adopting.steps if s.concludes]
+            lines.append("Adoptions done so far:" if adopted
+                         else "Adoptions done so far: none.")
+            lines += [f"  {printable(step_line(step))}" for step in adopted]
+            lines.append("The other adoptions were not made (one under way may have landed); "
+                         "`mxsync plan` on the imported manifest shows what is left, and "
+                         "adopts it.")
+        return "\n".join(lines)

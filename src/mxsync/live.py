@@ -113,6 +113,7 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
         less. The org list still decides: a refusal wins over whatever the lists answered."""
         nonlocal done
         reading = asyncio.create_task(read_org(client, req))
+        stopped = False
         try:
             refusal = await directory.refusal(req.token, req.token_env, req.org_id)
             if refusal is not None:
@@ -127,12 +128,16 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
             return unread_reason(exc)
         except MxsyncError as exc:
             return unread_reason(exc)
+        except asyncio.CancelledError:  # the run was stopped (a signal): this org is not read
+            stopped = True
+            raise
         finally:
             if not reading.done():
                 reading.cancel()
-            done += 1
-            if progress:
-                progress(done, len(requests))
+            if not stopped:
+                done += 1
+                if progress:
+                    progress(done, len(requests))
 
     if progress and requests:  # the total from the start: a log's first line can say it
         progress(0, len(requests))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.flows.plan import org_requests
 from mxsync.inputs import for_manifest, require_shared_token
+from mxsync.interrupt import run_until_sigterm
 from mxsync.live import OrgRequest, read_orgs
 from mxsync.manifest.model import DEFAULT_TOKEN_ENV
 from mxsync.minting.audit import MINT_CHECKS, REPORTED_REASONS, mint_findings
@@ -128,7 +129,7 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                                  findings=findings)
             return AuditRun(result, skipped)
 
-    return asyncio.run(run())
+    return run_until_sigterm(run())
 
 
 PERMISSION_CODES = frozenset({"not-manageable", "forbidden", "token-rejected"})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mxsync import ownership
 from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for
+from mxsync.interrupt import run_until_sigterm
 from mxsync.live import OrgRequest, read_orgs
 from mxsync.manifest.model import DEFAULT_TOKEN_ENV
 from mxsync.secrets import read_token
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mxsync.api import ModulexClient
-    from mxsync.executor import ApplyReport
+    from mxsync.executor import ApplyReport, Progress
     from mxsync.importer import Imported
     from mxsync.manifest.model import Manifest, OrgEntry
     from mxsync.plan import OrgPlan, Plan, Reason
@@ -60,7 +61,7 @@ def read_live_orgs(org_ids: Sequence[str], all_orgs: bool, options: RunOptions,
             return LiveRead([live[i] for i in ids if i in live],
                             {i: names.get(i) for i in live}, failed, skipped)
 
-    return asyncio.run(run())
+    return run_until_sigterm(run())
 
 
 @dataclass
@@ -89,10 +90,11 @@ def write_manifest(path: Path, text: str, *, replace: bool = False) -> None:
     atomic_write(path, text, replace=replace)
 
 
-def adopt_imported(run: ImportRun, options: RunOptions,
-                   token_env: str = DEFAULT_TOKEN_ENV) -> Adoption:
-    """`import --adopt` after an import: adopt what matches of what was just imported."""
-    return adopt_existing(run.imported.manifest(token_env), run.read, options)
+def adopt_imported(run: ImportRun, options: RunOptions, token_env: str = DEFAULT_TOKEN_ENV,
+                   progress: Progress | None = None) -> Adoption:
+    """`import --adopt` after an import: adopt what matches of what was just imported.
+    `progress` is told each step taken (for what to say if a signal stops it)."""
+    return adopt_existing(run.imported.manifest(token_env), run.read, options, progress)
 
 
 @dataclass
@@ -132,7 +134,8 @@ class Adoption:
     not_set: list[tuple[str, str]]  # (org, entry) whose key could not be read: not tried
 
 
-def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions) -> Adoption:
+def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions,
+                   progress: Progress | None = None) -> Adoption:
     """`import --adopt`: adopt the entries whose key is set, each exactly the credential its
     `adopt_id` names, and nothing else. At the floor of calls: the orgs' credentials come
     from the import's own read (`read`), each candidate's masked key is read once, and
@@ -180,7 +183,8 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions) -> A
         one_org = Plan(owner=manifest.owner, orgs=(replace(only_adopts, errors=()),),
                        manifest_digest=manifest.digest, api_url=client.base_url)
         report = await execute(_ReadOnce(client, fresh), one_org, for_plan(one_org),
-                               check_stale=False, settle_s=options.settle_window_s,
+                               check_stale=False, progress=progress,
+                               settle_s=options.settle_window_s,
                                xai_timeout_s=options.timeout_s)
         return planned, report
 
@@ -191,4 +195,4 @@ def adopt_existing(manifest: Manifest, read: LiveRead, options: RunOptions) -> A
                         manifest_digest=manifest.digest, api_url=client.base_url)
             return Adoption(plan, ApplyReport([o for _, r in done for o in r.orgs]), not_set)
 
-    return asyncio.run(run())
+    return run_until_sigterm(run())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from mxsync.errors import MxsyncError
 from mxsync.flows.common import OrgDirectory, RunOptions, client_for, select_orgs
 from mxsync.inputs import Inputs, for_manifest, require_shared_token
+from mxsync.interrupt import run_until_sigterm
 from mxsync.live import OrgRequest, read_orgs, read_settings, unread_reason
 from mxsync.planner import make_plan
 
@@ -103,7 +104,7 @@ def plan_manifest(manifest: Manifest, options: RunOptions) -> Plan:
         async with client_for(manifest.api_url, options) as client:
             return await read_and_plan(client, manifest, orgs, inputs, options)
 
-    return asyncio.run(run())
+    return run_until_sigterm(run())
 
 
 

@@ -114,6 +114,13 @@ class ReadingProgress:
         if end:
             self._ended_with = self.last.done if self.last is not None else None
 
+    def close(self) -> None:
+        """End a line left open (a run stopped mid-read), so what follows starts on its own."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
 
 class ApplyProgress:
     """`Applying: 3/7 changes done (org-a)`, one line rewritten in place, then wiped.
@@ -211,7 +218,10 @@ class LogHeartbeat:
                 _last_log_at = self.clock()
 
     def close(self) -> None:
+        """Stop; a line being written is finished first, so none follows what is said next."""
         self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
 
 
 def _calls_now(progress: CallProgress, recorded_at: float, now: float) -> str:
