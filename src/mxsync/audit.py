@@ -180,6 +180,16 @@ class AuditOptions:
     check_assistant: bool = False
 
 
+@dataclass(frozen=True)
+class CodeCount:
+    """One row of the by-code summary: a code, its severity, its findings and their orgs."""
+
+    code: str
+    severity: Severity
+    findings: int
+    orgs: int
+
+
 @dataclass
 class AuditResult:
     orgs: list[str]
@@ -198,6 +208,19 @@ class AuditResult:
     def summary(self) -> dict[str, int]:
         errors = sum(f.severity == "error" for f in self.findings)
         return {"orgs": len(self.orgs), "errors": errors, "warnings": len(self.findings) - errors}
+
+    def by_code(self) -> list[CodeCount]:
+        """How many findings of each code (and severity), and in how many orgs: errors first,
+        then the commonest. At a hundred orgs the table of findings is long; this is what a
+        nightly job's summary leads with."""
+        counts: dict[tuple[str, Severity], tuple[int, set[str]]] = {}
+        for f in self.findings:
+            n, orgs = counts.get((str(f.code), f.severity), (0, set()))
+            orgs.add(f.org)
+            counts[(str(f.code), f.severity)] = (n + 1, orgs)
+        rows = [CodeCount(code, severity, n, len(orgs))
+                for (code, severity), (n, orgs) in counts.items()]
+        return sorted(rows, key=lambda r: (r.severity != "error", -r.findings, r.code))
 
     def exit_code(self, fail_on: str) -> int:
         return 1 if any(fails_run(f, fail_on) for f in self.findings) else 0
