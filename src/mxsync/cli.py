@@ -614,7 +614,8 @@ org (token_env) paces each org by its own limit, side by side."""
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
           fail_on: str, test_keys: bool, read_usage: bool, check_assistant: bool,
-          failing_ratio: float, failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None,
+          failing_ratio: float, failing_min_calls: int, expiring_within: int, unused_for: int,
+          as_of: str | None,
           policies: tuple[str, ...], namespaces: tuple[str, ...]) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 

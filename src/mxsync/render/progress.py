@@ -247,10 +247,11 @@ class LogHeartbeat:
 
 
 def _calls_now(progress: CallProgress, recorded_at: float, now: float) -> str:
-    """`calls_text`, with a rate-limit wait counted down to now."""
+    """`calls_text`, with a rate-limit wait counted down to now (a wait that is over is not
+    said: the calls it held are on their way)."""
     if progress.waiting_s > 0:
-        progress = dataclasses.replace(
-            progress, waiting_s=max(0.5, progress.waiting_s - (now - recorded_at)))
+        left = progress.waiting_s - (now - recorded_at)
+        progress = dataclasses.replace(progress, waiting_s=max(0.5, left) if left > 0 else 0.0)
     return calls_text(progress)
 
 
