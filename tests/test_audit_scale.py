@@ -12,6 +12,7 @@ the pace as it does at a hundred orgs against the real 60 calls a minute.
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from dataclasses import dataclass
@@ -193,3 +194,25 @@ def test_orgs_without_settings_cost_no_settings_call(emulator_url: str, tmp_path
     before = routes(emulator_url)
     run = mxsync("audit", "--org", world.orgs[0], "--no-usage", env=world.env())
     assert SETTINGS not in counted(emulator_url, before), run.both
+
+
+def test_a_rate_limit_wait_counts_down_on_a_terminal(emulator_url: str, tmp_path: Path) -> None:
+    """Seven calls at three a 3 s window: the calls wait for the window twice, and the line
+    on the terminal counts each wait down instead of freezing on its first figure."""
+    from tests.test_ratelimit_e2e import _on_a_terminal
+
+    tag = uuid.uuid4().hex[:10]
+    ids = [f"org-cd-{tag}-{i}" for i in range(6)]
+    token = f"mx_live_cd_{uuid.uuid4().hex}"
+    httpx.post(f"{emulator_url}/_emulator/world", json={
+        "users": [{"token": token, "id": f"u-{tag}", "email": f"{tag}@example.com",
+                   "memberships": {o: "owner" for o in ids},
+                   "rate_limit_per_minute": 3, "rate_limit_window_s": 3.0}],
+        "orgs": [{"id": o, "name": o} for o in ids]}).raise_for_status()
+    manifest = write_manifest(tmp_path / "m.yaml", [{"id": o} for o in ids])
+    code, drawn = _on_a_terminal(["audit", "-f", manifest, "--no-usage"],
+                                 {"MODULEX_BASE_URL": emulator_url, "MODULEX_API_KEY": token})
+    assert code in (0, 1), drawn
+    waits = [int(m) for m in re.findall(r"waiting (\d+) s for the rate limit", drawn)]
+    assert any(later < earlier for earlier, later in itertools.pairwise(waits)), drawn
+    assert token not in drawn
