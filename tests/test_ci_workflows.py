@@ -656,23 +656,46 @@ def test_nightly_audit_writes_junit_and_passes_when_all_is_in_line(repo: Repo) -
     report = repo.runner.gh / "artifacts" / "2001" / "mxsync-audit" / "mxsync-audit.xml"
     suites = ET.parse(report).getroot()
     assert suites.iter("testcase") and not list(suites.iter("failure"))
-    assert "+ mxsync audit -f mxsync.yaml --fail-on warning --format junit" in job.ran[0].out
+    assert "+ mxsync audit -f mxsync.yaml --fail-on error --format junit" in job.ran[0].out
     assert repo.org.id in job.summary
 
 
-def test_nightly_audit_fails_on_a_warning_and_still_reports_it(repo: Repo) -> None:
+def test_nightly_audit_counts_a_warning_by_code_without_failing(repo: Repo) -> None:
+    """At a hundred orgs there are warnings every night: the job stays green on them and its
+    summary counts them by code; an error (below) is what turns it red."""
     assert not repo.pull_request().failed and not repo.merge().failed
-    with repo.org.client() as client:  # an unmanaged key: a warning
+    with repo.org.client() as client:  # two unmanaged keys: warnings
+        for name in ("stray", "stray-2"):
+            client.post("/credentials", json={"integration_name": "xai", "display_name": name,
+                                              "auth_data": {"api_key": fake_key(name)}}
+                        ).raise_for_status()
+    job = run_audit(repo)
+    assert not job.failed, job.ran
+    assert [s.code for s in job.ran] == [0, 0, 0]
+    assert "| `unmanaged` | warning | 2 | 1 |" in job.summary, job.summary
+    report = repo.runner.gh / "artifacts" / "2001" / "mxsync-audit" / "mxsync-audit.xml"
+    assert not list(ET.parse(report).getroot().iter("failure"))  # --fail-on error: no failure
+
+
+def test_nightly_audit_fails_on_an_error_and_still_reports_it(repo: Repo) -> None:
+    assert not repo.pull_request().failed and not repo.merge().failed
+    with repo.org.client() as client:  # the managed key deleted by hand: drift, an error
+        for cred in client.get("/credentials", params={"integration_name": "xai"}
+                               ).json()["credentials"]:
+            client.delete(f"/credentials/{cred['credential_id']}").raise_for_status()
         client.post("/credentials", json={"integration_name": "xai", "display_name": "stray",
-                                          "auth_data": {"api_key": fake_key("stray")}}).raise_for_status()
+                                          "auth_data": {"api_key": fake_key("stray")}}
+                    ).raise_for_status()
     job = run_audit(repo)
     assert job.failed
     assert job.names == ["audit, as JUnit", "audit, as Markdown", "upload the JUnit report"]
     assert [s.code for s in job.ran] == [1, 0, 0]
     report = repo.runner.gh / "artifacts" / "2001" / "mxsync-audit" / "mxsync-audit.xml"
     failures = list(ET.parse(report).getroot().iter("failure"))
-    assert failures and any("unmanaged" in (f.get("message", "") + (f.text or "")) for f in failures)
-    assert "unmanaged" in job.summary
+    assert failures and any("drift" in (f.get("message", "") + (f.text or "")) for f in failures)
+    assert not any("unmanaged" in (f.get("message", "") + (f.text or "")) for f in failures)
+    assert "| `drift` | error | 1 | 1 |" in job.summary, job.summary
+    assert "| `unmanaged` | warning | 1 | 1 |" in job.summary
 
 
 def test_action_passes_no_manifest_when_told_and_honours_ok_exit_codes(repo: Repo) -> None:

@@ -138,7 +138,8 @@ def test_progress_line_phases() -> None:
         "Reading the live state: 3 calls done, 8 left, about 1 min 35 s to go at the rate "
         "limit\x1b[K",
         "Reading the live state: 3 calls done, 8 left, waiting 12 s for the rate limit\x1b[K",
-        "Reading the live state: 10/10 orgs; 3 calls done, 8 left, waiting 12 s for the rate "
+        # a second later, the wait is counted down
+        "Reading the live state: 10/10 orgs; 3 calls done, 8 left, waiting 11 s for the rate "
         "limit\x1b[K\n",
     ]
     out.truncate(0)
@@ -151,6 +152,50 @@ def test_progress_line_phases() -> None:
     line.calls(CallProgress(done=15, expected=15, eta_s=None))
     assert out.getvalue() == ("\rChecking: 12 calls done, 3 left\x1b[K"
                               "\rChecking: 15 calls done, 0 left\x1b[K\n")
+
+
+def test_a_rate_limit_wait_on_a_terminal_counts_down_until_a_call_answers() -> None:
+    """`waiting 61 s for the rate limit` is redrawn as time passes (the ticker calls `tick`
+    each second), not frozen until the next call; an answer ends the countdown."""
+    import io
+
+    from mxsync.api import CallProgress
+    from mxsync.render.progress import ReadingProgress
+
+    now = [0.0]
+    out = io.StringIO()
+    line = ReadingProgress(out, clock=lambda: now[0], tick_s=None)
+    line(0, 40)
+    line.calls(CallProgress(done=60, expected=200, eta_s=150.0, waiting_s=61.0))
+    for now[0] in (1.0, 2.0, 30.0, 60.4):
+        line.tick()
+    frames = [f.replace("\x1b[K", "") for f in out.getvalue().split("\r") if f]
+    waits = [f.split("waiting ")[1].split(" for")[0] for f in frames if "waiting" in f]
+    assert waits == ["61 s", "60 s", "59 s", "31 s", "1 s"], frames
+    now[0] = 61.0
+    line.calls(CallProgress(done=61, expected=200, eta_s=140.0))  # the window reset
+    drawn = out.getvalue()
+    now[0] = 62.0
+    line.tick()  # nothing to count down any more: no redraw
+    assert out.getvalue() == drawn and "waiting" not in drawn.split("\r")[-1]
+    assert out.getvalue().split("\r")[-1].startswith("Reading the live state: 0/40 orgs; 61 calls")
+
+
+def test_a_rate_limit_wait_in_a_log_says_how_long_is_left() -> None:
+    """Without a terminal, the periodic line says how much of the wait is left at the moment
+    it is printed, not the whole wait as it was when it began."""
+    from mxsync.api import CallProgress
+    from mxsync.render.progress import ReadingLog
+
+    now = [100.0]
+    log = ReadingLog(clock=lambda: now[0], heartbeat=False)
+    log(3, 120)
+    log.calls(CallProgress(done=64, expected=453, eta_s=400.0, waiting_s=58.0))
+    now[0] = 120.0
+    assert log.text() == ("reading the live state: 3/120 orgs; 64 calls done, 389 left, "
+                          "waiting 38 s for the rate limit")
+    now[0] = 150.0
+    assert log.text() is not None and "waiting 8 s for the rate limit" in log.text()  # type: ignore[operator]
 
 
 def test_an_overtaken_answer_does_not_raise_the_estimate() -> None:

@@ -227,7 +227,7 @@ def test_audit_finds_a_dangling_pin_an_unmanaged_pin_and_unlisted_entries(
         "integration_name": "xai", "provider_id": "xai", "model_id": "grok-4-fast",
         "credential_id": "cred-gone"}}})
     run = mxsync("audit", "--org", dangling.id, "--format", "json", "--no-usage",
-                 env=env_for(dangling))
+                 "--check-assistant", env=env_for(dangling))
     assert ("assistant-dangling", "cred-gone") in audit_codes(run.out), run.both
     assert run.code == 1  # an error: the Assistant cannot run
 
@@ -243,7 +243,8 @@ def test_audit_finds_a_dangling_pin_an_unmanaged_pin_and_unlisted_entries(
     assert mxsync("apply", "-f", both, "--auto-approve", env=env_for(org, K=key)).code == 0
     one = write_manifest(tmp_path / "one.yaml", [{"id": org.id, "xai": {"credentials": [
         {"name": "keep", "api_key_env": "K"}]}}], owner=OWNER)
-    run = mxsync("audit", "-f", one, "--format", "json", "--no-usage", env=env_for(org, K=key))
+    run = mxsync("audit", "-f", one, "--format", "json", "--no-usage", "--check-assistant",
+                 env=env_for(org, K=key))
     found = audit_codes(run.out)
     assert ("unlisted", "old") in found, run.both
     assert any(code == "assistant-unmanaged" for code, _ in found), run.both

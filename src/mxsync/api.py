@@ -62,6 +62,9 @@ class CallProgress:
     expected: int  # calls announced with `expect` (and those before it); 0 if none was
     eta_s: float | None  # None while latency, not a rate limit, sets the pace
     waiting_s: float = 0.0  # >0: a call is waiting this long for a rate limit right now
+    # Part of `expected` is an estimate: calls that depend on answers not in yet (an audit's
+    # usage reads of orgs whose credentials are not listed yet, at the average so far).
+    estimated: bool = False
 
     @property
     def left(self) -> int:
@@ -119,6 +122,7 @@ class ModulexClient:
         self.stats = self._core.stats
         self._limiters: dict[Secret, TokenLimiter] = {}
         self._expected: dict[Secret | None, int] = {}
+        self._provisional: dict[Secret, int] = {}
         self._done: dict[Secret, int] = {}
 
     @property
@@ -155,20 +159,28 @@ class ModulexClient:
             # before the first of them is answered.
             self._report()
 
+    def provisional(self, calls: int, token: Secret) -> None:
+        """Set the estimate of calls of `token` not announced yet because they depend on
+        answers still to come; it replaces the previous estimate (0: none left)."""
+        if token not in self._expected:
+            self.expect(0, token)
+        self._provisional[token] = max(0, calls)
+
     def _untracked_done(self) -> int:
         return sum(n for t, n in self._done.items() if t not in self._expected)
 
     def snapshot(self, waiting_s: float = 0.0) -> CallProgress:
         """Calls done and expected, and an ETA: the slowest token's, where a limit sets it."""
         done = sum(self._done.values())
-        expected = sum(self._expected.values())
+        expected = sum(self._expected.values()) + sum(self._provisional.values())
         untracked = [t for t in self._limiters if t not in self._expected]
         untracked_done = self._untracked_done()
         untracked_left = max(0, self._expected.get(None, 0) - untracked_done)
         etas = []
         for token, limiter in self._limiters.items():
             if token in self._expected:
-                left = self._expected[token] - self._done.get(token, 0)
+                left = (self._expected[token] + self._provisional.get(token, 0)
+                        - self._done.get(token, 0))
             else:  # a share of the unattributed calls, by how this token's calls went so far
                 share = (self._done.get(token, 0) / untracked_done if untracked_done
                          else 1 / len(untracked))
@@ -177,7 +189,8 @@ class ModulexClient:
             if eta is not None:
                 etas.append(eta)
         return CallProgress(done=done, expected=max(expected, done) if self._expected else 0,
-                            eta_s=max(etas) if etas else None, waiting_s=waiting_s)
+                            eta_s=max(etas) if etas else None, waiting_s=waiting_s,
+                            estimated=any(self._provisional.values()))
 
     def _report(self, waiting_s: float = 0.0) -> None:
         if self.progress is not None:

@@ -127,15 +127,43 @@ CORE_CHECKS: tuple[Check, ...] = (
     FAILING, USAGE_UNREAD, KEY_INVALID, KEY_REFUSED, KEY_UNTESTED)
 
 
-def checks_for(with_manifest: bool, options: AuditOptions, kinds: Sequence[Check] = ()
-               ) -> list[str]:
+# The checks that need the org's settings (`GET /organizations/settings`, one call per org):
+# they run where the settings are read (`settings_needed`), and only there.
+SETTINGS_CHECKS = frozenset({C.ASSISTANT_DANGLING, C.ASSISTANT_UNMANAGED})
+
+
+def checks_for(with_manifest: bool, options: AuditOptions, kinds: Sequence[Check] = (),
+               settings_read: bool = True) -> list[str]:
     """The checks an audit ran, each a JUnit test case (passed when it found nothing):
-    the core's and the credential kinds' `kinds`, those that need a manifest only with one."""
+    the core's and the credential kinds' `kinds`, those that need a manifest only with one,
+    those that need settings only when some org's were read."""
     ran = {"live": True, "manifest": with_manifest, "usage": options.read_usage,
            "key-test": options.test_keys}
     order = ("live", "manifest", "usage", "key-test")
-    every = list(CORE_CHECKS) + list(kinds)
+    every = [c for c in list(CORE_CHECKS) + list(kinds)
+             if settings_read or c.code not in SETTINGS_CHECKS]
     return [str(c.code) for need in order if ran[need] for c in every if c.needs == need]
+
+
+def settings_needed(manages_settings: bool, options: AuditOptions) -> bool:
+    """Whether an org's settings are read: where the manifest sets the org's visible models or
+    its Assistant (the plan's drift needs them, and the Assistant's checks then run), or for
+    every org with `--check-assistant`. Elsewhere the Assistant's checks are skipped: at one
+    call per org they cost as much as the credential lists, for a pin nobody declared."""
+    return manages_settings or options.check_assistant
+
+
+def calls_per_org(credentials: int, options: AuditOptions, manages_settings: bool = False) -> int:
+    """What auditing one org costs in ModuleX calls (its token's org list apart, one per
+    token): its credential list, its settings where read, a usage read per credential
+    (unless --no-usage) and a key test per credential (--test-keys)."""
+    return (1 + int(settings_needed(manages_settings, options))
+            + credentials * per_credential_calls(options))
+
+
+def per_credential_calls(options: AuditOptions) -> int:
+    """ModuleX calls an audit makes per live credential once the org is read."""
+    return int(options.read_usage) + int(options.test_keys)
 
 
 @dataclass(frozen=True)
@@ -148,6 +176,19 @@ class AuditOptions:
     read_usage: bool = True
     failing_ratio: float = 0.5  # `failing`: at least this share of the recent calls failed
     failing_min_calls: int = 20  # ... out of at least this many (fewer say nothing)
+    # Read every org's settings for the Assistant's checks, also where the manifest does not
+    # set them (`settings_needed`).
+    check_assistant: bool = False
+
+
+@dataclass(frozen=True)
+class CodeCount:
+    """One row of the by-code summary: a code, its severity, its findings and their orgs."""
+
+    code: str
+    severity: Severity
+    findings: int
+    orgs: int
 
 
 @dataclass
@@ -168,6 +209,19 @@ class AuditResult:
     def summary(self) -> dict[str, int]:
         errors = sum(f.severity == "error" for f in self.findings)
         return {"orgs": len(self.orgs), "errors": errors, "warnings": len(self.findings) - errors}
+
+    def by_code(self) -> list[CodeCount]:
+        """How many findings of each code (and severity), and in how many orgs: errors first,
+        then the commonest. At a hundred orgs the table of findings is long; this is what a
+        nightly job's summary leads with."""
+        counts: dict[tuple[str, Severity], tuple[int, set[str]]] = {}
+        for f in self.findings:
+            n, orgs = counts.get((str(f.code), f.severity), (0, set()))
+            orgs.add(f.org)
+            counts[(str(f.code), f.severity)] = (n + 1, orgs)
+        rows = [CodeCount(code, severity, n, len(orgs))
+                for (code, severity), (n, orgs) in counts.items()]
+        return sorted(rows, key=lambda r: (r.severity != "error", -r.findings, r.code))
 
     def exit_code(self, fail_on: str) -> int:
         return 1 if any(fails_run(f, fail_on) for f in self.findings) else 0

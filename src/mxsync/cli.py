@@ -611,7 +611,38 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 
 
 # -- audit, import, catalog ------------------------------------------------------------------
-@cli.command()
+# What each check reads and what it costs: the rate limit (60 calls a minute per token by
+# default) makes the calls the audit's time. Kept next to the option that changes them.
+AUDIT_COSTS = """\b
+What each check costs, in ModuleX calls per org (and one org list per token):
+  check                              reads            calls per org
+  permission, unreadable,            credential list  1 (+1 per 500
+    no-default, unmanaged, expired,                     credentials)
+    expiring, unused, drift,
+    duplicate, default-mismatch,
+    unlisted
+  drift of models or assistant       settings,        2, where the manifest
+                                       catalog          sets models/assistant
+  assistant-dangling,                settings         1 where the manifest
+    assistant-unmanaged                                 sets models/assistant,
+                                                        or with --check-
+                                                        assistant; else not
+                                                        run (stderr says so)
+  model-missing                      catalog          1 where require_models
+  failing, usage-unread              usage            1 per credential
+                                                        (0 with --no-usage)
+  key-invalid, key-refused,          key test,        1 per credential, only
+    key-untested                       billed at xAI    with --test-keys
+  rotation-due, xai-key-missing,     xAI team keys    0 (xAI Management API)
+    xai-orphan
+
+\b
+A credential an entry could adopt (no owner yet) costs one more read, of its
+masked key. Each token is limited (60 calls a minute by default): a token per
+org (token_env) paces each org by its own limit, side by side."""
+
+
+@cli.command(epilog=AUDIT_COSTS)
 @click.option("-f", "--file", "files", multiple=True,
               help="Audit the manifest's orgs against it (file or folder; repeatable).")
 @click.option("--org", "org_ids", multiple=True, metavar="ID", help="Audit this org's live state.")
@@ -628,6 +659,10 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 @click.option("--usage/--no-usage", "read_usage", default=True, show_default=True,
               help="Read each credential's usage (GET /credentials/{id}/usage: free at xAI, one "
                    "ModuleX call per credential) to find keys whose calls mostly fail.")
+@click.option("--check-assistant", is_flag=True,
+              help="Read every org's settings (one ModuleX call per org) to check the "
+                   "Assistant's pin (assistant-dangling, assistant-unmanaged), also where the "
+                   "manifest sets neither models nor assistant.")
 @click.option("--failing-ratio", type=Finite(0, 1, min_open=True), default=0.5,
               show_default=True, metavar="RATIO",
               help="`failing`: at least this share of a credential's recent calls failed.")
@@ -644,10 +679,10 @@ def apply(ctx: click.Context, files: tuple[str, ...], planfile: Path | None, api
 @said_when_stopped("audit")
 def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_orgs: bool,
           api_url: str | None, parallelism: int, timeout_s: float, fmt: str, as_json: bool,
-          fail_on: str, test_keys: bool, read_usage: bool, failing_ratio: float,
-          failing_min_calls: int, expiring_within: int, unused_for: int, as_of: str | None,
-          policies: tuple[str, ...], namespaces: tuple[str, ...], stopped: ReadingStopped
-          ) -> None:
+          fail_on: str, test_keys: bool, read_usage: bool, check_assistant: bool,
+          failing_ratio: float, failing_min_calls: int, expiring_within: int, unused_for: int,
+          as_of: str | None, policies: tuple[str, ...], namespaces: tuple[str, ...],
+          stopped: ReadingStopped) -> None:
     """Report what is out of line: drift, defaults, duplicates, expiry, unused and unmanaged keys.
 
     Audits the manifest's orgs (-f, or ./mxsync.yaml when it exists, as plan and apply do),
@@ -673,12 +708,13 @@ def audit(obj: Context, files: tuple[str, ...], org_ids: tuple[str, ...], all_or
         raise click.BadParameter("not an ISO-8601 timestamp", param_hint="--as-of") from None
     done = run_audit(manifest, org_ids, all_orgs,
                      AuditOptions(instant, expiring_within, unused_for, test_keys, read_usage,
-                                  failing_ratio, failing_min_calls),
+                                  failing_ratio, failing_min_calls, check_assistant),
                      _options(api_url, parallelism, timeout_s, stopped=stopped))
     from mxsync.flows.policy import audit_findings
 
     result = audit_findings(done.result, policies, namespaces)  # denies become findings
     view.skipped(done.skipped)
+    view.assistant_unchecked(done.assistant_unchecked)
     view.show(result, fail_on)
     append_step_summary(view.step_summary(result))
     sys.exit(result.exit_code(fail_on))

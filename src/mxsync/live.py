@@ -3,12 +3,19 @@
 For N orgs and T distinct tokens a plan costs T org-list calls, N credential lists
 (one page of 500 holds most orgs), a catalog read only where `require_models` asks
 for it, and a masked-detail read only for a credential that might be adopted.
+
+Every call is announced to the client before it is made, so progress can say what is
+left: the reads above up front (`reading_calls`), the masked reads and the calls made
+per credential afterwards (an audit's usage reads and key tests, `follow_up_calls`) as
+soon as an org's list says how many, and, until then, an estimate for the orgs not
+listed yet at the average of those listed (`estimate_unlisted`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,6 +52,33 @@ class OrgRequest:
     adopt_ids: frozenset[str] = frozenset()  # credentials entries adopt by id
     need_catalog: bool = False
     need_settings: bool = False
+    # Calls per live credential once the org is read (an audit's usage read, key test).
+    per_credential: int = 0
+
+
+def reading_calls(requests: Sequence[OrgRequest], knows: Callable[[Secret], bool]
+                  ) -> dict[Secret, int]:
+    """The calls reading these orgs costs before any answer, per token: the token's org list
+    (unless `knows` says it is already read), each org's credential list, and its catalog and
+    settings where asked for."""
+    calls: dict[Secret, int] = {}
+    for r in requests:
+        first = 0 if knows(r.token) else 1
+        calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog) + int(r.need_settings)
+    return calls
+
+
+def follow_up_calls(req: OrgRequest, credentials: int) -> int:
+    """The calls an org costs once its credential list is read: `per_credential` each."""
+    return req.per_credential * credentials
+
+
+def estimate_unlisted(seen: Sequence[int], unlisted: int) -> int:
+    """The follow-up calls of `unlisted` orgs not listed yet, at the average of the `seen`
+    orgs' (0 before any is seen: nothing is known)."""
+    if not seen or unlisted <= 0:
+        return 0
+    return round(sum(seen) * unlisted / len(seen))
 
 
 async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
@@ -65,6 +99,8 @@ async def read_org(client: ModulexClient, req: OrgRequest) -> LiveOrg:
     candidates = [c for c in creds if not ownership.has_marker(c.metadata)
                   and (c.id in req.adopt_ids or c.display_name in unclaimed
                        or entry_name_for(c.display_name) in unclaimed)]
+    if candidates:
+        client.expect(len(candidates), req.token)
     details = await asyncio.gather(*(
         client.get_credential(req.token, req.org_id, c.id, include_masked=True) for c in candidates))
     masked = {d["credential_id"]: d.get("auth_data_masked") for d in details}
@@ -98,15 +134,16 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
                     ) -> tuple[dict[str, LiveOrg], dict[str, Reason]]:
     """Every org concurrently: its state, or why it could not be read. One org's failure
     (a token that may not manage it, an error answer, a malformed one) is that org's alone."""
-    # Announce the calls this costs (one org list per token, one credential list per org, a
-    # catalog where asked), so progress can say what is left.
-    calls: dict[Secret, int] = {}
-    for r in requests:
-        first = 0 if directory.knows(r.token) else 1
-        calls[r.token] = calls.get(r.token, first) + 1 + int(r.need_catalog) + int(r.need_settings)
-    for token, count in calls.items():
+    # Announce the calls this costs, so progress can say what is left.
+    for token, count in reading_calls(requests, directory.knows).items():
         client.expect(count, token)
     done = 0
+    seen: list[int] = []  # follow-up calls of each org read, for the estimate of the others
+    unlisted = Counter(r.token for r in requests if r.per_credential)
+
+    def estimate() -> None:
+        for token, count in unlisted.items():
+            client.provisional(estimate_unlisted(seen, count), token)
 
     async def one(req: OrgRequest) -> LiveOrg | Reason:
         """The org's lists go out with the token's org list, not after it: one round trip
@@ -120,7 +157,11 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
                 reading.cancel()
                 await asyncio.gather(reading, return_exceptions=True)
                 return refusal
-            return await reading
+            state = await reading
+            if req.per_credential:
+                seen.append(follow_up_calls(req, len(state.credentials)))
+                client.expect(seen[-1], req.token)
+            return state
         except ApiError as exc:
             if exc.status == 403:
                 return Reason(ReasonCode.FORBIDDEN, {"org": req.org_id, "env": req.token_env,
@@ -136,6 +177,9 @@ async def read_orgs(client: ModulexClient, directory: OrgDirectory,
                 reading.cancel()
             if not stopped:
                 done += 1
+                if req.per_credential:
+                    unlisted[req.token] -= 1
+                    estimate()
                 if progress:
                     progress(done, len(requests))
 

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 class AuditRun:
     result: AuditResult
     skipped: list[str] = field(default_factory=list)  # --all-orgs: orgs the token cannot manage
+    # Orgs read whose settings were not (`settings_needed`): the Assistant's checks skipped them.
+    assistant_unchecked: int = 0
 
 
 def audit_manifest(files: Sequence[str], org_ids: Sequence[str], all_orgs: bool) -> Manifest | None:
@@ -62,7 +64,16 @@ def audit_manifest(files: Sequence[str], org_ids: Sequence[str], all_orgs: bool)
 def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
           audit_options: AuditOptions, options: RunOptions, token_env: str = DEFAULT_TOKEN_ENV
           ) -> AuditRun:
-    from mxsync.audit import PERMISSION, UNREADABLE, AuditResult, checks_for, live_findings, manifest_findings
+    from mxsync.audit import (
+        PERMISSION,
+        UNREADABLE,
+        AuditResult,
+        checks_for,
+        live_findings,
+        manifest_findings,
+        per_credential_calls,
+        settings_needed,
+    )
     from mxsync.planner import plan_org
 
     if manifest is not None:
@@ -80,7 +91,9 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             directory = OrgDirectory(client)
             skipped: list[str] = []
             if manifest is not None and inputs is not None:
-                requests = [replace(r, need_settings=True)  # the Assistant's pin is audited
+                requests = [replace(r, need_settings=settings_needed(r.need_settings,
+                                                                     audit_options),
+                                    per_credential=per_credential_calls(audit_options))
                             for r in org_requests(manifest, orgs, inputs)]
                 order = [o.id for o in orgs]
             else:
@@ -91,7 +104,9 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
                     skipped = [i for i in await directory.names(live_token)
                                if i not in manageable and i not in ids]
                     ids += [i for i in manageable if i not in ids]
-                requests = [OrgRequest(i, live_token, token_env, "", need_settings=True)
+                requests = [OrgRequest(i, live_token, token_env, "",
+                                       need_settings=settings_needed(False, audit_options),
+                                       per_credential=per_credential_calls(audit_options))
                             for i in ids]
                 order = ids
             live, unread = await read_orgs(client, directory, requests, options.read_progress)
@@ -124,10 +139,11 @@ def audit(manifest: Manifest | None, org_ids: Sequence[str], all_orgs: bool,
             for found in await asyncio.gather(*(_health(client, req, state, audit_options)
                                                 for req, state in read)):
                 findings += found
+            settings_read = sum(1 for _, state in read if state.settings is not None)
             result = AuditResult(orgs=order, checks=checks_for(manifest is not None, audit_options,
-                                                                MINT_CHECKS),
+                                                                MINT_CHECKS, settings_read > 0),
                                  findings=findings)
-            return AuditRun(result, skipped)
+            return AuditRun(result, skipped, assistant_unchecked=len(read) - settings_read)
 
     return run_until_sigterm(run())
 
@@ -144,9 +160,8 @@ async def _health(client: ModulexClient, req: OrgRequest, state: LiveOrg,
     from mxsync.errors import MxsyncError
     from mxsync.keytest import classify_unreachable
 
-    per_credential = int(options.read_usage) + int(options.test_keys)
-    client.expect(per_credential * len(state.credentials), req.token)
-
+    # These calls were announced by `read_orgs` (`OrgRequest.per_credential`) as soon as the
+    # org's list said how many credentials it has.
     async def usage(cred: LiveCredential) -> Finding | None:
         try:
             answer = await client.credential_usage(req.token, req.org_id, cred.id)

@@ -160,4 +160,6 @@ def audit_to_json(result: AuditResult) -> dict[str, Any]:
                           "credential": f.credential, "credential_name": f.credential_name,
                           "credential_id": f.credential_id, "params": f.params,
                           "message": finding_message(f)} for f in result.ordered()],
-            "summary": result.summary(), "checks": list(result.checks)}
+            "summary": result.summary(), "checks": list(result.checks),
+            "by_code": [{"code": r.code, "severity": r.severity, "findings": r.findings,
+                         "orgs": r.orgs} for r in result.by_code()]}

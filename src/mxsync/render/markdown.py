@@ -148,6 +148,11 @@ def audit_markdown(result: AuditResult) -> str:
     lines = ["## mxsync audit", "",
              f"**{plural(s['orgs'], 'org')}, {plural(s['errors'], 'error')}, "
              f"{plural(s['warnings'], 'warning')}**", ""]
+    if result.findings:  # by code first: at a hundred orgs the findings below are long
+        lines += ["| Code | Severity | Findings | Orgs |", "|---|---|---:|---:|"]
+        lines += [f"| {_code(r.code)} | {r.severity} | {r.findings} | {r.orgs} |"
+                  for r in result.by_code()]
+        lines.append("")
     for org in result.orgs:
         found = [f for f in result.ordered() if f.org == org]
         lines += [f"### {_cell(org)}", ""]

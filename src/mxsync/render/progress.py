@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _CLEAR_TO_END = "\x1b[K"
 _MIN_INTERVAL_S = 0.1  # a redraw per call would cost more than the call at L = 0
+_TICK_S = 1.0  # a rate-limit wait on screen is counted down each second
 
 
 def counts_as_item(step: Step) -> bool:
@@ -52,7 +53,7 @@ def calls_text(p: CallProgress) -> str:
     """`52 calls done, 29 left, about 40 s to go at the rate limit` (parts only when known)."""
     parts = [f"{p.done:,} call{'s' if p.done != 1 else ''} done"]
     if p.expected:
-        parts.append(f"{p.left:,} left")
+        parts.append(f"{'about ' if p.estimated and p.left else ''}{p.left:,} left")
     if p.waiting_s > 0:
         parts.append(f"waiting {_duration(p.waiting_s)} for the rate limit")
     elif p.eta_s is not None:
@@ -65,48 +66,86 @@ class ReadingProgress:
     rate limit`, ended with a newline when all orgs are read (and again when the announced
     calls that follow are done)."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic,
+                 tick_s: float | None = _TICK_S) -> None:
         self.stream = stream
         self.clock = clock
         self.orgs: tuple[int, int] | None = None
         self.reading_done = False
         self.last: CallProgress | None = None
+        self.last_at = 0.0
         self._drawn_at = float("-inf")
         self._open = False  # a line without its newline is on screen
         self._ended_with: int | None = None  # calls done when the last line was ended
+        self._lock = threading.RLock()  # the ticker draws from its own thread
+        self._label = ""
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._tick_s = tick_s  # None: no thread (tests call `tick` themselves)
+
+    def tick(self) -> None:
+        """While a call waits for the rate limit, redraw the line with the wait counted down
+        (`waiting 61 s` becomes `waiting 60 s`, ...): a long wait must not look frozen."""
+        with self._lock:
+            if (self._open and self.last is not None and self.last.waiting_s > 0
+                    and self.clock() - self.last_at < self.last.waiting_s):
+                self._draw(force=True, label=self._label)
+
+    def _run_ticker(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.tick()
+            except (OSError, ValueError):  # the stream is gone
+                return
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None and self._tick_s is not None:
+            self._ticker = threading.Thread(target=self._run_ticker, args=(self._tick_s,),
+                                            name="mxsync-countdown", daemon=True)
+            self._ticker.start()
 
     def __call__(self, done: int, total: int) -> None:
-        self.orgs = (done, total)
-        if done == total:
-            self.reading_done = True
-            self._draw(end=True)
-        else:
-            self._draw()
+        with self._lock:
+            self.orgs = (done, total)
+            if done == total:
+                self.reading_done = True
+                self._draw(end=True)
+            else:
+                self._draw()
 
     def calls(self, progress: CallProgress) -> None:
         """The API client's progress hook."""
-        self.last = progress
-        if not self.reading_done:
-            self._draw(force=progress.waiting_s > 0)
-        elif progress.expected and progress.done < progress.expected:
-            self._draw(force=progress.waiting_s > 0, label="Checking")
-        elif self._open or (progress.expected and progress.done == progress.expected
-                            and progress.done != self._ended_with):
-            # The announced calls are done: also those announced after a line was ended
-            # (an import's adoptions, announced once their reads have said which match).
-            self._draw(end=True, label="Checking")
+        with self._lock:
+            if progress.waiting_s > 0 or self.last is None or self.last.waiting_s <= 0 \
+                    or progress.done != self.last.done:
+                # A call's answer ends a wait; a report of no news keeps the countdown.
+                self.last, self.last_at = progress, self.clock()
+            if progress.waiting_s > 0:
+                self._start_ticker()
+            if not self.reading_done:
+                self._label = ""
+                self._draw(force=progress.waiting_s > 0)
+            elif progress.expected and progress.done < progress.expected:
+                self._label = "Checking"
+                self._draw(force=progress.waiting_s > 0, label="Checking")
+            elif self._open or (progress.expected and progress.done == progress.expected
+                                and progress.done != self._ended_with):
+                # The announced calls are done: also those announced after a line was ended
+                # (an import's adoptions, announced once their reads have said which match).
+                self._draw(end=True, label="Checking")
 
     def _draw(self, *, end: bool = False, force: bool = False, label: str = "") -> None:
         now = self.clock()
         if not (end or force) and now - self._drawn_at < _MIN_INTERVAL_S:
             return
         self._drawn_at = now
+        calls = None if self.last is None else _calls_now(self.last, self.last_at, now)
         if label:
-            text = f"{label}: {calls_text(self.last)}" if self.last else label
+            text = f"{label}: {calls}" if calls else label
         else:
             parts = [f"{self.orgs[0]}/{self.orgs[1]} orgs"] if self.orgs else []
-            if self.last is not None and self.last.done:
-                parts.append(calls_text(self.last))
+            if self.last is not None and self.last.done and calls:
+                parts.append(calls)
             text = "Reading the live state: " + "; ".join(parts)
         self.stream.write(f"\r{text}{_CLEAR_TO_END}{chr(10) if end else ''}")
         self.stream.flush()
@@ -115,8 +154,12 @@ class ReadingProgress:
             self._ended_with = self.last.done if self.last is not None else None
 
     def close(self) -> None:
-        """End a line left open (a run stopped mid-read), so what follows starts on its own."""
-        if self._open:
+        """Stop the countdown, and end a line left open (a run stopped mid-read), so what
+        follows starts on its own."""
+        self._stop.set()
+        with self._lock:
+            if not self._open:
+                return
             self.stream.write("\n")
             self.stream.flush()
             self._open = False
@@ -225,43 +268,48 @@ class LogHeartbeat:
 
 
 def _calls_now(progress: CallProgress, recorded_at: float, now: float) -> str:
-    """`calls_text`, with a rate-limit wait counted down to now."""
+    """`calls_text`, with a rate-limit wait counted down to now (a wait that is over is not
+    said: the calls it held are on their way)."""
     if progress.waiting_s > 0:
-        progress = dataclasses.replace(
-            progress, waiting_s=max(0.5, progress.waiting_s - (now - recorded_at)))
+        left = progress.waiting_s - (now - recorded_at)
+        progress = dataclasses.replace(progress, waiting_s=max(0.5, left) if left > 0 else 0.0)
     return calls_text(progress)
 
 
 class ReadingLog:
     """Reading progress for a log: `reading the live state: 40/120 orgs; 52 calls done, 29
     left, about 1 min 10 s to go at the rate limit` (then `checking: ...` while announced calls
-    remain), every interval."""
+    remain), every interval; a rate-limit wait is said as what is left of it then."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic, heartbeat: bool = True) -> None:
         self.orgs: tuple[int, int] | None = None
         self.last: CallProgress | None = None
         self.last_at = 0.0
-        self.heartbeat = LogHeartbeat(self.text, stream)
+        self.clock = clock
+        self.heartbeat = LogHeartbeat(self.text, stream) if heartbeat else None
 
     def __call__(self, done: int, total: int) -> None:
         self.orgs = (done, total)
 
     def calls(self, progress: CallProgress) -> None:
-        self.last, self.last_at = progress, time.monotonic()
+        self.last, self.last_at = progress, self.clock()
 
     def text(self) -> str | None:
+        now = self.clock()
         reading = self.orgs is None or self.orgs[0] < self.orgs[1]
         if reading:
             parts = [f"{self.orgs[0]}/{self.orgs[1]} orgs"] if self.orgs else []
             if self.last is not None and self.last.done:
-                parts.append(_calls_now(self.last, self.last_at, time.monotonic()))
+                parts.append(_calls_now(self.last, self.last_at, now))
             return "reading the live state" + (": " + "; ".join(parts) if parts else "")
         if self.last is not None and self.last.expected and self.last.done < self.last.expected:
-            return "checking: " + _calls_now(self.last, self.last_at, time.monotonic())
+            return "checking: " + _calls_now(self.last, self.last_at, now)
         return None
 
     def close(self) -> None:
-        self.heartbeat.close()
+        if self.heartbeat is not None:
+            self.heartbeat.close()
 
 
 class ApplyLog:

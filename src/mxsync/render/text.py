@@ -223,6 +223,12 @@ def render_audit(result: AuditResult, color: bool = False) -> str:
         for i, text in enumerate(table(rows)):
             colour = None if i == 0 else ("red" if found[i - 1].severity == "error" else "yellow")
             lines.append(_style(text, color, fg=colour, bold=i == 0))
+    if result.findings:  # by code: what a hundred orgs' findings come to
+        lines.append("")
+        counts: list[tuple[str, ...]] = [("CODE", "SEVERITY", "FINDINGS", "ORGS")]
+        counts += [(r.code, r.severity, str(r.findings), str(r.orgs)) for r in result.by_code()]
+        lines += [_style(text, color, bold=i == 0)
+                  for i, text in enumerate(table(counts, right=(2, 3)))]
     s = result.summary()
     lines.append(f"Audit: {plural(s['orgs'], 'org')}, {plural(s['errors'], 'error')}, "
                  f"{plural(s['warnings'], 'warning')}.")

@@ -26,6 +26,18 @@ class AuditText(View):
         self.note(f"Skipped {plural(len(org_ids), 'org')} the token belongs to but cannot manage "
                   f"(not owner or admin): {printable(', '.join(org_ids))}")
 
+    def assistant_unchecked(self, count: int) -> None:
+        """Orgs whose settings were not read, so the Assistant's checks did not run there:
+        said, so that a check left out is never mistaken for one that passed."""
+        if not count:
+            return
+        from mxsync.render.words import plural
+
+        self.note(f"The Assistant's checks (assistant-dangling, assistant-unmanaged) did not run "
+                  f"in {plural(count, 'org')}: settings are read only where the manifest sets "
+                  f"models or assistant; --check-assistant reads them everywhere (one more "
+                  f"call per org).")
+
     def show(self, result: AuditResult, fail_on: str = "error") -> None:
         from mxsync.render.text import render_audit
 
