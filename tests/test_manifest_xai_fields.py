@@ -147,7 +147,7 @@ CASES = {
     """, (4, 35, "orgs[0].xai.credentials[0].mint", "add `xai_management: {team_id: ...}`")),
     "empty acls": (minted("mint: {acls: []}"),
                    (8, 24, "orgs[0].xai.credentials[0].mint.acls", "a key with no ACL can call nothing")),
-    "acl near miss": (minted("mint: {acls: [api-key:endpoint:chats]}"),
+    "acl near miss": (minted("mint: {acls: [api-key:endpot:chat]}"),
                       (8, 25, "orgs[0].xai.credentials[0].mint.acls[0]",
                        "did you mean 'api-key:endpoint:chat'?")),
     "acl unknown form": (minted("mint: {acls: [\"model:grok-4\"]}"),
@@ -227,6 +227,19 @@ def test_each_new_rule_points_at_the_problem(tmp_path: Path, case: str) -> None:
     got = found[0]
     assert (got["line"], got["column"], got["path"]) == (line, column, path), got
     assert message in got["message"], got["message"]
+
+
+def test_an_endpoint_name_one_letter_off_is_a_located_warning(tmp_path: Path) -> None:
+    """Any endpoint name is a valid ACL (a team may list more than xAI's usual ones), so a
+    typo of a known one is a warning offline; plan refuses it against the team's list."""
+    code, out = validate("-f", write(tmp_path, minted(
+        "mint: {acls: [api-key:model:*, api-key:endpoint:chat, api-key:endpoint:imgae]}")),
+        "--json")
+    found = json.loads(out)
+    assert code == 0, found
+    assert [(p["severity"], p["path"]) for p in found] == [
+        ("warning", "orgs[0].xai.credentials[0].mint.acls[2]")], found
+    assert "did you mean 'api-key:endpoint:image'?" in found[0]["message"]
 
 
 def test_management_settings_must_agree_across_files(tmp_path: Path) -> None:

@@ -246,6 +246,32 @@ def _mint_acl_problems(mint: Any, path: Path_, positions: Positions) -> list[Pro
             f"ModuleX's key test calls {_KEY_TEST_MODEL}, so it will fail and apply will store "
             f"nothing for this entry; add \"api-key:model:{_KEY_TEST_MODEL}\""),
             severity="warning"))
+    out += _endpoint_near_misses(acls, path, positions)
+    return out
+
+
+# The endpoints xAI teams list (the names any team offers; a team may offer more).
+_KNOWN_ENDPOINTS = ("chat", "image", "responses")
+
+
+def _endpoint_near_misses(acls: list[str], path: Path_, positions: Positions) -> list[Problem]:
+    """`api-key:endpoint:chats` is a valid ACL form (a team may list any endpoint), so the
+    schema lets it through; plan would refuse it once it has the team's list. A name one
+    letter off a known endpoint is most likely a typo: say so now, offline."""
+    import difflib
+
+    prefix = "api-key:endpoint:"
+    out: list[Problem] = []
+    for i, acl in enumerate(acls):
+        name = acl[len(prefix):] if acl.startswith(prefix) else None
+        if name is None or name == "*" or name in _KNOWN_ENDPOINTS:
+            continue
+        close = difflib.get_close_matches(name, _KNOWN_ENDPOINTS, n=1, cutoff=0.75)
+        if close:
+            out.append(positions.problem((*path, "acls", i), (
+                f"endpoint '{name}' is not one xAI lists ({', '.join(_KNOWN_ENDPOINTS)}, ...); "
+                f"did you mean '{prefix}{close[0]}'? (plan checks it against the team's list)"),
+                severity="warning"))
     return out
 
 
