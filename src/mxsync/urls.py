@@ -21,3 +21,13 @@ def cleartext_to_remote(url: str) -> bool:
     """True for plain http to anything but this machine: a secret sent there is readable."""
     parts = urlsplit(url)
     return parts.scheme == "http" and not is_loopback(parts.hostname or "")
+
+
+def host_port(url: str) -> str:
+    """host:port of a URL, for a message or a log: never its path, user or password."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port out of range: leave it out
+        port = ""
+    return f"{parts.hostname or '(no host)'}{port}"  # never the URL itself: it may hold a password

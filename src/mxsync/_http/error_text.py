@@ -14,6 +14,7 @@ import httpx
 
 from mxsync import answers
 from mxsync.secrets import redact
+from mxsync.urls import host_port
 
 _MAX_CODE_CHARS = 100
 
@@ -98,7 +99,7 @@ def reach_hint(kind: str, url: str, url_setting: str, service: str, fallback: st
     """What to check when nothing answered `url`: `url_setting` names where the URL comes
     from (`--api-url / MODULEX_BASE_URL`), `service` what should be listening there."""
     if kind == "refused":
-        return f"is {service} running at {host_of(url)}? Check {url_setting}"
+        return f"is {service} running at {host_port(url)}? Check {url_setting}"
     if kind == "no-such-host":
         return (f"the host name {urlsplit(url).hostname or url} is not known: check {url_setting} "
                 "for a typo, and the network's DNS")
@@ -113,11 +114,3 @@ def reach_hint(kind: str, url: str, url_setting: str, service: str, fallback: st
     return fallback
 
 
-def host_of(url: str) -> str:
-    """host:port of a URL, for a message (never its path, user or password)."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.hostname or url}{port}"

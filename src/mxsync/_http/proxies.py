@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from mxsync.errors import MxsyncError
+from mxsync.urls import host_port
 
 _SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -99,9 +100,4 @@ def describe(proxy: str | None) -> str:
     """For logs: host and port only (a proxy URL may carry a user and password)."""
     if not proxy:
         return "direct"
-    parts = urlsplit(proxy)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"proxy {parts.scheme}://{parts.hostname}{port}"
+    return f"proxy {urlsplit(proxy).scheme}://{host_port(proxy)}"
