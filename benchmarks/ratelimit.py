@@ -213,11 +213,12 @@ def scenarios(quick: bool) -> list[Scenario]:
             Scenario("4 per-org tokens, N = 8R", 240, 30, 15, 4)]
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, start: str = START, end: str = END) -> None:
+    """Put `text` between its markers in RESULTS.md (replacing the last run's), or append it."""
     old = path.read_text() if path.exists() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        _, tail = rest.split(END, 1)
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
         path.write_text(head + text.rstrip("\n") + tail)
     else:
         path.write_text(old.rstrip("\n") + "\n\n" + text)

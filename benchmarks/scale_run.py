@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.ratelimit import write_section  # noqa: E402
 from benchmarks.scale_world import World, generate  # noqa: E402
 
 KEYS_ENV = "XAI_KEYS"  # the one key document every entry reads its key from (#24.5)
@@ -425,17 +426,6 @@ floor the run was bound by CPU, not by the limit, and neither scaled column says
 """
 
 
-def write_section(path: Path, text: str, n: int) -> None:
-    start, end = markers(n)
-    old = path.read_text() if path.exists() else ""
-    if start in old and end in old:
-        head, rest = old.split(start, 1)
-        _, tail = rest.split(end, 1)
-        path.write_text(head + text.rstrip("\n") + tail)
-    else:
-        path.write_text(old.rstrip("\n") + "\n\n" + text)
-
-
 def main() -> None:
     from benchmarks.run import machine
 
@@ -454,7 +444,7 @@ def main() -> None:
                                 latency_ms=args.latency_ms)
     text = section(world, steps, failures, args.rate, args.window_s, machine())
     if args.out != "-":
-        write_section(Path(args.out), text, args.orgs)
+        write_section(Path(args.out), text, *markers(args.orgs))
     print(text)
     sys.exit(1 if failures else 0)
 
