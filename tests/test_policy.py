@@ -190,3 +190,23 @@ def test_without_regopy_policy_says_which_extra_to_install(tmp_path: Path) -> No
     assert done.returncode == 1
     assert "pip install 'mxsync[policy]'" in done.stderr and "regopy is not installed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("case.yaml", "input: [unclosed", "it is not valid YAML"),
+    ("case.json", "{not json", "it is not valid JSON"),
+    ("case.yaml", b"\xff\xfe\x00", "it is not UTF-8 text"),
+])
+def test_an_unreadable_case_file_says_why_in_words(tmp_path: Path, name: str,
+                                                    content: str | bytes, said: str) -> None:
+    from mxsync.policy.cases import _load_cases
+
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(MxsyncError) as info:
+        _load_cases(path)
+    assert info.value.message == f"cannot read case file {path}: {said}"
+    assert "Error" not in info.value.message  # no exception class names

@@ -75,9 +75,9 @@ def load_plan(path: Path) -> Plan:
     try:
         plan = Plan.from_dict(data)
         problem = _shape_problem(data, plan)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MxsyncError(f"plan file {path} is damaged ({type(exc).__name__})",
-                          hint=again) from None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise MxsyncError(f"plan file {path} is damaged (a field is missing or of the wrong "
+                          "kind)", hint=again) from None
     if problem:
         raise MxsyncError(f"plan file {path} is damaged ({problem})", hint=again)
     return plan

@@ -64,8 +64,14 @@ def _load_cases(path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise MxsyncError(f"cannot read case file {path}: {type(exc).__name__}") from None
+    except OSError as exc:
+        raise MxsyncError(f"cannot read case file {path}: {exc.strerror or 'unreadable'}") from None
+    except UnicodeDecodeError:
+        raise MxsyncError(f"cannot read case file {path}: it is not UTF-8 text") from None
+    except (ValueError, yaml.YAMLError):
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise MxsyncError(f"cannot read case file {path}: it is not valid {kind}",
+                          hint=f"check it with a {kind} linter") from None
     cases = data.get("cases") if isinstance(data, dict) and "cases" in data else [data]
     if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
         raise MxsyncError(f"{path}: a case file is one case (input, deny, warn) or `cases:` a list")
