@@ -35,14 +35,14 @@ def test_a_targeted_plan_says_so_in_every_format(new_org: OrgFactory, tmp_path: 
     env = env_for(org, K1=fake_key())
     text = mxsync("plan", "-f", path, "--target", f"{org.id}/xai/y", env=env)
     assert text.code == 0, text.both
-    assert f"Warning: Targeting is in effect: only {org.id}/y was planned" in text.err
+    assert f"Warning: Targeting is in effect: only {org.id}/xai/y was planned" in text.err
     assert "may be incomplete" in text.err and "not for routine use" in text.err
     assert f"{org.id}/xai/x" not in text.out
 
     doc = json.loads(mxsync("plan", "-f", path, "--target", f"{org.id}/xai/y", "--json",
                             env=env).out)
     jsonschema.validate(doc, PLAN_SCHEMA)
-    assert doc["targeted"] == [f"{org.id}/y"]
+    assert doc["targeted"] == [f"{org.id}/xai/y"]  # as the user wrote it
     assert len(doc["warnings"]) == 1 and "Targeting is in effect" in doc["warnings"][0]
     assert [r["address"] for r in doc["resource_changes"]] == [f"{org.id}/xai/y"]
 
@@ -61,9 +61,11 @@ def test_a_targeted_apply_warns_before_and_after(new_org: OrgFactory, tmp_path: 
     run = mxsync("apply", "-f", path, "--target", f"{org.id}/y", "--auto-approve",
                  env=env_for(org, K1=fake_key()))
     assert run.code == 0, run.both
-    assert f"Targeting is in effect: only {org.id}/y was planned" in run.err
-    assert f"targeting was in effect ({org.id}/y): changes the manifest calls for elsewhere " \
-           "were not applied" in run.err
+    # Named as plan addresses read (ORG/xai/NAME), whichever form was typed.
+    assert f"Warning: Targeting is in effect: only {org.id}/xai/y was planned" in run.err
+    assert f"\n\nWarning: targeting was in effect ({org.id}/xai/y): changes the manifest calls " \
+           "for elsewhere were not applied" in run.err
+    assert "\\n" not in run.err  # a blank line, not an escaped one
     assert [c["display_name"] for c in org.xai()] == ["y"]
 
 

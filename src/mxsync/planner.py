@@ -64,6 +64,10 @@ class Target:
         name = name.removeprefix("xai/") if name else ""
         return cls(org, name or None)
 
+    def __str__(self) -> str:
+        """As the user writes it, and as plan addresses read: `ORG` or `ORG/xai/NAME`."""
+        return f"{self.org}/xai/{self.name}" if self.name else self.org
+
 
 def _view_entry(entry: CredentialEntry, fingerprint: str, is_default: bool) -> dict[str, Any]:
     return {
@@ -610,9 +614,8 @@ def make_plan(
         manifest_files=manifest.files,
         api_url=api_url,
         options=PlanOptions(prune=prune, skip_tests=skip_tests, take_default=take_default,
-                            targets=tuple(f"{t.org}/{t.name}" if t.name else t.org
-                                          for t in targets),
-                            replace=tuple(f"{t.org}/{t.name}" for t in replace_targets)),
+                            targets=tuple(str(t) for t in targets),
+                            replace=tuple(str(t) for t in replace_targets)),
     )
 
 

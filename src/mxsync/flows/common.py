@@ -88,7 +88,7 @@ def select_orgs(manifest: Manifest, targets: Sequence[Target], prune: bool = Fal
                               hint=f"{did_you_mean(target.org, list(known))}"
                                    f"orgs: {', '.join(known) or 'none'}")
         if target.name and org.entry(target.name) is None and not (prune or org.prune):
-            raise MxsyncError(f"--target {target.org}/{target.name}: org {target.org} has no entry "
+            raise MxsyncError(f"--target {target}: org {target.org} has no entry "
                               f"'{target.name}'",
                               hint=f"{did_you_mean(target.name, [e.name for e in org.credentials])}"
                                    f"entries: {', '.join(e.name for e in org.credentials) or 'none'}"

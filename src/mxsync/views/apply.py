@@ -22,15 +22,15 @@ class ApplyText(View):
         self.colored(lambda color: render_plan(plan, color=color))
         warning = targeting_warning(plan)
         if warning:
-            self.note(f"\nWarning: {warning}")
+            self.note(f"\nWarning: {warning}")  # targeting_warning made it printable
 
     def targeted(self, plan: Plan) -> None:
         """After the report, as Terraform does: what was applied may be incomplete."""
         if plan.options.targets:
             from mxsync.render.safe import printable
 
-            self.note(printable(
-                f"\nWarning: targeting was in effect ({', '.join(plan.options.targets)}): "
+            self.note("\nWarning: " + printable(
+                f"targeting was in effect ({', '.join(plan.options.targets)}): "
                 "changes the manifest calls for elsewhere were not applied; run a full plan "
                 "to see what remains."))
 
