@@ -113,3 +113,9 @@ def test_plan_changed_since_reads_only_the_changed_org(new_org: OrgFactory,
     assert run.code == 0, run.both
     assert "Planning every org" in run.err and "Targeting" not in run.both
     assert json.loads(run.out)["targeted"] == []
+    # Nothing changed since the ref: nothing read, and the plan does not claim a match.
+    git(tmp_path, "commit", "-q", "-am", "owner")
+    run = mxsync("plan", "-f", str(manifest), "--changed-since", "HEAD", env=env)
+    assert run.code == 0, run.both
+    assert "No org changed since HEAD: nothing was read or planned." in run.out
+    assert "matches the manifest" not in run.out

@@ -210,3 +210,30 @@ def test_a_replace_names_its_new_credential_only_once_it_exists(
     steps = [s for o in doc["apply"]["orgs"] for s in o["steps"] if s["address"] == p]
     assert [s["credential_id"] for s in steps if s["action"] == "replace"] == [new_id]
     assert all(s["credential_id"] in (None, new_id) for s in steps), steps
+
+
+def test_errors_beside_changes_are_in_the_closing_line(new_org: OrgFactory,
+                                                       tmp_path: Path) -> None:
+    """The closing line (also the Markdown headline a reviewer reads first) counts errors
+    even when other orgs have changes: it must not read as a clean plan."""
+    good, bad = new_org(), new_org()
+    httpx_post_member(good, bad)
+    path = write_manifest(tmp_path / "m.yaml", [
+        {"id": good.id, "xai": {"credentials": [{"name": "a", "api_key_env": "K1"}]}},
+        {"id": bad.id, "xai": {"credentials": [{"name": "b", "api_key_env": "K_UNSET"}]}}])
+    for fmt, closing in (("text", "Plan: 1 to create, 0 to replace, 0 to delete, 0 defaults to "
+                                  "change; 1 error."),
+                         ("markdown", "**Plan: 1 to create, 0 to replace, 0 to delete, 0 defaults "
+                                      "to change; 1 error.**")):
+        run = mxsync("plan", "-f", path, "--format", fmt, env=env_for(good, K1=fake_key()))
+        assert run.code == 1, run.both
+        assert closing in run.out, run.out
+
+
+def httpx_post_member(owner: TestOrg, other: TestOrg) -> None:
+    """One token for both orgs (the owner of the first becomes owner of the second)."""
+    import httpx
+
+    httpx.post(f"{owner.url}/_emulator/world", json={"users": [
+        {"token": owner.token, "memberships": {owner.id: "owner", other.id: "owner"}}]}
+               ).raise_for_status()

@@ -162,11 +162,17 @@ def plan_summary(plan: Plan) -> str:
 def _changes_summary(plan: Plan) -> str:
     if plan.errors and not plan.has_changes:
         return f"No changes planned; {plural(len(plan.errors), 'error')}."
+    if not plan.orgs and plan.options.changed_since is not None:
+        # Nothing was compared: "matches the manifest" would claim what was never read.
+        return (f"No org changed since {printable(plan.options.changed_since)}: nothing was "
+                "read or planned.")
     if not plan.has_changes:
         return "No changes. Live state matches the manifest."
     from mxsync.render.summary import summary_parts
 
-    return "Plan: " + ", ".join(summary_parts(plan.summary(), "plan")) + "."
+    # Errors beside changes: the headline a reviewer reads must not hide them.
+    errors = f"; {plural(len(plan.errors), 'error')}" if plan.errors else ""
+    return "Plan: " + ", ".join(summary_parts(plan.summary(), "plan")) + errors + "."
 
 
 def render_plan(plan: Plan, color: bool = False) -> str:
