@@ -275,3 +275,25 @@ def test_the_redacting_stream_holds_a_line_until_it_is_whole() -> None:
     with pytest.raises(TypeError):
         stream.write(b"bytes")  # type: ignore[arg-type]
     assert not hasattr(stream, "buffer")  # nothing can write round it
+
+
+def test_a_scan_may_be_reentered_on_its_own_thread() -> None:
+    """A finalizer the garbage collector runs in the middle of a scan may log, and its log
+    line is redacted on the same thread: that nested scan must not wait for the outer one
+    (it hung a whole test run, inside an HTTP client's `__del__`). Held here by hand."""
+    import threading
+
+    from mxsync.secrets import redaction
+
+    register("xai-" + "R" * 60)
+    lock = redaction._registry._lock
+    done: list[str] = []
+
+    def nested() -> None:
+        with lock:  # the outer scan, interrupted by a finalizer that logs
+            done.append(redact("a log line with xai-" + "R" * 60))
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert done == ["a log line with (sensitive)"], "the nested scan waited for the outer one"

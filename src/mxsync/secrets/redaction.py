@@ -116,7 +116,10 @@ class SecretRegistry:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a scan can be re-entered on its own thread, when the garbage collector
+        # runs a finalizer mid-scan that logs (an HTTP client closed in `__del__` logs at
+        # debug level, and the log line is redacted). A plain Lock deadlocked there.
+        self._lock = threading.RLock()
         self._seen: set[str] = set()  # the values as registered
         self._values: set[str] = set()  # every variant of them, folded
         # gram -> (variant, offset in variant, public prefix length of variant)
