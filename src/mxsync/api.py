@@ -252,7 +252,7 @@ class ModulexClient:
                                                         and failed.attempts > 1):
                 return ApiError(status, f"{failed.detail} ({failed.why})", method, path, org,
                                 hint="the service keeps failing or asking mxsync to wait; re-run "
-                                     "later (a re-run picks up where this one stopped)")
+                                     "later (a re-run is safe: apply converges)")
             return ApiError(status, failed.detail, method, path, org)
         if got.failure is Failure.NOT_SENT:
             proxy = f"; through {self._core.describe_proxy()}" if self.proxy else ""
@@ -265,7 +265,7 @@ class ModulexClient:
                                                "and HTTPS_PROXY/NO_PROXY"))
         return Unreachable(f"{where}: gave up after {failed.attempts} tries ({got.failure_text})",
                            hint="the API is failing or slow; re-run later, or raise --timeout "
-                                "(a re-run picks up where this one stopped)")
+                                "(a re-run is safe: apply converges)")
 
     async def _checked(self, method: str, path: str, shape: Callable[[Any], T], *,
                        token: Secret, org: str | None = None, replay_safe: bool | None = None,

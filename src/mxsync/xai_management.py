@@ -58,7 +58,7 @@ _HINTS = {
     404: "that API key does not exist (any more) at xAI",
     429: "xAI keeps rate-limiting this management key; re-run later",
 }
-_HINT_5XX = "xAI's Management API is failing; re-run later (a re-run picks up where this stopped)"
+_HINT_5XX = "xAI's Management API is failing; re-run later (a re-run is safe: apply converges)"
 _HINT_BY_NAME = "list the team's keys by name to find out; never repeat a create blindly"
 _HINT_URL = "check xai_management.url: it must be xAI's Management API"
 

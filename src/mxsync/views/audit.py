@@ -34,9 +34,9 @@ class AuditText(View):
         from mxsync.render.words import plural
 
         self.note(f"The Assistant's checks (assistant-dangling, assistant-unmanaged) did not run "
-                  f"in {plural(count, 'org')}: settings are read only where the manifest sets "
-                  f"models or assistant; --check-assistant reads them everywhere (one more "
-                  f"call per org).")
+                  f"in {plural(count, 'org')}: settings are read only where a manifest sets "
+                  f"models or assistant (nowhere in an audit without one); --check-assistant "
+                  f"reads them everywhere (one more call per org).")
 
     def show(self, result: AuditResult, fail_on: str = "error") -> None:
         from mxsync.render.text import render_audit
