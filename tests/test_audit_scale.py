@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mxsync.api import ModulexClient
-from mxsync.audit import AuditOptions, calls_per_org, per_credential_calls, settings_needed
+from mxsync.audit import AuditOptions, per_credential_calls, settings_needed
 from mxsync.live import OrgRequest, estimate_unlisted, follow_up_calls, reading_calls
 from mxsync.secrets import Secret
 from tests.cli_helpers import mxsync, write_manifest
@@ -37,6 +37,14 @@ SETTINGS = "GET /organizations/settings"
 
 
 # -- the counting, as pure functions ---------------------------------------------------------
+def calls_per_org(credentials: int, options: AuditOptions, manages_settings: bool = False) -> int:
+    """The cost model `mxsync audit --help` documents, written out here as the oracle: its
+    credential list, its settings where read, a usage read per credential (unless
+    --no-usage) and a key test per credential (--test-keys)."""
+    return (1 + int(settings_needed(manages_settings, options))
+            + credentials * per_credential_calls(options))
+
+
 def _options(**kw: bool) -> AuditOptions:
     return AuditOptions(as_of=datetime(2026, 1, 1, tzinfo=UTC), **kw)  # type: ignore[arg-type]
 

@@ -153,14 +153,6 @@ def settings_needed(manages_settings: bool, options: AuditOptions) -> bool:
     return manages_settings or options.check_assistant
 
 
-def calls_per_org(credentials: int, options: AuditOptions, manages_settings: bool = False) -> int:
-    """What auditing one org costs in ModuleX calls (its token's org list apart, one per
-    token): its credential list, its settings where read, a usage read per credential
-    (unless --no-usage) and a key test per credential (--test-keys)."""
-    return (1 + int(settings_needed(manages_settings, options))
-            + credentials * per_credential_calls(options))
-
-
 def per_credential_calls(options: AuditOptions) -> int:
     """ModuleX calls an audit makes per live credential once the org is read."""
     return int(options.read_usage) + int(options.test_keys)
