@@ -69,6 +69,20 @@ def test_plan_against_a_closed_port_says_connection_refused(tmp_path: Path) -> N
     assert "Traceback" not in run.both
 
 
+def test_one_cause_for_every_org_is_said_once(tmp_path: Path) -> None:
+    """An API that refuses connections fails every org alike: one block naming the orgs,
+    not the same error under each of them (120 times at 120 orgs)."""
+    port = closed_port()
+    orgs = [f"org-{i:02d}" for i in range(12)]
+    path = write_manifest(tmp_path / "m.yaml", [{"id": o} for o in orgs])
+    run = mxsync("plan", "-f", path, env={"MODULEX_BASE_URL": f"http://127.0.0.1:{port}",
+                                          "MODULEX_API_KEY": "mx_live_0123456789abcdef"})
+    assert run.code == 1, run.both
+    assert run.out.count("(connection refused)") == 1, run.out
+    assert f"12 orgs: {', '.join(orgs[:10])} and 2 more\n    error: cannot reach" in run.out
+    assert "No changes planned; 12 errors." in run.out
+
+
 def test_import_against_a_closed_port_gives_the_words_and_the_advice() -> None:
     port = closed_port()
     run = mxsync("import", "--org", "org-a", env={"MODULEX_BASE_URL": f"http://127.0.0.1:{port}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -154,6 +154,28 @@ def render_org(org: OrgPlan, color: bool, width: int | None = None) -> list[str]
     return lines
 
 
+_NAMED = 10  # orgs named on a shared error's line; the rest are counted
+
+
+def _errors_alone(org: OrgPlan) -> tuple[str, ...] | None:
+    """The org's errors as said, when they are all it shows (nothing planned, noted or
+    left alone)."""
+    if org.errors and not org.changes and not org.notes and not org.unmanaged:
+        return tuple(sentence(e) for e in org.errors)
+    return None
+
+
+def _shared_errors(orgs: Sequence[OrgPlan]) -> dict[tuple[str, ...], list[str]]:
+    """Errors that are all two or more orgs show, word for word (an API that refuses
+    connections, a token it rejects), with those orgs: said once for all, not 120 times."""
+    seen: dict[tuple[str, ...], list[str]] = {}
+    for org in orgs:
+        errors = _errors_alone(org)
+        if errors is not None:
+            seen.setdefault(errors, []).append(org.org)
+    return {errors: ids for errors, ids in seen.items() if len(ids) > 1}
+
+
 def plan_summary(plan: Plan) -> str:
     """The closing line: what apply would do, and what it leaves on purpose."""
     return " ".join(part for part in (_changes_summary(plan), orphans_line(plan)) if part)
@@ -180,8 +202,18 @@ def render_plan(plan: Plan, color: bool = False) -> str:
     if plan.has_changes:
         lines += ["mxsync will perform the following actions:", ""]
     width = label_width(plan.changes)
+    shared = _shared_errors(plan.orgs)
+    grouped = {o for ids in shared.values() for o in ids}
     for org in plan.orgs:
-        lines += [*render_org(org, color, width), ""]
+        if org.org not in grouped:
+            lines += [*render_org(org, color, width), ""]
+    for errors, org_ids in shared.items():
+        names = ", ".join(org_ids[:_NAMED]) + (f" and {len(org_ids) - _NAMED} more"
+                                               if len(org_ids) > _NAMED else "")
+        lines.append(_style(printable(f"{plural(len(org_ids), 'org')}: {names}"), color,
+                            bold=True))
+        lines += [_style(f"    error: {printable(e)}", color, fg="red") for e in errors]
+        lines.append("")
     lines += ["Where secrets go:", *(f"  {printable(line)}" for line in destination_lines(plan)), ""]
     lines.append(_style(plan_summary(plan), color, bold=True))
     return "\n".join(lines)
