@@ -63,6 +63,13 @@ class AuditJunit(AuditText):
 
         self.out(audit_junit(result, fail_on))
 
+    def step_summary(self, result: AuditResult) -> str | None:
+        """JUnit is for the CI's test report; people read the job summary, so the same run
+        writes the Markdown there: a nightly job audits once, not once per format."""
+        from mxsync.render.markdown import audit_markdown
+
+        return audit_markdown(result)
+
 
 class AuditMarkdown(AuditText):
     def show(self, result: AuditResult, fail_on: str = "error") -> None:
